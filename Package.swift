@@ -1,0 +1,116 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "affonso-relay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "affonso-relay", targets: ["affonso-relay"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: - librdkafka
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: - Rules
+        .target(name: "CEL", swiftSettings: strict),
+        .target(name: "Rules", dependencies: ["CEL"], swiftSettings: strict),
+
+        // MARK: - Affonso
+        .target(
+            name: "AffonsoAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AffonsoSandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: - Relay
+        .target(
+            name: "Relay",
+            dependencies: [
+                "KafkaClient", "Rules", "AffonsoAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "RelayConfig",
+            dependencies: [
+                "Relay", "Rules", "AffonsoAPI", "KafkaClient",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "affonso-relay",
+            dependencies: [
+                "Relay", "RelayConfig", "Rules", "CEL", "AffonsoAPI", "AffonsoSandbox", "KafkaClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient"], swiftSettings: strict),
+        .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "CEL", "RelayConfig"], swiftSettings: strict),
+        .testTarget(
+            name: "AffonsoAPITests",
+            dependencies: ["AffonsoAPI", "AffonsoSandbox"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AffonsoSandboxTests", dependencies: ["AffonsoSandbox"], swiftSettings: strict),
+        .testTarget(name: "RelayTests", dependencies: ["Relay"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["KafkaClient", "Relay", "RelayConfig", "AffonsoAPI", "AffonsoSandbox"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,1 @@
+// AffonsoSandbox module.

@@ -1,0 +1,4 @@
+#ifndef AFFONSO_RELAY_CRDKAFKA_SHIM_H
+#define AFFONSO_RELAY_CRDKAFKA_SHIM_H
+#include <librdkafka/rdkafka.h>
+#endif

@@ -1,0 +1,1 @@
+// KafkaClient: the Swift face of librdkafka.

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct AffonsoRelay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "affonso-relay",
+        abstract: "Relays domain events from Kafka to Affonso's event API.",
+        subcommands: []
+    )
+}
