@@ -96,6 +96,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: - Benchmarks (release builds run by `make bench`; see docs/benchmarks.md)
+        .executableTarget(name: "KafkaBench", dependencies: ["KafkaClient"], path: "Benchmarks/KafkaBench"),
+        .executableTarget(name: "CELBench", dependencies: ["CEL"], path: "Benchmarks/CELBench"),
+        .executableTarget(
+            name: "AffonsoBench",
+            dependencies: ["AffonsoAPI", "AffonsoSandbox"],
+            path: "Benchmarks/AffonsoBench"
+        ),
+
         // MARK: - Tests
         .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient"], swiftSettings: strict),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: strict),

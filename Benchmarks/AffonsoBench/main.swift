@@ -1,0 +1,1 @@
+print("AffonsoBench: not written yet")

@@ -1,0 +1,1 @@
+print("CELBench: not written yet")

@@ -1,0 +1,1 @@
+print("KafkaBench: not written yet")
