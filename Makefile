@@ -24,7 +24,7 @@ build: setup
 	swift build $(SWIFT_BUILD_FLAGS)
 
 lint:
-	swift format lint --strict -r Package.swift Sources Tests
+	swift format lint --strict -r Package.swift Sources Tests Benchmarks
 
 stack-up: setup
 	@scripts/stack start
