@@ -5,8 +5,10 @@ import Synchronization
 /// Paces requests to a plan's rate limit, shared by every sender of one client.
 ///
 /// Three things decide when a request may go:
-/// - a token bucket of capacity ``RateLimit/burst`` refilled at ``RateLimit/perMinute``/60 per second, plus a
-///   sliding 60-second window that never lets more than ``RateLimit/perMinute`` through in any 60 seconds;
+/// - a token bucket of capacity ``RateLimit/burst`` refilled at ``RateLimit/perMinute``/60 per second, plus
+///   sliding windows that never let more than ``RateLimit/perMinute`` through in any 60 seconds nor more than
+///   ``RateLimit/burst`` (at least the per-second rate) in any second (whether the API counts per minute, per second, in fixed or sliding
+///   windows, or as a token bucket, this pace stays within it);
 /// - pacing from the API's headers: when `X-RateLimit-Remaining` runs low before `X-RateLimit-Reset`, the
 ///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:)``);
 /// - one shared gate: a 429 closes it for `Retry-After`, and every sender waits for it to open
@@ -210,9 +212,10 @@ extension RateLimiter {
         let limit: RateLimit?
         var tokens: Double
         var refilledAt: C.Instant
-        /// Times of the last `perMinute` grants (a ring once full).
-        var window: [C.Instant] = []
-        var windowOldest = 0
+        /// The last `perMinute` grants: no more in any 60 seconds.
+        var minuteWindow: SlidingWindow
+        /// The last `burst` grants: no more in any second.
+        var secondWindow: SlidingWindow
         var gateOpensAt: C.Instant?
         var pacing: Pacing?
         var lastGrant: C.Instant?
@@ -225,7 +228,10 @@ extension RateLimiter {
             self.limit = limit
             self.tokens = Double(limit?.burst ?? 0)
             self.refilledAt = now
-            if let limit { window.reserveCapacity(min(limit.perMinute, 100_000)) }
+            self.minuteWindow = SlidingWindow(capacity: limit?.perMinute ?? 0, length: .seconds(60))
+            // A burst below the per-second rate would cap the rate itself; the bucket still spaces such grants.
+            let perSecondCap = limit.map { max($0.burst, ($0.perMinute + 59) / 60) } ?? 0
+            self.secondWindow = SlidingWindow(capacity: perSecondCap, length: .seconds(1))
         }
 
         mutating func tryGrant(now: C.Instant) -> Decision {
@@ -247,23 +253,53 @@ extension RateLimiter {
                     tokens = min(Double(limit.burst), tokens + elapsed.seconds * perSecond)
                     refilledAt = now
                 }
-                if window.count >= limit.perMinute {
-                    let freesAt = window[windowOldest].advanced(by: .seconds(60))
-                    if freesAt > now { return .wait(until: freesAt) }
-                }
+                if let freesAt = minuteWindow.freesAt(now: now) { return .wait(until: freesAt) }
+                if let freesAt = secondWindow.freesAt(now: now) { return .wait(until: freesAt) }
                 if tokens < 1 - 1e-9 {
                     return .wait(until: now.advanced(by: .seconds((1 - tokens) / perSecond)))
                 }
                 tokens -= 1
-                if window.count < limit.perMinute {
-                    window.append(now)
-                } else {
-                    window[windowOldest] = now
-                    windowOldest = (windowOldest + 1) % window.count
-                }
+                minuteWindow.record(now)
+                secondWindow.record(now)
             }
             lastGrant = now
             return .granted
+        }
+    }
+}
+
+// MARK: - SlidingWindow
+
+extension RateLimiter {
+    /// The times of the last `capacity` grants, as a ring: a new grant must wait until the oldest of them is
+    /// `length` old, so no window of `length` ever holds more than `capacity` grants.
+    struct SlidingWindow {
+        let capacity: Int
+        let length: Duration
+        private var times: [C.Instant] = []
+        private var oldest = 0
+
+        init(capacity: Int, length: Duration) {
+            self.capacity = capacity
+            self.length = length
+            times.reserveCapacity(min(capacity, 100_000))
+        }
+
+        /// When the next grant may happen, or `nil` if it may happen now.
+        func freesAt(now: C.Instant) -> C.Instant? {
+            guard capacity > 0, times.count >= capacity else { return nil }
+            let freesAt = times[oldest].advanced(by: length)
+            return freesAt > now ? freesAt : nil
+        }
+
+        mutating func record(_ now: C.Instant) {
+            guard capacity > 0 else { return }
+            if times.count < capacity {
+                times.append(now)
+            } else {
+                times[oldest] = now
+                oldest = (oldest + 1) % capacity
+            }
         }
     }
 }
