@@ -1,0 +1,21 @@
+/// Counters of a running sandbox (`GET /_sandbox/stats`).
+public struct SandboxStats: Sendable, Hashable {
+    /// Every `POST /v1/events` request answered.
+    public var requests = 0
+    /// Responses by HTTP status code.
+    public var byStatus: [Int: Int] = [:]
+    /// Newly accepted events by `event_type` (replays not included).
+    public var byEventType: [String: Int] = [:]
+    /// Newly accepted events.
+    public var accepted = 0
+    /// Requests answered from the idempotency store.
+    public var replays = 0
+    /// 429s, from the plan or from injected faults.
+    public var rateLimited = 0
+    /// Faults injected by kind: `error`, `timeout`, `outage`, `rate_limit`, `latency`.
+    public var faultsInjected: [String: Int] = [:]
+    /// Commissions created.
+    public var commissions = 0
+
+    public init() {}
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct AffonsoSandboxTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}
