@@ -158,7 +158,8 @@ public final class AffonsoClient: Sendable {
             return .failed(failure)
         }
 
-        observeRateLimitHeaders(headers)
+        // A 429's Retry-After is the authority on when to send again; its X-RateLimit-* would double the wait.
+        if status != 429 { observeRateLimitHeaders(headers) }
         let outcome = Self.outcome(
             status: status,
             body: responseBody.readableBytesView,
