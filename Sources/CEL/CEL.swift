@@ -1,5 +1,7 @@
 // The public face of the CEL module. This file fixes the API that Rules builds
-// on; the implementation lives beside it (Lexer, Parser, Checker, Interpreter, …).
+// on; the implementation lives beside it (Lexer, Parser, Compiler, functions, …).
+
+import Synchronization
 
 // MARK: - Values
 
@@ -59,8 +61,27 @@ public struct CELMap: Sendable, Hashable {
     }
     public func hash(into hasher: inout Hasher) { hasher.combine(count) }
 
+    /// Looks up a string key, trying the position where `cache` last found it first.
+    @inline(__always)
+    func value(forField name: String, cache: FieldCache) -> CELValue? {
+        let hint = cache.hint.load(ordering: .relaxed)
+        if hint < entries.count, case .string(let key) = entries[hint].key, key == name { return entries[hint].value }
+        if let index {
+            guard let position = index[.string(name)] else { return nil }
+            cache.hint.store(position, ordering: .relaxed)
+            return entries[position].value
+        }
+        for position in entries.indices {
+            if case .string(let key) = entries[position].key, key == name {
+                cache.hint.store(position, ordering: .relaxed)
+                return entries[position].value
+            }
+        }
+        return nil
+    }
+
     private static func makeIndex(_ entries: [(key: CELValue, value: CELValue)]) -> [MapKey: Int]? {
-        guard entries.count > 8 else { return nil }
+        guard entries.count > 16 else { return nil }
         var index: [MapKey: Int] = [:]
         index.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() {
@@ -68,6 +89,11 @@ public struct CELMap: Sendable, Hashable {
         }
         return index
     }
+}
+
+/// The entry position where a field was last found, shared by all evaluations of one select node.
+final class FieldCache: Sendable {
+    let hint = Atomic<Int>(0)
 }
 
 /// A map key normalised so that numerically equal `int`, `uint` and `double` keys coincide.

@@ -40,18 +40,11 @@ final class EvaluationContext {
     var locals: [CELValue]
     var cost = 0
     let maximumCost: Int
-    let hasQualifiedNames: Bool
 
     init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
         self.variables = variables
         locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
         self.maximumCost = maximumCost
-        var qualified = false
-        for name in variables.keys where name.utf8.contains(UInt8(ascii: ".")) {
-            qualified = true
-            break
-        }
-        hasQualifiedNames = qualified
     }
 
     @inline(__always)

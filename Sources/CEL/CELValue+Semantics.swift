@@ -68,33 +68,19 @@ extension CELValue {
             let ux = UInt64(x)
             return ux < y ? -1 : (ux > y ? 1 : 0)
         case (.uint, .int): return compareNumbers(b, a).map { -$0 }
-        case (.int(let x), .double(let y)): return compareIntDouble(x, y)
-        case (.double, .int): return compareNumbers(b, a).map { -$0 }
-        case (.uint(let x), .double(let y)):
-            if y.isNaN { return nil }
-            if y < 0 { return 1 }
-            if y >= 18_446_744_073_709_551_616.0 { return -1 }
-            let truncated = y.rounded(.towardZero)
-            let whole = UInt64(truncated)
-            if x != whole { return x < whole ? -1 : 1 }
-            return truncated < y ? -1 : 0
-        case (.double, .uint): return compareNumbers(b, a).map { -$0 }
+        // Like cel-go, int and uint compare with double after conversion to double.
+        case (.int(let x), .double(let y)): return compareDoubles(Double(x), y)
+        case (.double(let x), .int(let y)): return compareDoubles(x, Double(y))
+        case (.uint(let x), .double(let y)): return compareDoubles(Double(x), y)
+        case (.double(let x), .uint(let y)): return compareDoubles(x, Double(y))
         default: return nil
         }
     }
 
-    private static func compareIntDouble(_ x: Int64, _ y: Double) -> Int? {
-        if y.isNaN { return nil }
-        if y < -9_223_372_036_854_775_808.0 { return 1 }
-        if y >= 9_223_372_036_854_775_808.0 { return -1 }
-        let truncated = y.rounded(.towardZero)
-        let whole = Int64(truncated)
-        if x != whole { return x < whole ? -1 : 1 }
-        if truncated < y { return -1 }
-        if truncated > y { return 1 }
-        return 0
+    private static func compareDoubles(_ x: Double, _ y: Double) -> Int? {
+        if x.isNaN || y.isNaN { return nil }
+        return x < y ? -1 : (x > y ? 1 : 0)
     }
-
     /// Ordering for `<`, `<=`, `>`, `>=`; nil result means "false" (NaN); throws for unordered type pairs.
     static func order(_ a: CELValue, _ b: CELValue, function: String) throws(CELError) -> Int? {
         switch (a, b) {

@@ -100,6 +100,7 @@ enum Functions {
 
     static func matches(_ a: CELValue, _ b: CELValue) throws(CELError) -> CELValue {
         guard case .string(let text) = a, case .string(let pattern) = b else { throw .noOverload("matches", [a, b]) }
+        if pattern.isEmpty { return .bool(true) }
         let regex: NSRegularExpression
         do {
             regex = try RegexCache.shared.regex(pattern)

@@ -30,7 +30,11 @@ extension CELTimestamp {
     }
 
     func difference(_ other: CELTimestamp) throws(CELError) -> CELDuration {
-        try CELDuration.checked(seconds: seconds - other.seconds, nanos: Int64(nanos) - Int64(other.nanos))
+        // As in cel-go, a difference must fit in 64-bit nanoseconds (about ±292 years).
+        guard abs(seconds - other.seconds) < 9_223_372_036 else {
+            throw CELError.evaluation("range error: timestamp difference does not fit in a duration (±292 years)")
+        }
+        return try CELDuration.checked(seconds: seconds - other.seconds, nanos: Int64(nanos) - Int64(other.nanos))
     }
 
     /// Parses RFC 3339 (`2009-02-13T23:31:30Z`, `…T23:31:30.5+01:00`).

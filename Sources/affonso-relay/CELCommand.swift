@@ -71,7 +71,9 @@ struct CELCommand: ParsableCommand {
                     throw ValidationError("\(file): \(error.message)")
                 }
                 for result in results {
-                    if result.passed {
+                    if result.skipped {
+                        print("SKIP \(result.id): \(result.detail)")
+                    } else if result.passed {
                         passed += 1
                     } else {
                         failed += 1
