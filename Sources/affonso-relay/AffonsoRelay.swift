@@ -5,6 +5,9 @@ struct AffonsoRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "affonso-relay",
         abstract: "Relays domain events from Kafka to Affonso's event API.",
-        subcommands: [SandboxCommand.self]
+        subcommands: [
+            CELCommand.self,
+            SandboxCommand.self,
+        ]
     )
 }

@@ -1,0 +1,62 @@
+// A compiled CEL expression: a tree of closures with function overloads resolved at compile time.
+
+/// A compiled expression, ready to evaluate many times.
+public struct CELProgram: Sendable {
+    let root: Evaluator
+    let slotCount: Int
+    let limits: CELLimits
+    /// The expression's source text.
+    public let source: String
+
+    /// Evaluates the expression over `activation`.
+    /// - Throws: `CELError` with code `.evaluation` (no such key, no matching overload, overflow, …)
+    ///   or `.limit` when the cost budget is exhausted.
+    public func evaluate(_ activation: CELActivation) throws(CELError) -> CELValue {
+        let context = EvaluationContext(
+            variables: activation.variables,
+            slotCount: slotCount,
+            maximumCost: limits.maximumCost
+        )
+        return try root(context)
+    }
+}
+
+extension CELEnvironment {
+    /// Parses, expands macros and compiles `source` once.
+    /// - Throws: `CELError` with code `.parse` (with line, column and a caret excerpt) or `.limit`.
+    public func compile(_ source: String) throws(CELError) -> CELProgram {
+        var parser = try Parser(source: source, limits: limits, macrosEnabled: macrosEnabled)
+        let expr = try parser.parse()
+        var compiler = Compiler(source: source)
+        let root = try compiler.compile(expr)
+        return CELProgram(root: root, slotCount: compiler.maximumSlots, limits: limits, source: source)
+    }
+}
+
+typealias Evaluator = @Sendable (EvaluationContext) throws(CELError) -> CELValue
+
+final class EvaluationContext {
+    let variables: [String: CELValue]
+    var locals: [CELValue]
+    var cost = 0
+    let maximumCost: Int
+
+    init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
+        self.variables = variables
+        locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
+        self.maximumCost = maximumCost
+    }
+
+    @inline(__always)
+    func charge(_ amount: Int) throws(CELError) {
+        cost &+= amount
+        if cost > maximumCost {
+            throw CELError(
+                code: .limit,
+                message:
+                    "evaluation cost exceeded the limit of \(maximumCost) (comprehension iterations and sizes of "
+                    + "built lists and strings); simplify the expression or its input"
+            )
+        }
+    }
+}
