@@ -5,6 +5,6 @@ struct AffonsoRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "affonso-relay",
         abstract: "Relays domain events from Kafka to Affonso's event API.",
-        subcommands: [CELCommand.self]
+        subcommands: [CELCommand.self, RulesCommand.self]
     )
 }
