@@ -6,6 +6,7 @@ struct AffonsoRelay: AsyncParsableCommand {
         commandName: "affonso-relay",
         abstract: "Relays domain events from Kafka to Affonso's event API.",
         subcommands: [
+            RulesCommand.self,
             CELCommand.self,
             SandboxCommand.self,
         ]
