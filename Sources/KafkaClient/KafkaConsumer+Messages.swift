@@ -1,0 +1,73 @@
+extension KafkaConsumer {
+    /// The consumer's records as an `AsyncSequence` (see ``KafkaConsumer/messages``).
+    public struct Messages: AsyncSequence, Sendable {
+        public typealias Element = KafkaConsumerMessage
+        let consumer: KafkaConsumer
+
+        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
+
+        /// Iterates the consumer's buffer; suspends while it is empty.
+        public struct Iterator: AsyncIteratorProtocol {
+            let consumer: KafkaConsumer
+
+            public mutating func next() async throws -> KafkaConsumerMessage? {
+                try await consumer.nextMessage()
+            }
+        }
+    }
+
+    private enum Take {
+        case message(KafkaConsumerMessage)
+        case end
+        case failure(KafkaError)
+        case wait
+    }
+
+    private func take(_ state: inout State) -> Take {
+        if let message = state.buffer.popFirst() {
+            if state.isBackpressurePaused, state.buffer.count <= configuration.bufferCapacity / 2 {
+                state.isBackpressurePaused = false
+                setPaused(state.active, false)
+            }
+            return .message(message)
+        }
+        switch state.lifecycle {
+        case .running: return .wait
+        case .closing, .closed: return .end
+        case .failed(let error): return .failure(error)
+        }
+    }
+
+    func nextMessage() async throws -> KafkaConsumerMessage? {
+        switch state.withLock({ take(&$0) }) {
+        case .message(let message): return message
+        case .end: return nil
+        case .failure(let error): throw error
+        case .wait: break
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let result = state.withLock { state -> Take in
+                    let result = take(&state)
+                    if case .wait = result {
+                        precondition(state.waiter == nil, "KafkaConsumer.messages must be iterated by one task only")
+                        state.waiter = continuation
+                    }
+                    return result
+                }
+                switch result {
+                case .message(let message): continuation.resume(returning: message)
+                case .end: continuation.resume(returning: nil)
+                case .failure(let error): continuation.resume(throwing: error)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

@@ -1,0 +1,95 @@
+extension KafkaConsumer {
+    /// Everything the poll thread and the application share, guarded by one `Mutex`.
+    ///
+    /// Pausing and resuming in librdkafka (`rd_kafka_pause_partitions`) only enqueues an operation and never
+    /// blocks on the network, so the consumer applies it while holding the lock; that keeps librdkafka's paused
+    /// set in the same order as the decisions taken here (two threads racing pause/resume could otherwise leave
+    /// a partition paused forever).
+    struct State {
+        enum Lifecycle {
+            case running
+            case closing
+            case closed
+            case failed(KafkaError)
+        }
+
+        var lifecycle: Lifecycle = .running
+        /// Messages ready for the application, oldest first.
+        var buffer = MessageBuffer()
+        /// Buffered messages of partitions the application paused, handed out again on resume.
+        var held: [KafkaTopicPartition: [KafkaConsumerMessage]] = [:]
+        /// The iterator waiting for a message, if any.
+        var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
+        /// Partitions this member owns (including those being revoked until they are unassigned).
+        var assignment: Set<KafkaTopicPartition> = []
+        /// Partitions being revoked: still owned (offsets may be stored) but no longer delivered.
+        var revoking: Set<KafkaTopicPartition> = []
+        /// Partitions the application paused; remembered across rebalances.
+        var userPaused: Set<KafkaTopicPartition> = []
+        /// True while the whole assignment is paused because the buffer is full.
+        var isBackpressurePaused = false
+        /// Bumped whenever buffered messages of some partitions become stale (revoke, seek).
+        var epoch = 0
+        /// The epoch at which each partition last became stale.
+        var staleSince: [KafkaTopicPartition: Int] = [:]
+        /// True once librdkafka is destroyed; no call may use the handle any more.
+        var isDestroyed = false
+        /// Application calls currently using the handle.
+        var activeCalls = 0
+
+        /// Owned partitions that are neither paused by the application nor being revoked.
+        var active: [KafkaTopicPartition] {
+            assignment.subtracting(userPaused).subtracting(revoking).sorted()
+        }
+
+        /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
+        mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {
+            guard !partitions.isEmpty else { return }
+            epoch += 1
+            for partition in partitions {
+                staleSince[partition] = epoch
+                held[partition] = nil
+            }
+            buffer.removeAll { partitions.contains($0.topicPartition) }
+        }
+    }
+
+    /// A FIFO of messages with O(1) amortised pop.
+    struct MessageBuffer {
+        private var storage: [KafkaConsumerMessage] = []
+        private var head = 0
+
+        var count: Int { storage.count - head }
+        var isEmpty: Bool { count == 0 }
+
+        mutating func append(_ message: KafkaConsumerMessage) { storage.append(message) }
+
+        mutating func append(contentsOf messages: [KafkaConsumerMessage]) { storage.append(contentsOf: messages) }
+
+        mutating func popFirst() -> KafkaConsumerMessage? {
+            guard head < storage.count else { return nil }
+            let message = storage[head]
+            head += 1
+            if head >= 4096 && head * 2 >= storage.count {
+                storage.removeFirst(head)
+                head = 0
+            }
+            return message
+        }
+
+        mutating func removeAll(where shouldRemove: (KafkaConsumerMessage) -> Bool) {
+            storage.removeFirst(head)
+            head = 0
+            storage.removeAll(where: shouldRemove)
+        }
+
+        /// Removes and returns the messages of one partition, keeping their order.
+        mutating func extract(_ partition: KafkaTopicPartition) -> [KafkaConsumerMessage] {
+            storage.removeFirst(head)
+            head = 0
+            let extracted = storage.filter { $0.topicPartition == partition }
+            if !extracted.isEmpty { storage.removeAll { $0.topicPartition == partition } }
+            return extracted
+        }
+    }
+}
