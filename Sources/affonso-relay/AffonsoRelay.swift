@@ -6,9 +6,11 @@ struct AffonsoRelay: AsyncParsableCommand {
         commandName: "affonso-relay",
         abstract: "Relays domain events from Kafka to Affonso's event API.",
         subcommands: [
+            RunCommand.self,
             RulesCommand.self,
             CELCommand.self,
             SandboxCommand.self,
+            TopicsCommand.self,
         ]
     )
 }
