@@ -123,7 +123,10 @@ let package = Package(
         .testTarget(name: "RelayTests", dependencies: ["Relay"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KafkaClient", "Relay", "RelayConfig", "AffonsoAPI", "AffonsoSandbox"],
+            dependencies: [
+                "KafkaClient", "Relay", "RelayConfig", "Rules", "AffonsoAPI", "AffonsoSandbox",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
     ]

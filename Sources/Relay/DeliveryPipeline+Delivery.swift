@@ -121,7 +121,10 @@ extension DeliveryPipeline {
         let (resumedOutage, resumedCredentials) = state.withLock { state in
             switch turn {
             case .regular:
-                (state.outage.record(.answered, now: now) == .resumeFetching, state.credentials.recordAuthorized() == .resumeFetching)
+                (
+                    state.outage.record(.answered, now: now) == .resumeFetching,
+                    state.credentials.recordAuthorized() == .resumeFetching
+                )
             case .outageProbe:
                 (state.outage.recordProbe(.answered, now: now) == .resumeFetching, false)
             case .credentialsProbe:
@@ -225,8 +228,10 @@ extension DeliveryPipeline {
             } catch {
                 logger.error(
                     "could not write a record to \(topic): \(error); retrying (its offset is not committed meanwhile)",
-                    metadata: ["topic": "\(event.source.topic)", "partition": "\(event.source.partition)",
-                               "offset": "\(event.source.offset)"]
+                    metadata: [
+                        "topic": "\(event.source.topic)", "partition": "\(event.source.partition)",
+                        "offset": "\(event.source.offset)",
+                    ]
                 )
                 do { try await Task.sleep(for: pause) } catch { return false }
                 pause = min(pause * 2, .seconds(10))

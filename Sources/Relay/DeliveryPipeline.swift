@@ -203,8 +203,11 @@ public final class DeliveryPipeline: Sendable {
     ) -> [EventJob] {
         let source = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
         func deadLetter(_ rule: String, _ errorClass: ErrorClass, _ text: String) -> [EventJob] {
-            [EventJob(ticket: ticket, source: source, message: message, envelope: envelope, rule: rule,
-                      work: .deadLetter(errorClass, text))]
+            [
+                EventJob(
+                    ticket: ticket, source: source, message: message, envelope: envelope, rule: rule,
+                    work: .deadLetter(errorClass, text))
+            ]
         }
         if let unusable {
             return deadLetter("", .decode, "retry record with unreadable relay headers: \(unusable)")
@@ -245,11 +248,13 @@ public final class DeliveryPipeline: Sendable {
             return results.map { result in
                 switch result.result {
                 case .success(let event):
-                    EventJob(ticket: ticket, source: source, message: message, envelope: envelope,
-                             rule: result.rule, work: .deliver(event))
+                    EventJob(
+                        ticket: ticket, source: source, message: message, envelope: envelope,
+                        rule: result.rule, work: .deliver(event))
                 case .failure(let error):
-                    EventJob(ticket: ticket, source: source, message: message, envelope: envelope,
-                             rule: result.rule, work: .deadLetter(ErrorClass(rules: error), error.message))
+                    EventJob(
+                        ticket: ticket, source: source, message: message, envelope: envelope,
+                        rule: result.rule, work: .deadLetter(ErrorClass(rules: error), error.message))
                 }
             }
         }

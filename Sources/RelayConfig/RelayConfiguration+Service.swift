@@ -15,7 +15,7 @@ extension RelayConfiguration {
         )
         consumer.properties = kafka.clientProperties
         var producer = KafkaProducerConfiguration(bootstrapServers: kafka.brokers)
-        producer.properties = kafka.clientProperties
+        producer.properties = kafka.clientProperties.filter { !Self.consumerOnlyProperties.contains($0.key) }
 
         let credentials: AffonsoClientConfiguration.Credentials
         if let key = affonso.apiKey {
@@ -45,6 +45,11 @@ extension RelayConfiguration {
             deadLetterTopic: retry.deadLetterTopic,
             referralNotFound: delivery.referralNotFound == .retry ? .retry : .deadLetter
         )
+        do {
+            try pipeline.retry.validate()
+        } catch {
+            throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 0, column: 0, message: error.message)])
+        }
         pipeline.maximumInFlight = delivery.maximumInFlight
         pipeline.ordering = DeliveryOrdering(rawValue: delivery.ordering.rawValue) ?? .key
         pipeline.deadLetterUnmatched = delivery.unmatched == .deadLetter
@@ -56,4 +61,14 @@ extension RelayConfiguration {
         service.createTopics = retry.createTopics
         return service
     }
+
+    /// librdkafka consumer properties that `client_properties` may hold but the producer must not get (it would
+    /// warn about each).
+    static let consumerOnlyProperties: Set<String> = [
+        "session.timeout.ms", "heartbeat.interval.ms", "group.instance.id", "group.protocol",
+        "partition.assignment.strategy", "max.poll.interval.ms", "auto.offset.reset", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "fetch.min.bytes", "fetch.max.bytes",
+        "fetch.wait.max.ms", "max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+        "isolation.level", "check.crcs", "enable.partition.eof",
+    ]
 }
