@@ -360,12 +360,14 @@ struct Compiler {
                     )
                 }
             } catch {
+                if error.code == .limit { throw error }
                 firstError = error
             }
             let second: CELValue
             do throws(CELError) {
                 second = try rhs(context)
             } catch {
+                if error.code == .limit { throw error }
                 throw firstError ?? error
             }
             switch second {

@@ -44,7 +44,12 @@ struct Lexer {
     }
 
     private func error(_ message: String, at offset: Int) -> CELError {
-        CELError(code: .parse, message: message, position: SourceMap.position(of: offset, in: source))
+        let position = SourceMap.position(of: offset, in: source)
+        return CELError(
+            code: .parse,
+            message: "\(message)\n\(SourceMap.excerpt(of: position, in: source))",
+            position: position
+        )
     }
 
     private func peek(_ ahead: Int = 0) -> UInt8 {
