@@ -4,6 +4,10 @@
 public struct CELProgram: Sendable {
     let root: Evaluator
     let slotCount: Int
+    /// The activation variables the expression reads, e.g. `["payload", "variables"]`
+    /// (roots of field selections; comprehension and `cel.bind` variables are not included).
+    /// Type names such as `int` appear too when used as values.
+    public let referencedVariables: Set<String>
     let limits: CELLimits
     /// The expression's source text.
     public let source: String
@@ -29,7 +33,13 @@ extension CELEnvironment {
         let expr = try parser.parse()
         var compiler = Compiler(source: source)
         let root = try compiler.compile(expr)
-        return CELProgram(root: root, slotCount: compiler.maximumSlots, limits: limits, source: source)
+        return CELProgram(
+            root: root,
+            slotCount: compiler.maximumSlots,
+            referencedVariables: compiler.referencedVariables,
+            limits: limits,
+            source: source
+        )
     }
 }
 

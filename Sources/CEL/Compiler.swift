@@ -5,6 +5,8 @@ struct Compiler {
     private var scopes: [(name: String, slot: Int)] = []
     private var nextSlot = 0
     private(set) var maximumSlots = 0
+    /// Names of activation variables the expression reads (roots of `a.b.c`, not comprehension variables).
+    private(set) var referencedVariables: Set<String> = []
 
     init(source: String) { self.source = source }
 
@@ -212,15 +214,19 @@ struct Compiler {
         }
     }
 
-    private func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
+    private mutating func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
         if let slot = slot(of: name) {
             return { context in context.locals[slot] }
         }
+        referencedVariables.insert(name)
         let typeValue = Self.typeNames[name]
         return { context throws(CELError) in
             if let value = context.variables[name] { return value }
             if let typeValue { return typeValue }
-            throw CELError(code: .evaluation, message: "undeclared reference to '\(name)'", position: at)
+            throw CELError(
+                code: .evaluation,
+                message: "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
+                position: at)
         }
     }
 
@@ -241,6 +247,7 @@ struct Compiler {
         let steps = fields.count
         let root = current
         if case .identifier(let name) = root.kind, slot(of: name) == nil {
+            referencedVariables.insert(name)
             let segments = [name] + fields
             let rootPosition = position(root.offset)
             return { context throws(CELError) in
@@ -251,7 +258,8 @@ struct Compiler {
                     }
                     throw CELError(
                         code: .evaluation,
-                        message: "undeclared reference to '\(name)'",
+                        message:
+                            "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
                         position: rootPosition
                     )
                 }

@@ -35,6 +35,25 @@ import Testing
         #expect(try CELEnvironment().compile(chain).evaluate(CELActivation()) == .bool(true))
     }
 
+    @Test(arguments: ["[", "{0: ", "f(", "!", "-", "x.all(a, ", "cel.bind(b, 1, "])
+    func nestingJustUnderTheLimitEvaluatesWithoutOverflowingTheStack(_ opener: String) {
+        let closers: [String: String] = [
+            "[": "]", "{0: ": "}", "f(": ")", "!": "", "-": "", "x.all(a, ": ")", "cel.bind(b, 1, ": ")",
+        ]
+        let depth = 240
+        let leaf = opener == "!" || opener == "x.all(a, " ? "true" : "1"
+        let source =
+            String(repeating: opener, count: depth) + leaf
+            + String(repeating: closers[opener]!, count: depth)
+        do {
+            let program = try CELEnvironment().compile(source)
+            _ = try? program.evaluate(CELActivation(["x": .list([.int(1)])]))
+        } catch {
+            // Some shapes add more than one level per opener; then the limit error is the right outcome.
+            #expect(error.code == .limit, "\(error.message.prefix(200))")
+        }
+    }
+
     @Test func expressionSizeLimit() {
         var environment = CELEnvironment()
         environment.limits.maximumExpressionSize = 100
