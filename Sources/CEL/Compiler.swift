@@ -466,7 +466,7 @@ struct Compiler {
                     let y = try b(context)
                     let result = try Self.located(at) { () throws(CELError) in try f(x, y) }
                     switch result {
-                    case .string(let s): try context.charge(s.utf8.count / 64)
+                    case .string(let s): try context.charge(s.utf8.count / 16)
                     case .list(let l): try context.charge(l.count)
                     default: break
                     }
@@ -494,7 +494,7 @@ struct Compiler {
                 values.reserveCapacity(compiled.count)
                 for argument in compiled { values.append(try argument.run(context)) }
                 let result = try Self.located(at) { () throws(CELError) in try f(values) }
-                if case .string(let s) = result { try context.charge(s.utf8.count / 64) }
+                if case .string(let s) = result { try context.charge(s.utf8.count / 16) }
                 if case .list(let l) = result { try context.charge(l.count) }
                 return result
             }

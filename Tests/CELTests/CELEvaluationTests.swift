@@ -14,6 +14,43 @@ import Testing
         }
     }
 
+    @Test func oneProgramIsSafeToShareAcrossTasks() async throws {
+        let program = try CELEnvironment().compile("p.items.map(i, i.id).join(',') + ':' + string(p.n)")
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<64 {
+                group.addTask {
+                    // Different shapes per task so the field position caches keep changing under contention.
+                    var fields: [(String, CELValue)] = [("n", .int(Int64(n)))]
+                    let items = CELValue.list((0..<3).map { .map(CELMap([("id", .string("i\($0)"))])) })
+                    if n % 2 == 0 { fields.insert(("pad", .null), at: 0) }
+                    fields.append(("items", items))
+                    let activation = CELActivation(["p": .map(CELMap(fields))])
+                    for _ in 0..<200 {
+                        guard (try? program.evaluate(activation)) == .string("i0,i1,i2:\(n)") else { return false }
+                    }
+                    return true
+                }
+            }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(results)
+    }
+
+    @Test func replaceRefusesHugeResults() throws {
+        let big = String(repeating: "a", count: 5_000)
+        #expect {
+            _ = try evaluate("s.replace('', s)", ["s": .string(big)])
+        } throws: { error in
+            (error as? CELError)?.code == .limit
+        }
+        #expect(try evaluate("'abc'.replace('', '-')") == .string("-a-b-c-"))
+    }
+
+    @Test func referencedVariablesListsActivationRoots() throws {
+        let program = try CELEnvironment().compile("payload.a.map(x, x + variables.b) + [record.c]")
+        #expect(program.referencedVariables == ["payload", "variables", "record"])
+    }
+
     @Test func stripeRuleFields() throws {
         let invoice = CELValue.map(
             CELMap([
