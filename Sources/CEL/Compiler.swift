@@ -8,7 +8,12 @@ struct Compiler {
     /// Names of activation variables the expression reads (roots of `a.b.c`, not comprehension variables).
     private(set) var referencedVariables: Set<String> = []
 
-    init(source: String) { self.source = source }
+    private let sourceMap: SourceMap
+
+    init(source: String) {
+        self.source = source
+        sourceMap = SourceMap(source)
+    }
 
     static let typeNames: [String: CELValue] = {
         var names: [String: CELValue] = [:]
@@ -22,7 +27,7 @@ struct Compiler {
     }()
 
     private func position(_ offset: Int) -> CELSourcePosition {
-        SourceMap.position(of: offset, in: source)
+        sourceMap.position(of: offset)
     }
 
     private func slot(of name: String) -> Int? {
