@@ -130,6 +130,19 @@ import Testing
         #expect(try evaluate("m[99] + m[0u]", ["m": .map(map)]) == .string("v99v0"))
     }
 
+    @Test(arguments: [
+        ("1e6", "1e+06"), ("123456.0", "123456"), ("0.0001", "0.0001"), ("0.00001", "1e-05"), ("49.0", "49"),
+        ("-4.5e-3", "-0.0045"), ("0.1 + 0.2", "0.30000000000000004"), ("1234567.0", "1.234567e+06"),
+    ])
+    func doublesPrintLikeCELGo(_ source: String, _ expected: String) throws {
+        #expect(try evaluate("string(\(source))") == .string(expected))
+    }
+
+    @Test func largeExpressionsCompile() throws {
+        let source = "size([" + Array(repeating: "1", count: 45_000).joined(separator: ",") + "])"
+        #expect(try evaluate(source) == .int(45_000))
+    }
+
     @Test func timeZones() throws {
         #expect(try evaluate("timestamp('2009-02-13T23:31:30Z').getHours('Europe/Berlin')") == .int(0))
         #expect(try evaluate("timestamp('2009-02-13T23:31:30Z').getHours('+05:30')") == .int(5))
