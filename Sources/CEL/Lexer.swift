@@ -212,12 +212,9 @@ struct Lexer {
             }
             if byte == UInt8(ascii: "\\") {
                 if raw {
+                    // In raw strings a backslash is an ordinary character and escapes nothing.
                     output.append(byte)
                     index += 1
-                    if index < bytes.count && (bytes[index] == quote || bytes[index] == UInt8(ascii: "\\")) {
-                        output.append(bytes[index])
-                        index += 1
-                    }
                     continue
                 }
                 try escape(into: &output, isBytes: isBytes)
