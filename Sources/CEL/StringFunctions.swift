@@ -67,13 +67,13 @@ enum StringFunctions {
         if last {
             var i = min(start, text.count - needle.count)
             while i >= 0 {
-                if Array(text[i..<i + needle.count]) == needle { return .int(Int64(i)) }
+                if text[i..<i + needle.count].elementsEqual(needle) { return .int(Int64(i)) }
                 i -= 1
             }
         } else {
             var i = start
             while i + needle.count <= text.count {
-                if Array(text[i..<i + needle.count]) == needle { return .int(Int64(i)) }
+                if text[i..<i + needle.count].elementsEqual(needle) { return .int(Int64(i)) }
                 i += 1
             }
         }
@@ -123,7 +123,7 @@ enum StringFunctions {
                 i += 1
                 continue
             }
-            if i + needle.count <= text.count && Array(text[i..<i + needle.count]) == needle {
+            if i + needle.count <= text.count && text[i..<i + needle.count].elementsEqual(needle) {
                 result.append(contentsOf: new.unicodeScalars)
                 replaced += 1
                 i += needle.count

@@ -30,11 +30,16 @@ struct CELCommand: ParsableCommand {
         func run() throws {
             var variables: [String: CELValue] = [:]
             if let bindings {
-                guard let data = bindings.data(using: .utf8),
-                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                else {
+                let parsed: Any
+                do {
+                    parsed = try JSONSerialization.jsonObject(with: Data(bindings.utf8))
+                } catch {
+                    throw CELCommand.usageError("--bindings is not valid JSON: \(error.localizedDescription)")
+                }
+                guard let object = parsed as? [String: Any] else {
                     throw CELCommand.usageError(
-                        "--bindings must be a JSON object of typed values, like {\"x\": {\"int\": \"1\"}}")
+                        "--bindings must be a JSON object of typed values, like {\"x\": {\"int\": \"1\"}}"
+                    )
                 }
                 for (name, typed) in object {
                     do {
