@@ -5,8 +5,15 @@ struct Compiler {
     private var scopes: [(name: String, slot: Int)] = []
     private var nextSlot = 0
     private(set) var maximumSlots = 0
+    /// Names of activation variables the expression reads (roots of `a.b.c`, not comprehension variables).
+    private(set) var referencedVariables: Set<String> = []
 
-    init(source: String) { self.source = source }
+    private let sourceMap: SourceMap
+
+    init(source: String) {
+        self.source = source
+        sourceMap = SourceMap(source)
+    }
 
     static let typeNames: [String: CELValue] = {
         var names: [String: CELValue] = [:]
@@ -20,7 +27,7 @@ struct Compiler {
     }()
 
     private func position(_ offset: Int) -> CELSourcePosition {
-        SourceMap.position(of: offset, in: source)
+        sourceMap.position(of: offset)
     }
 
     private func slot(of name: String) -> Int? {
@@ -212,15 +219,19 @@ struct Compiler {
         }
     }
 
-    private func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
+    private mutating func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
         if let slot = slot(of: name) {
             return { context in context.locals[slot] }
         }
+        referencedVariables.insert(name)
         let typeValue = Self.typeNames[name]
         return { context throws(CELError) in
             if let value = context.variables[name] { return value }
             if let typeValue { return typeValue }
-            throw CELError(code: .evaluation, message: "undeclared reference to '\(name)'", position: at)
+            throw CELError(
+                code: .evaluation,
+                message: "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
+                position: at)
         }
     }
 
@@ -241,6 +252,7 @@ struct Compiler {
         let steps = fields.count
         let root = current
         if case .identifier(let name) = root.kind, slot(of: name) == nil {
+            referencedVariables.insert(name)
             let segments = [name] + fields
             let rootPosition = position(root.offset)
             return { context throws(CELError) in
@@ -251,7 +263,8 @@ struct Compiler {
                     }
                     throw CELError(
                         code: .evaluation,
-                        message: "undeclared reference to '\(name)'",
+                        message:
+                            "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
                         position: rootPosition
                     )
                 }
@@ -360,12 +373,14 @@ struct Compiler {
                     )
                 }
             } catch {
+                if error.code == .limit { throw error }
                 firstError = error
             }
             let second: CELValue
             do throws(CELError) {
                 second = try rhs(context)
             } catch {
+                if error.code == .limit { throw error }
                 throw firstError ?? error
             }
             switch second {
@@ -456,7 +471,7 @@ struct Compiler {
                     let y = try b(context)
                     let result = try Self.located(at) { () throws(CELError) in try f(x, y) }
                     switch result {
-                    case .string(let s): try context.charge(s.utf8.count / 64)
+                    case .string(let s): try context.charge(s.utf8.count / 16)
                     case .list(let l): try context.charge(l.count)
                     default: break
                     }
@@ -484,7 +499,7 @@ struct Compiler {
                 values.reserveCapacity(compiled.count)
                 for argument in compiled { values.append(try argument.run(context)) }
                 let result = try Self.located(at) { () throws(CELError) in try f(values) }
-                if case .string(let s) = result { try context.charge(s.utf8.count / 64) }
+                if case .string(let s) = result { try context.charge(s.utf8.count / 16) }
                 if case .list(let l) = result { try context.charge(l.count) }
                 return result
             }
@@ -622,29 +637,4 @@ struct Compiler {
 /// A compiled subexpression; wrapping the closure keeps arrays of them free of reabstraction thunks.
 struct Node: Sendable {
     let run: Evaluator
-}
-
-/// Builds a map literal, rejecting unsupported and repeated keys.
-struct MapBuilder {
-    private var entries: [(key: CELValue, value: CELValue)] = []
-    private var seen: Set<MapKey> = []
-
-    mutating func insert(_ key: CELValue, _ value: CELValue) throws(CELError) {
-        guard let normalized = MapKey(key), !(key.isDouble) else {
-            throw CELError.evaluation("unsupported key type \(key.typeName) (map keys are int, uint, bool or string)")
-        }
-        guard seen.insert(normalized).inserted else {
-            throw CELError.evaluation("Failed with repeated key: \(key.displayString())")
-        }
-        entries.append((key, value))
-    }
-
-    func build() -> CELMap { CELMap(entries) }
-}
-
-extension CELValue {
-    var isDouble: Bool {
-        if case .double = self { return true }
-        return false
-    }
 }

@@ -233,16 +233,18 @@ extension CELDuration {
             default: throw fail()
             }
             totalNanos += (Double(whole) + fraction) * Double(nanosPerUnit)
-            if nanosPerUnit >= 1_000_000_000 {
-                let perSecond = nanosPerUnit / 1_000_000_000
-                let (s, o) = whole.multipliedReportingOverflow(by: perSecond)
-                if o { throw CELError.evaluation("duration out of range") }
-                exactSeconds += s
-                let fractionalNanos = (fraction * Double(nanosPerUnit)).rounded()
-                exactNanos += Int64(fractionalNanos)
-            } else {
-                exactNanos += whole * nanosPerUnit + Int64((fraction * Double(nanosPerUnit)).rounded())
+            guard abs(totalNanos) / 1e9 <= Double(maximumSeconds) + 1 else {
+                throw CELError.evaluation("duration out of range (about ±10,000 years)")
             }
+            // Whole seconds and nanoseconds are kept apart so large durations stay exact.
+            let perSecond = max(1, nanosPerUnit / 1_000_000_000)
+            if nanosPerUnit >= 1_000_000_000 {
+                exactSeconds += whole * perSecond
+            } else {
+                exactSeconds += whole / (1_000_000_000 / nanosPerUnit)
+                exactNanos += (whole % (1_000_000_000 / nanosPerUnit)) * nanosPerUnit
+            }
+            exactNanos += Int64((fraction * Double(nanosPerUnit)).rounded())
         }
         guard abs(totalNanos) / 1e9 <= Double(maximumSeconds) + 1 else {
             throw CELError.evaluation("duration out of range (about ±10,000 years)")
