@@ -41,7 +41,7 @@ test: setup lint lint-deploy build
 	  $(RUNTIME_ENV) swift test $(SWIFT_BUILD_FLAGS); rc=$$?; \
 	  scripts/stack stop; exit $$rc
 
-demo: setup
+demo: setup build
 	@scripts/demo
 
 bench: setup
