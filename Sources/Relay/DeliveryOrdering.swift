@@ -56,6 +56,20 @@ enum DispatchLane: Sendable, Hashable {
     /// Records of one partition with the same key.
     case key(PartitionID, [UInt8])
 
+    /// Hashes key bytes in one go (an array's own hashing combines byte by byte).
+    func hash(into hasher: inout Hasher) {
+        switch self {
+        case .partition(let partition):
+            hasher.combine(0 as UInt8)
+            hasher.combine(partition)
+        case .key(let partition, let key):
+            hasher.combine(1 as UInt8)
+            hasher.combine(partition)
+            hasher.combine(key.count)
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
     var partition: PartitionID {
         switch self {
         case .partition(let partition), .key(let partition, _): partition

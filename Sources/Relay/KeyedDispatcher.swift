@@ -13,40 +13,8 @@
 /// keyless record never overtakes an earlier keyless record of its partition (keyed records are not held by
 /// them). Keys are compared within a partition only, since offset order means nothing across partitions.
 public struct KeyedDispatcher<Element> {
-    /// When to pause and resume fetching, and how much may run at once.
-    public struct Configuration: Sendable, Hashable {
-        /// How many records may be in flight at once, across all partitions (`delivery.max_in_flight`).
-        /// Default: 256.
-        public var maximumInFlight: Int
-        /// Which records are delivered in offset order. Default: ``DeliveryOrdering/key``.
-        public var ordering: DeliveryOrdering
-        /// Pause fetching when this many records are accepted and unfinished (in flight plus queued).
-        /// Default: 2 × `maximumInFlight`.
-        public var pauseThreshold: Int
-        /// Resume fetching when no more than this many records are accepted and unfinished.
-        /// Default: `maximumInFlight`.
-        public var resumeThreshold: Int
-
-        /// - Parameters:
-        ///   - maximumInFlight: How many records may be in flight at once; at least 1.
-        ///   - ordering: Which records are delivered in offset order.
-        ///   - pauseThreshold: Pause when this many are buffered; defaults to 2 × `maximumInFlight`.
-        ///   - resumeThreshold: Resume when no more are buffered; defaults to `maximumInFlight`, and is kept
-        ///     below `pauseThreshold`.
-        public init(
-            maximumInFlight: Int = 256,
-            ordering: DeliveryOrdering = .key,
-            pauseThreshold: Int? = nil,
-            resumeThreshold: Int? = nil
-        ) {
-            let maximumInFlight = max(1, maximumInFlight)
-            self.maximumInFlight = maximumInFlight
-            self.ordering = ordering
-            let pause = max(1, pauseThreshold ?? 2 * maximumInFlight)
-            self.pauseThreshold = pause
-            self.resumeThreshold = min(max(0, resumeThreshold ?? maximumInFlight), pause - 1)
-        }
-    }
+    /// When to pause and resume fetching, and how much may run at once (the same for every element type).
+    public typealias Configuration = DispatcherConfiguration
 
     /// A record that may be delivered now; hand it back to ``finish(_:)`` once it is complete.
     public struct Job {
@@ -74,10 +42,8 @@ public struct KeyedDispatcher<Element> {
         public var backpressure: Backpressure?
     }
 
+    /// An ordering lane that has a head job (running, or in `ready`): the jobs behind it, in submission order.
     fileprivate struct Lane {
-        /// Whether the lane's head job is running (otherwise it is in `ready`).
-        var isRunning = false
-        /// Jobs behind the head, in submission order.
         var waiting = FIFOBuffer<Job>()
     }
 
@@ -87,12 +53,13 @@ public struct KeyedDispatcher<Element> {
     private var lanes: [DispatchLane: Lane] = [:]
     /// Jobs whose lane is free (or that have no lane), waiting for room in flight, in submission order.
     private var ready = FIFOBuffer<Job>()
-    private var running: Set<UInt64> = []
-    private var bufferedByPartition: [PartitionID: Int] = [:]
     private var nextSequence: UInt64 = 0
 
     /// How many jobs are accepted and not started.
     public private(set) var queuedCount = 0
+
+    /// How many jobs are started and not finished.
+    public private(set) var inFlightCount = 0
 
     /// Whether fetching is paused for backpressure (the last ``Backpressure`` returned was `.pause`).
     public private(set) var isPaused = false
@@ -102,16 +69,9 @@ public struct KeyedDispatcher<Element> {
         self.configuration = configuration
     }
 
-    /// How many jobs are started and not finished.
-    public var inFlightCount: Int { self.running.count }
-
-    /// How many jobs are accepted and not finished: in flight plus queued.
-    public var bufferedCount: Int { self.running.count + self.queuedCount }
-
-    /// How many jobs of a partition are accepted and not finished.
-    public func bufferedCount(for partition: PartitionID) -> Int {
-        self.bufferedByPartition[partition] ?? 0
-    }
+    /// How many jobs are accepted and not finished: in flight plus queued. (Per partition, ``OffsetTracker``
+    /// counts what is incomplete.)
+    public var bufferedCount: Int { self.inFlightCount + self.queuedCount }
 
     // MARK: - Events
 
@@ -128,11 +88,10 @@ public struct KeyedDispatcher<Element> {
         let job = Job(element: element, partition: partition, lane: lane, sequence: self.nextSequence)
         self.nextSequence += 1
         self.queuedCount += 1
-        self.bufferedByPartition[partition, default: 0] += 1
 
         if let lane {
-            if self.lanes[lane] != nil {
-                self.lanes[lane]!.waiting.append(job)
+            if let index = self.lanes.index(forKey: lane) {
+                self.lanes.values[index].waiting.append(job)
             } else {
                 self.lanes[lane] = Lane()
                 self.ready.append(job)
@@ -145,19 +104,16 @@ public struct KeyedDispatcher<Element> {
 
     /// Reports that a started job is complete (delivered, routed to a retry or dead-letter topic, or skipped).
     ///
-    /// - Parameter job: A job returned in ``Action/start``. Finishing a job twice, or one never started, has
-    ///   no effect.
+    /// - Parameter job: A job returned in ``Action/start``, finished exactly once.
     /// - Returns: The jobs to start now and any change of fetching.
     public mutating func finish(_ job: Job) -> Action {
-        guard self.running.remove(job.sequence) != nil else {
-            return Action(start: [], backpressure: nil)
-        }
-        self.decrementBuffered(job.partition)
-        if let lane = job.lane, var state = self.lanes.removeValue(forKey: lane) {
-            if let next = state.waiting.popFirst() {
-                state.isRunning = false
-                self.lanes[lane] = state
+        precondition(self.inFlightCount > 0, "KeyedDispatcher.finish called more often than jobs were started")
+        self.inFlightCount -= 1
+        if let lane = job.lane, let index = self.lanes.index(forKey: lane) {
+            if let next = self.lanes.values[index].waiting.popFirst() {
                 self.ready.append(next)
+            } else {
+                self.lanes.remove(at: index)
             }
         }
         return self.makeAction()
@@ -172,36 +128,27 @@ public struct KeyedDispatcher<Element> {
     ///   buffer).
     public mutating func revoke(_ partition: PartitionID) -> (dropped: [Element], action: Action) {
         var dropped = self.ready.removeAll { $0.partition == partition }
+        // A lane whose head was waiting in `ready` is gone; one whose head runs stays until it finishes.
+        let lanesWithoutHead = Set(dropped.compactMap(\.lane))
         for (lane, state) in self.lanes where lane.partition == partition {
             dropped.append(contentsOf: state.waiting.elements)
-            if state.isRunning {
-                self.lanes[lane]!.waiting = FIFOBuffer()
-            } else {
+            if lanesWithoutHead.contains(lane) {
                 self.lanes[lane] = nil
+            } else {
+                self.lanes[lane]!.waiting = FIFOBuffer()
             }
         }
         dropped.sort { $0.sequence < $1.sequence }
         self.queuedCount -= dropped.count
-        for job in dropped {
-            self.decrementBuffered(job.partition)
-        }
         return (dropped.map(\.element), self.makeAction())
     }
 
     // MARK: - Helpers
 
-    private mutating func decrementBuffered(_ partition: PartitionID) {
-        let remaining = (self.bufferedByPartition[partition] ?? 1) - 1
-        self.bufferedByPartition[partition] = remaining > 0 ? remaining : nil
-    }
-
     private mutating func makeAction() -> Action {
         var start: [Job] = []
-        while self.running.count < self.configuration.maximumInFlight, let job = self.ready.popFirst() {
-            if let lane = job.lane {
-                self.lanes[lane]?.isRunning = true
-            }
-            self.running.insert(job.sequence)
+        while self.inFlightCount < self.configuration.maximumInFlight, let job = self.ready.popFirst() {
+            self.inFlightCount += 1
             self.queuedCount -= 1
             start.append(job)
         }

@@ -79,6 +79,20 @@ struct OffsetTrackerTests {
         #expect(tracker.complete(new) == .advanced(to: 1))
     }
 
+    @Test("a late ticket of a revoked partition cannot complete a record of the partition that took its place")
+    func slotReuse() throws {
+        var tracker = OffsetTracker()
+        tracker.assign(self.p0, position: 0)
+        let stale = try tracker.registered(self.p0, 0)
+        _ = tracker.revoke(self.p0)
+        tracker.assign(self.p1, position: 0)
+        let fresh = try tracker.registered(self.p1, 0)
+        #expect(tracker.complete(stale) == .ignored)
+        #expect(tracker.incompleteCount(for: self.p1) == 1)
+        #expect(tracker.complete(fresh) == .advanced(to: 1))
+        #expect(tracker.assignedPartitions == [self.p1])
+    }
+
     @Test("assigning an assigned partition again replaces its state without leaking counts")
     func assignTwice() throws {
         var tracker = OffsetTracker()
