@@ -25,10 +25,6 @@ extension KafkaConsumer {
 
     private func take(_ state: inout State) -> Take {
         if let message = state.buffer.popFirst() {
-            if state.isBackpressurePaused, state.buffer.count <= configuration.bufferCapacity / 2 {
-                state.isBackpressurePaused = false
-                setPaused(state.active, false)
-            }
             return .message(message)
         }
         switch state.lifecycle {

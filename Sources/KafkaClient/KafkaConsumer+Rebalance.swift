@@ -30,6 +30,13 @@ extension KafkaConsumer {
         _ partitions: [KafkaTopicPartition],
         isCooperative: Bool
     ) {
+        // Messages of every assigned partition go to our own queue (not the consumer queue, which keeps
+        // rebalance and error events), so the poll thread can stop taking messages yet keep serving events.
+        for partition in partitions {
+            guard let queue = rd_kafka_queue_get_partition(rk, partition.topic, partition.partition) else { continue }
+            rd_kafka_queue_forward(queue, queues.messages)
+            rd_kafka_queue_destroy(queue)
+        }
         if isCooperative {
             if let error = rd_kafka_incremental_assign(rk, list) {
                 logger.error(
@@ -46,8 +53,7 @@ extension KafkaConsumer {
             let added = Set(partitions)
             state.assignment.formUnion(added)
             state.revoking.subtract(added)
-            let toPause = state.isBackpressurePaused ? partitions : partitions.filter { state.userPaused.contains($0) }
-            setPaused(toPause, true)
+            setPaused(partitions.filter { state.userPaused.contains($0) }, true)
         }
         logger.info(
             "Kafka partitions assigned",

@@ -26,8 +26,6 @@ extension KafkaConsumer {
         var revoking: Set<KafkaTopicPartition> = []
         /// Partitions the application paused; remembered across rebalances.
         var userPaused: Set<KafkaTopicPartition> = []
-        /// True while the whole assignment is paused because the buffer is full.
-        var isBackpressurePaused = false
         /// Bumped whenever buffered messages of some partitions become stale (revoke, seek).
         var epoch = 0
         /// The epoch at which each partition last became stale.
@@ -36,11 +34,6 @@ extension KafkaConsumer {
         var isDestroyed = false
         /// Application calls currently using the handle.
         var activeCalls = 0
-
-        /// Owned partitions that are neither paused by the application nor being revoked.
-        var active: [KafkaTopicPartition] {
-            assignment.subtracting(userPaused).subtracting(revoking).sorted()
-        }
 
         /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
         mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {
