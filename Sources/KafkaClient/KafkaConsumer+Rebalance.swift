@@ -55,7 +55,7 @@ extension KafkaConsumer {
             state.revoking.subtract(added)
             setPaused(partitions.filter { state.userPaused.contains($0) }, true)
         }
-        logger.info(
+        logger.debug(
             "Kafka partitions assigned",
             metadata: ["kafka.group": "\(configuration.groupID)", "kafka.partitions": "\(partitions)"]
         )
@@ -113,6 +113,11 @@ extension KafkaConsumer {
     /// Runs the application's handler and waits for it, at most `revokeDeadline`.
     private func runHandler(_ event: RebalanceEvent) {
         guard let handler = rebalanceHandler else { return }
+        switch event {
+        case .assigned(let partitions), .revoked(let partitions), .lost(let partitions):
+            // Cooperative rebalancing often ends with an empty assignment step; it changes nothing.
+            guard !partitions.isEmpty else { return }
+        }
         let done = DispatchSemaphore(value: 0)
         Task {
             await handler(event)
