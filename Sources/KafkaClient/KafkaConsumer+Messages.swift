@@ -2,6 +2,7 @@ extension KafkaConsumer {
     /// The consumer's records as an `AsyncSequence` (see ``KafkaConsumer/messages``).
     public struct Messages: AsyncSequence, Sendable {
         public typealias Element = KafkaConsumerMessage
+        public typealias Failure = any Error
         let consumer: KafkaConsumer
 
         public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
@@ -10,8 +11,15 @@ extension KafkaConsumer {
         public struct Iterator: AsyncIteratorProtocol {
             let consumer: KafkaConsumer
 
+            /// The next message, on the caller's executor (no hop per message); nil after ``KafkaConsumer/close()``.
+            public mutating func next(
+                isolation actor: isolated (any Actor)? = #isolation
+            ) async throws -> KafkaConsumerMessage? {
+                try await consumer.nextMessage(isolation: actor)
+            }
+
             public mutating func next() async throws -> KafkaConsumerMessage? {
-                try await consumer.nextMessage()
+                try await consumer.nextMessage(isolation: nil)
             }
         }
     }
@@ -25,10 +33,6 @@ extension KafkaConsumer {
 
     private func take(_ state: inout State) -> Take {
         if let message = state.buffer.popFirst() {
-            if state.isBackpressurePaused, state.buffer.count <= configuration.bufferCapacity / 2 {
-                state.isBackpressurePaused = false
-                setPaused(state.active, false)
-            }
             return .message(message)
         }
         switch state.lifecycle {
@@ -38,7 +42,7 @@ extension KafkaConsumer {
         }
     }
 
-    func nextMessage() async throws -> KafkaConsumerMessage? {
+    func nextMessage(isolation actor: isolated (any Actor)?) async throws -> KafkaConsumerMessage? {
         switch state.withLock({ take(&$0) }) {
         case .message(let message): return message
         case .end: return nil
@@ -46,7 +50,7 @@ extension KafkaConsumer {
         case .wait: break
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            try await withCheckedThrowingContinuation(isolation: actor) { continuation in
                 let result = state.withLock { state -> Take in
                     let result = take(&state)
                     if case .wait = result {

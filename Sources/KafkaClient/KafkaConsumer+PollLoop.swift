@@ -2,41 +2,71 @@ import CRdKafka
 import Foundation
 
 extension KafkaConsumer {
-    /// The most messages the poll thread collects before handing them over under one lock.
-    private static let batchLimit = 512
+    /// The most messages the poll thread takes from librdkafka at once.
+    private static let batchLimit = 1024
 
     /// Runs on the dedicated poll thread until `close()`, then closes and destroys librdkafka.
+    ///
+    /// Each turn takes up to `batchLimit` messages from the message queue (only as many as the buffer has room
+    /// for), then serves the consumer queue without blocking (rebalance callbacks run here). When the buffer is
+    /// full it only serves the consumer queue, waking every 10 ms to look for room.
     func pollLoop() {
         let rk = handle.pointer!
-        let batchLimit = min(Self.batchLimit, configuration.bufferCapacity)
+        let messageQueue = queues.messages!
+        let batchLimit = Self.batchLimit
+        let raw = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: batchLimit)
+        defer { raw.deallocate() }
+        var topicNames = TopicNames()
         var batch: [KafkaConsumerMessage] = []
         batch.reserveCapacity(batchLimit)
         var epoch = 0
+        var room = configuration.bufferCapacity
         while true {
-            var timeout: Int32 = 100
-            while batch.count < batchLimit, let raw = rd_kafka_consumer_poll(rk, timeout) {
-                timeout = 0
-                if raw.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    batch.append(KafkaConsumerMessage(raw))
-                } else {
-                    messageError(rk, raw)
+            if room > 0 {
+                let count = rd_kafka_consume_batch_queue(messageQueue, 50, raw, min(room, batchLimit))
+                for index in 0..<max(count, 0) {
+                    guard let message = raw[index] else { continue }
+                    take(message, rk, into: &batch, names: &topicNames)
+                    rd_kafka_message_destroy(message)
                 }
-                rd_kafka_message_destroy(raw)
+                // Serve rebalances and errors; a message here comes from a partition not forwarded yet.
+                while batch.count < batchLimit, let message = rd_kafka_consumer_poll(rk, 0) {
+                    take(message, rk, into: &batch, names: &topicNames)
+                    rd_kafka_message_destroy(message)
+                }
+            } else if let message = rd_kafka_consumer_poll(rk, 10) {
+                take(message, rk, into: &batch, names: &topicNames)
+                rd_kafka_message_destroy(message)
             }
             guard let next = deliver(batch, collectedSince: epoch) else { break }
-            epoch = next
+            if next.0 != epoch { topicNames = TopicNames() }  // partitions were revoked: topic handles may go
+            (epoch, room) = next
             batch.removeAll(keepingCapacity: true)
         }
         shutDown(rk)
     }
 
-    /// Hands a batch to the buffer (or a waiting iterator); returns the current epoch, or nil to stop polling.
-    private func deliver(_ batch: [KafkaConsumerMessage], collectedSince epoch: Int) -> Int? {
+    private func take(
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>,
+        _ rk: OpaquePointer,
+        into batch: inout [KafkaConsumerMessage],
+        names: inout TopicNames
+    ) {
+        if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.append(KafkaConsumerMessage(message, topic: names.name(of: message.pointee.rkt)))
+        } else {
+            messageError(rk, message)
+        }
+    }
+
+    /// Hands a batch to the buffer (or a waiting iterator); returns the current epoch and the room left in the
+    /// buffer, or nil to stop polling.
+    private func deliver(_ batch: [KafkaConsumerMessage], collectedSince epoch: Int) -> (Int, Int)? {
         let capacity = configuration.bufferCapacity
         let result = state.withLock {
-            state -> (Int?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
+            state -> ((Int, Int)?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
             guard case .running = state.lifecycle else { return (nil, nil, nil) }
-            guard !batch.isEmpty else { return (state.epoch, nil, nil) }
+            guard !batch.isEmpty else { return ((state.epoch, capacity - state.buffer.count), nil, nil) }
             var messages = batch
             if state.epoch != epoch {
                 messages.removeAll { state.staleSince[$0.topicPartition, default: 0] > epoch }
@@ -50,13 +80,14 @@ extension KafkaConsumer {
                 }
             }
             state.buffer.append(contentsOf: messages)
-            if state.buffer.count >= capacity, !state.isBackpressurePaused {
-                state.isBackpressurePaused = true
-                setPaused(state.active, true)
+            var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
+            var first: KafkaConsumerMessage?
+            if state.waiter != nil, let message = state.buffer.popFirst() {
+                waiter = state.waiter
+                first = message
+                state.waiter = nil
             }
-            guard state.waiter != nil, let message = state.buffer.popFirst() else { return (state.epoch, nil, nil) }
-            defer { state.waiter = nil }
-            return (state.epoch, state.waiter, message)
+            return ((state.epoch, capacity - state.buffer.count), waiter, first)
         }
         if let waiter = result.1 { waiter.resume(returning: result.2) }
         return result.0
@@ -137,6 +168,7 @@ extension KafkaConsumer {
         }
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
+        rd_kafka_queue_destroy(queues.messages)
         rd_kafka_destroy(rk)
         let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
             if case .failed = state.lifecycle {} else { state.lifecycle = .closed }
@@ -149,5 +181,18 @@ extension KafkaConsumer {
         waiter?.resume(returning: nil)
         logger.info("Kafka consumer closed", metadata: ["kafka.group": "\(configuration.groupID)"])
         finishClose()
+    }
+}
+
+/// Topic names by librdkafka topic handle, so each message does not build its topic `String` anew.
+/// The cache is dropped whenever partitions are revoked, after which librdkafka may free topic handles.
+struct TopicNames {
+    private var names: [OpaquePointer: String] = [:]
+
+    mutating func name(of topic: OpaquePointer) -> String {
+        if let name = names[topic] { return name }
+        let name = String(cString: rd_kafka_topic_name(topic))
+        names[topic] = name
+        return name
     }
 }

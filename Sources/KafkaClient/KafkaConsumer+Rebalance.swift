@@ -30,6 +30,13 @@ extension KafkaConsumer {
         _ partitions: [KafkaTopicPartition],
         isCooperative: Bool
     ) {
+        // Messages of every assigned partition go to our own queue (not the consumer queue, which keeps
+        // rebalance and error events), so the poll thread can stop taking messages yet keep serving events.
+        for partition in partitions {
+            guard let queue = rd_kafka_queue_get_partition(rk, partition.topic, partition.partition) else { continue }
+            rd_kafka_queue_forward(queue, queues.messages)
+            rd_kafka_queue_destroy(queue)
+        }
         if isCooperative {
             if let error = rd_kafka_incremental_assign(rk, list) {
                 logger.error(
@@ -46,10 +53,9 @@ extension KafkaConsumer {
             let added = Set(partitions)
             state.assignment.formUnion(added)
             state.revoking.subtract(added)
-            let toPause = state.isBackpressurePaused ? partitions : partitions.filter { state.userPaused.contains($0) }
-            setPaused(toPause, true)
+            setPaused(partitions.filter { state.userPaused.contains($0) }, true)
         }
-        logger.info(
+        logger.debug(
             "Kafka partitions assigned",
             metadata: ["kafka.group": "\(configuration.groupID)", "kafka.partitions": "\(partitions)"]
         )
@@ -107,6 +113,11 @@ extension KafkaConsumer {
     /// Runs the application's handler and waits for it, at most `revokeDeadline`.
     private func runHandler(_ event: RebalanceEvent) {
         guard let handler = rebalanceHandler else { return }
+        switch event {
+        case .assigned(let partitions), .revoked(let partitions), .lost(let partitions):
+            // Cooperative rebalancing often ends with an empty assignment step; it changes nothing.
+            guard !partitions.isEmpty else { return }
+        }
         let done = DispatchSemaphore(value: 0)
         Task {
             await handler(event)

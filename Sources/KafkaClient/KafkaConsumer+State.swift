@@ -26,8 +26,6 @@ extension KafkaConsumer {
         var revoking: Set<KafkaTopicPartition> = []
         /// Partitions the application paused; remembered across rebalances.
         var userPaused: Set<KafkaTopicPartition> = []
-        /// True while the whole assignment is paused because the buffer is full.
-        var isBackpressurePaused = false
         /// Bumped whenever buffered messages of some partitions become stale (revoke, seek).
         var epoch = 0
         /// The epoch at which each partition last became stale.
@@ -36,11 +34,6 @@ extension KafkaConsumer {
         var isDestroyed = false
         /// Application calls currently using the handle.
         var activeCalls = 0
-
-        /// Owned partitions that are neither paused by the application nor being revoked.
-        var active: [KafkaTopicPartition] {
-            assignment.subtracting(userPaused).subtracting(revoking).sorted()
-        }
 
         /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
         mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {
@@ -54,42 +47,52 @@ extension KafkaConsumer {
         }
     }
 
-    /// A FIFO of messages with O(1) amortised pop.
+    /// A FIFO of messages with O(1) amortised pop that moves messages out (no copy, no reference counting).
     struct MessageBuffer {
-        private var storage: [KafkaConsumerMessage] = []
+        private var storage: [KafkaConsumerMessage?] = []
         private var head = 0
 
         var count: Int { storage.count - head }
         var isEmpty: Bool { count == 0 }
 
-        mutating func append(_ message: KafkaConsumerMessage) { storage.append(message) }
-
-        mutating func append(contentsOf messages: [KafkaConsumerMessage]) { storage.append(contentsOf: messages) }
+        mutating func append(contentsOf messages: [KafkaConsumerMessage]) {
+            compactIfNeeded()
+            storage.reserveCapacity(storage.count + messages.count)
+            for message in messages { storage.append(message) }
+        }
 
         mutating func popFirst() -> KafkaConsumerMessage? {
             guard head < storage.count else { return nil }
-            let message = storage[head]
+            let message = storage[head].take()
             head += 1
-            if head >= 4096 && head * 2 >= storage.count {
-                storage.removeFirst(head)
-                head = 0
-            }
             return message
         }
 
         mutating func removeAll(where shouldRemove: (KafkaConsumerMessage) -> Bool) {
-            storage.removeFirst(head)
-            head = 0
-            storage.removeAll(where: shouldRemove)
+            compact()
+            storage.removeAll { $0.map(shouldRemove) ?? true }
         }
 
         /// Removes and returns the messages of one partition, keeping their order.
         mutating func extract(_ partition: KafkaTopicPartition) -> [KafkaConsumerMessage] {
+            compact()
+            var extracted: [KafkaConsumerMessage] = []
+            storage.removeAll { message in
+                guard let message, message.topicPartition == partition else { return false }
+                extracted.append(message)
+                return true
+            }
+            return extracted
+        }
+
+        private mutating func compactIfNeeded() {
+            if head >= 4096 && head * 2 >= storage.count { compact() }
+        }
+
+        private mutating func compact() {
+            guard head > 0 else { return }
             storage.removeFirst(head)
             head = 0
-            let extracted = storage.filter { $0.topicPartition == partition }
-            if !extracted.isEmpty { storage.removeAll { $0.topicPartition == partition } }
-            return extracted
         }
     }
 }

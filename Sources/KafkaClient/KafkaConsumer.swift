@@ -11,10 +11,12 @@ import Synchronization
 /// ``close()``.
 ///
 /// librdkafka is polled on a dedicated thread. Messages reach the application through ``messages``, an
-/// `AsyncSequence` with a bounded buffer: when the buffer holds ``KafkaConsumerConfiguration/bufferCapacity``
-/// messages, the poll thread pauses the whole assignment (librdkafka then stops fetching and drops its
-/// prefetched copies, rewinding to the next undelivered offset) but keeps polling, so rebalances, commits and
-/// errors are still served; once the application drained half of the buffer, fetching resumes.
+/// `AsyncSequence` with a bounded buffer. Every assigned partition's fetch queue is forwarded to a message queue
+/// of our own, apart from the consumer queue that carries rebalance, commit and error events. When the buffer
+/// holds ``KafkaConsumerConfiguration/bufferCapacity`` messages the poll thread stops taking messages (librdkafka
+/// then stops fetching once its own prefetch limit, `queued.max.messages.kbytes`, is reached) but keeps serving
+/// the consumer queue, so rebalances and errors are never delayed by a slow application. Nothing is paused or
+/// re-fetched for backpressure.
 ///
 /// Rebalances are reported to the `rebalanceHandler`: ``RebalanceEvent/revoked(_:)`` is called *before* the
 /// partitions are unassigned, and the consumer waits for the handler (at most
@@ -49,6 +51,7 @@ public final class KafkaConsumer: Sendable {
     let logger: Logger
     let rebalanceHandler: RebalanceHandler?
     let handle = RDKafkaHandle()
+    let queues = Queues()
     let state = Mutex(State())
     private let closed = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
@@ -105,6 +108,7 @@ public final class KafkaConsumer: Sendable {
         let pointer = try RDKafkaConfig.newHandle(type: RD_KAFKA_CONSUMER, conf: conf, client: "Kafka consumer")
         handle.set(pointer)
         rd_kafka_poll_set_consumer(pointer)
+        queues.messages = rd_kafka_queue_new(pointer)
 
         let subscription = RDKafkaTopicPartitionList.make(
             configuration.topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
@@ -277,9 +281,7 @@ public final class KafkaConsumer: Sendable {
             guard state.userPaused.insert(topicPartition).inserted else { return }
             let extracted = state.buffer.extract(topicPartition)
             if !extracted.isEmpty { state.held[topicPartition, default: []].append(contentsOf: extracted) }
-            if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition),
-                !state.isBackpressurePaused
-            {
+            if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) {
                 setPaused([topicPartition], true)
             }
         }
@@ -292,9 +294,7 @@ public final class KafkaConsumer: Sendable {
             state -> (CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)? in
             guard state.userPaused.remove(topicPartition) != nil else { return nil }
             if let held = state.held.removeValue(forKey: topicPartition) { state.buffer.append(contentsOf: held) }
-            if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition),
-                !state.isBackpressurePaused
-            {
+            if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) {
                 setPaused([topicPartition], false)
             }
             guard state.waiter != nil, let message = state.buffer.popFirst() else { return nil }
@@ -335,6 +335,11 @@ public final class KafkaConsumer: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// librdkafka queues owned by the consumer; set once in `init`, destroyed by the poll thread.
+    final class Queues: @unchecked Sendable {
+        var messages: OpaquePointer!
+    }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.
     func withHandle<T>(_ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError) -> T {

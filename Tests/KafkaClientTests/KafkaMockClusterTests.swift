@@ -185,6 +185,42 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func fullBufferStillServesRebalances() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("stuck", partitions: 2)
+        _ = try await produce(cluster, topic: "stuck", values: 0..<200)
+        let events = Mutex<[KafkaConsumer.RebalanceEvent]>([])
+        // The first member never reads: its buffer fills after 4 records.
+        // The mock cluster lets a rebalance run for the session timeout less a second.
+        let idle = try consumer(cluster, topic: "stuck", group: "stuck") {
+            $0.bufferCapacity = 4
+            $0.sessionTimeout = .seconds(6)
+            $0.properties["heartbeat.interval.ms"] = "500"
+        } rebalanceHandler: {
+            event in
+            events.withLock { $0.append(event) }
+        }
+        #expect(await eventually(timeout: .seconds(30)) { idle.assignment.count == 2 })
+        try await Task.sleep(for: .milliseconds(500))
+        let busy = try consumer(cluster, topic: "stuck", group: "stuck") { $0.sessionTimeout = .seconds(6) }
+        let collector = Collector(busy)
+        let rebalanced = await eventually(timeout: .seconds(30)) {
+            busy.assignment.count == 1 && idle.assignment.count == 1 && !collector.messages.isEmpty
+        }
+        #expect(rebalanced, "a member with a full buffer blocked the rebalance")
+        let seen = events.withLock { $0 }
+        #expect(seen.count == 2, "events: \(seen)")
+        if case .revoked(let partitions) = seen.last {
+            #expect(partitions.count == 1)
+            #expect(busy.assignment == Set(partitions))
+        } else {
+            Issue.record("the idle member was not asked to revoke a partition: \(seen)")
+        }
+        await busy.close()
+        await idle.close()
+        await cluster.close()
+    }
+
     @Test func rebalanceHandlerSeesAssignmentAndCloseEndsTheStream() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("events", partitions: 2)

@@ -2,8 +2,7 @@ import CRdKafka
 
 extension KafkaConsumerMessage {
     /// Copies a librdkafka message (which must not carry an error) into Swift values.
-    init(_ message: UnsafePointer<rd_kafka_message_t>) {
-        let topic = String(cString: rd_kafka_topic_name(message.pointee.rkt))
+    init(_ message: UnsafePointer<rd_kafka_message_t>, topic: String) {
         var key: [UInt8]?
         if let pointer = message.pointee.key {
             key = Array(UnsafeRawBufferPointer(start: pointer, count: message.pointee.key_len))
