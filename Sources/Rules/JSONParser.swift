@@ -97,9 +97,9 @@ struct JSONParser {
     mutating func parseLiteral(_ literal: StaticString) throws(Failure) {
         let count = literal.utf8CodeUnitCount
         let start = literal.utf8Start
-        guard index + count <= bytes.count else { throw fail("invalid literal") }
+        guard index + count <= bytes.count else { throw fail("invalid literal (expected true, false or null)") }
         for offset in 0..<count where bytes[index + offset] != start[offset] {
-            throw fail("invalid literal")
+            throw fail("invalid literal (expected true, false or null)")
         }
         index += count
     }
