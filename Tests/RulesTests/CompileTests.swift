@@ -89,6 +89,7 @@ struct CompileTests {
         #expect(issue.path == .match)
         #expect(issue.message.hasPrefix("match: "))
         #expect(issue.position != nil)
+        #expect(!issue.message.contains("\n"), "one line per diagnostic")
     }
 
     @Test("a conversion without external_event_id is a warning, not an error")
