@@ -6,7 +6,9 @@ enum Access {
         case .map(let map):
             if let found = map[field] { return optional ? .optional(found) : found }
             if optional { return .optional(nil) }
-            throw CELError.evaluation("no such key: '\(field)'")
+            throw CELError.evaluation(
+                "no such key: '\(field)'; check with has(x.\(field)) or use x.?\(field).orValue(default)"
+            )
         case .optional(let wrapped):
             guard let wrapped else { return .optional(nil) }
             let inner = try select(wrapped, field, optional: true)

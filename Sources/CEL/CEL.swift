@@ -1,5 +1,7 @@
 // The public face of the CEL module. This file fixes the API that Rules builds
-// on; the implementation lives beside it (Lexer, Parser, Checker, Interpreter, …).
+// on; the implementation lives beside it (Lexer, Parser, Compiler, functions, …).
+
+import Synchronization
 
 // MARK: - Values
 
@@ -59,41 +61,33 @@ public struct CELMap: Sendable, Hashable {
     }
     public func hash(into hasher: inout Hasher) { hasher.combine(count) }
 
+    /// Looks up a string key, trying the position where `cache` last found it first.
+    @inline(__always)
+    func value(forField name: String, cache: FieldCache) -> CELValue? {
+        let hint = cache.hint.load(ordering: .relaxed)
+        if hint < entries.count, case .string(let key) = entries[hint].key, key == name { return entries[hint].value }
+        if let index {
+            guard let position = index[.string(name)] else { return nil }
+            cache.hint.store(position, ordering: .relaxed)
+            return entries[position].value
+        }
+        for position in entries.indices {
+            if case .string(let key) = entries[position].key, key == name {
+                cache.hint.store(position, ordering: .relaxed)
+                return entries[position].value
+            }
+        }
+        return nil
+    }
+
     private static func makeIndex(_ entries: [(key: CELValue, value: CELValue)]) -> [MapKey: Int]? {
-        guard entries.count > 8 else { return nil }
+        guard entries.count > 16 else { return nil }
         var index: [MapKey: Int] = [:]
         index.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() {
             if let key = MapKey(entry.key), index[key] == nil { index[key] = position }
         }
         return index
-    }
-}
-
-/// A map key normalised so that numerically equal `int`, `uint` and `double` keys coincide.
-enum MapKey: Hashable, Sendable {
-    case bool(Bool)
-    case int(Int64)
-    case uint(UInt64)
-    case string(String)
-
-    init?(_ value: CELValue) {
-        switch value {
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(i)
-        case .uint(let u): self = u <= UInt64(Int64.max) ? .int(Int64(u)) : .uint(u)
-        case .string(let s): self = .string(s)
-        case .double(let d):
-            guard d.rounded(.towardZero) == d else { return nil }
-            if d >= -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 {
-                self = .int(Int64(d))
-            } else if d >= 0 && d < 18_446_744_073_709_551_616.0 {
-                self = .uint(UInt64(d))
-            } else {
-                return nil
-            }
-        default: return nil
-        }
     }
 }
 

@@ -14,7 +14,12 @@ public enum CELConformance {
     }
 
     /// Tests that are not run, each with the reason. Must stay under 3% of all tests.
-    public static let skipList: [String: String] = [:]
+    public static let skipList: [String: String] = [
+        "parse/bytes_literals/triple_single_quoted_unescaped_punctuation":
+            "test data defect: expects a backslash (\\?) that the converted source text no longer contains",
+        "parse/bytes_literals/triple_double_quoted_unescaped_punctuation":
+            "test data defect: expects a backslash (\\?) that the converted source text no longer contains",
+    ]
 
     /// Runs every test of one file's JSON text.
     /// - Throws: `CELError` when the file itself is not a valid conformance file.

@@ -1,23 +1,59 @@
 // A compiled CEL expression: a tree of closures with function overloads resolved at compile time.
 
-/// A compiled expression, ready to evaluate many times.
+/// A compiled expression, ready to evaluate many times; cheap to copy and safe to share across tasks.
 public struct CELProgram: Sendable {
-    let root: Evaluator
-    let slotCount: Int
-    let limits: CELLimits
+    private final class Storage: Sendable {
+        let root: Evaluator
+        let slotCount: Int
+        let maximumCost: Int
+        let referencedVariables: Set<String>
+        let source: String
+
+        init(
+            root: @escaping Evaluator, slotCount: Int, maximumCost: Int, referencedVariables: Set<String>,
+            source: String
+        ) {
+            self.root = root
+            self.slotCount = slotCount
+            self.maximumCost = maximumCost
+            self.referencedVariables = referencedVariables
+            self.source = source
+        }
+    }
+
+    private let storage: Storage
+
+    init(root: @escaping Evaluator, slotCount: Int, referencedVariables: Set<String>, limits: CELLimits, source: String)
+    {
+        storage = Storage(
+            root: root,
+            slotCount: slotCount,
+            maximumCost: limits.maximumCost,
+            referencedVariables: referencedVariables,
+            source: source
+        )
+    }
+
+    /// The activation variables the expression reads, e.g. `["payload", "variables"]`
+    /// (roots of field selections; comprehension and `cel.bind` variables are not included).
+    /// Type names such as `int` appear too when used as values.
+    public var referencedVariables: Set<String> { storage.referencedVariables }
+
     /// The expression's source text.
-    public let source: String
+    public var source: String { storage.source }
 
     /// Evaluates the expression over `activation`.
+    /// - Parameter activation: the variables the expression may read.
     /// - Throws: `CELError` with code `.evaluation` (no such key, no matching overload, overflow, …)
     ///   or `.limit` when the cost budget is exhausted.
     public func evaluate(_ activation: CELActivation) throws(CELError) -> CELValue {
+        let storage = self.storage
         let context = EvaluationContext(
             variables: activation.variables,
-            slotCount: slotCount,
-            maximumCost: limits.maximumCost
+            slotCount: storage.slotCount,
+            maximumCost: storage.maximumCost
         )
-        return try root(context)
+        return try storage.root(context)
     }
 }
 
@@ -29,7 +65,13 @@ extension CELEnvironment {
         let expr = try parser.parse()
         var compiler = Compiler(source: source)
         let root = try compiler.compile(expr)
-        return CELProgram(root: root, slotCount: compiler.maximumSlots, limits: limits, source: source)
+        return CELProgram(
+            root: root,
+            slotCount: compiler.maximumSlots,
+            referencedVariables: compiler.referencedVariables,
+            limits: limits,
+            source: source
+        )
     }
 }
 
@@ -40,18 +82,11 @@ final class EvaluationContext {
     var locals: [CELValue]
     var cost = 0
     let maximumCost: Int
-    let hasQualifiedNames: Bool
 
     init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
         self.variables = variables
         locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
         self.maximumCost = maximumCost
-        var qualified = false
-        for name in variables.keys where name.utf8.contains(UInt8(ascii: ".")) {
-            qualified = true
-            break
-        }
-        hasQualifiedNames = qualified
     }
 
     @inline(__always)

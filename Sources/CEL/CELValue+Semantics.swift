@@ -68,33 +68,19 @@ extension CELValue {
             let ux = UInt64(x)
             return ux < y ? -1 : (ux > y ? 1 : 0)
         case (.uint, .int): return compareNumbers(b, a).map { -$0 }
-        case (.int(let x), .double(let y)): return compareIntDouble(x, y)
-        case (.double, .int): return compareNumbers(b, a).map { -$0 }
-        case (.uint(let x), .double(let y)):
-            if y.isNaN { return nil }
-            if y < 0 { return 1 }
-            if y >= 18_446_744_073_709_551_616.0 { return -1 }
-            let truncated = y.rounded(.towardZero)
-            let whole = UInt64(truncated)
-            if x != whole { return x < whole ? -1 : 1 }
-            return truncated < y ? -1 : 0
-        case (.double, .uint): return compareNumbers(b, a).map { -$0 }
+        // Like cel-go, int and uint compare with double after conversion to double.
+        case (.int(let x), .double(let y)): return compareDoubles(Double(x), y)
+        case (.double(let x), .int(let y)): return compareDoubles(x, Double(y))
+        case (.uint(let x), .double(let y)): return compareDoubles(Double(x), y)
+        case (.double(let x), .uint(let y)): return compareDoubles(x, Double(y))
         default: return nil
         }
     }
 
-    private static func compareIntDouble(_ x: Int64, _ y: Double) -> Int? {
-        if y.isNaN { return nil }
-        if y < -9_223_372_036_854_775_808.0 { return 1 }
-        if y >= 9_223_372_036_854_775_808.0 { return -1 }
-        let truncated = y.rounded(.towardZero)
-        let whole = Int64(truncated)
-        if x != whole { return x < whole ? -1 : 1 }
-        if truncated < y { return -1 }
-        if truncated > y { return 1 }
-        return 0
+    private static func compareDoubles(_ x: Double, _ y: Double) -> Int? {
+        if x.isNaN || y.isNaN { return nil }
+        return x < y ? -1 : (x > y ? 1 : 0)
     }
-
     /// Ordering for `<`, `<=`, `>`, `>=`; nil result means "false" (NaN); throws for unordered type pairs.
     static func order(_ a: CELValue, _ b: CELValue, function: String) throws(CELError) -> Int? {
         switch (a, b) {
@@ -139,16 +125,44 @@ extension CELValue {
         }
     }
 
+    /// Go's `%g` (shortest digits; exponent form below 1e-4 and from 1e6), as cel-go prints doubles.
     static func formatDouble(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
-        if d == d.rounded(), abs(d) < 1e21 {
-            // Go's %g-like shortest form: integral doubles print without a fraction.
-            let text = d.description
-            if text.hasSuffix(".0") { return String(text.dropLast(2)) }
-            return text
+        let sign = d.sign == .minus ? "-" : ""
+        if d == 0 { return sign + "0" }
+        // Swift's description has the shortest round-tripping digits; re-lay them out.
+        let text = abs(d).description
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            exponent = Int(text[text.index(after: e)...]) ?? 0
         }
-        return d.description
+        let parts = mantissa.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let integerPart = parts[0]
+        let fractionPart = parts.count > 1 ? parts[1] : ""
+        var digits = Array(integerPart + fractionPart)
+        var decimalPoint = integerPart.count + exponent
+        while digits.count > 1 && digits[0] == "0" {
+            digits.removeFirst()
+            decimalPoint -= 1
+        }
+        while digits.count > 1 && digits[digits.count - 1] == "0" { digits.removeLast() }
+        let x = decimalPoint - 1
+        if x < -4 || x >= 6 {
+            var result = sign + String(digits[0])
+            if digits.count > 1 { result += "." + String(digits[1...]) }
+            let magnitude = abs(x)
+            return result + (x < 0 ? "e-" : "e+") + (magnitude < 10 ? "0" : "") + String(magnitude)
+        }
+        if decimalPoint <= 0 {
+            return sign + "0." + String(repeating: "0", count: -decimalPoint) + String(digits)
+        }
+        if decimalPoint >= digits.count {
+            return sign + String(digits) + String(repeating: "0", count: decimalPoint - digits.count)
+        }
+        return sign + String(digits[..<decimalPoint]) + "." + String(digits[decimalPoint...])
     }
 }
 

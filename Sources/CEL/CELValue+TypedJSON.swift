@@ -6,6 +6,13 @@ extension CELValue {
     /// Decodes a typed-JSON object as produced by `JSONSerialization` (`[String: Any]` with one key).
     /// - Throws: `CELError` (code `.evaluation`) naming what was malformed.
     public init(typedJSON object: Any) throws(CELError) {
+        try self.init(typedJSON: object, depth: 0)
+    }
+
+    private init(typedJSON object: Any, depth: Int) throws(CELError) {
+        guard depth < 1_000 else {
+            throw CELError(code: .limit, message: "typed JSON nests deeper than 1000 levels")
+        }
         guard let dictionary = object as? [String: Any], dictionary.count == 1, let (tag, payload) = dictionary.first
         else {
             throw CELError.evaluation("typed JSON value must be an object with exactly one key like {\"int\": \"1\"}")
@@ -56,14 +63,16 @@ extension CELValue {
         case "list":
             guard let items = payload as? [Any] else { throw bad() }
             var values: [CELValue] = []
-            for item in items { values.append(try CELValue(typedJSON: item)) }
+            for item in items { values.append(try CELValue(typedJSON: item, depth: depth + 1)) }
             self = .list(values)
         case "map":
             guard let pairs = payload as? [Any] else { throw bad() }
             var entries: [(key: CELValue, value: CELValue)] = []
             for pair in pairs {
                 guard let kv = pair as? [Any], kv.count == 2 else { throw bad() }
-                entries.append((try CELValue(typedJSON: kv[0]), try CELValue(typedJSON: kv[1])))
+                entries.append(
+                    (try CELValue(typedJSON: kv[0], depth: depth + 1), try CELValue(typedJSON: kv[1], depth: depth + 1))
+                )
             }
             self = .map(CELMap(entries))
         case "timestamp":
@@ -79,7 +88,7 @@ extension CELValue {
             if payload is NSNull {
                 self = .optional(nil)
             } else {
-                self = .optional(try CELValue(typedJSON: payload))
+                self = .optional(try CELValue(typedJSON: payload, depth: depth + 1))
             }
         default:
             throw CELError.evaluation("typed JSON: unknown type tag '\(tag)'")

@@ -5,8 +5,15 @@ struct Compiler {
     private var scopes: [(name: String, slot: Int)] = []
     private var nextSlot = 0
     private(set) var maximumSlots = 0
+    /// Names of activation variables the expression reads (roots of `a.b.c`, not comprehension variables).
+    private(set) var referencedVariables: Set<String> = []
 
-    init(source: String) { self.source = source }
+    private let sourceMap: SourceMap
+
+    init(source: String) {
+        self.source = source
+        sourceMap = SourceMap(source)
+    }
 
     static let typeNames: [String: CELValue] = {
         var names: [String: CELValue] = [:]
@@ -20,7 +27,7 @@ struct Compiler {
     }()
 
     private func position(_ offset: Int) -> CELSourcePosition {
-        SourceMap.position(of: offset, in: source)
+        sourceMap.position(of: offset)
     }
 
     private func slot(of name: String) -> Int? {
@@ -50,16 +57,8 @@ struct Compiler {
         case .identifier(let name):
             return identifier(name, at: at)
         case .select(let operand, let field, let optional):
-            if !optional, let segments = qualifiedSegments(expr) {
-                let plain = try compileSelect(operand, field, optional: false, at: at)
-                return { context throws(CELError) in
-                    if context.hasQualifiedNames, let value = try Self.qualifiedLookup(segments, context) {
-                        return value
-                    }
-                    return try plain(context)
-                }
-            }
-            return try compileSelect(operand, field, optional: optional, at: at)
+            if !optional { return try compileSelectChain(expr) }
+            return try compileSelect(operand, field, optional: true, at: at)
         case .presence(let operand, let field):
             let target = try compile(operand)
             return { context throws(CELError) in
@@ -112,19 +111,21 @@ struct Compiler {
                 }
             }
         case .list(let elements, let optional):
-            let items = try elements.map { (element) throws(CELError) in try compile(element) }
+            var nodes: [Node] = []
+            for element in elements { nodes.append(Node(run: try compile(element))) }
+            let items = nodes
             if !optional.contains(true) {
                 return { context throws(CELError) in
                     var values: [CELValue] = []
                     values.reserveCapacity(items.count)
-                    for item in items { values.append(try item(context)) }
+                    for item in items { values.append(try item.run(context)) }
                     return .list(values)
                 }
             }
             return { context throws(CELError) in
                 var values: [CELValue] = []
                 for (i, item) in items.enumerated() {
-                    let value = try item(context)
+                    let value = try item.run(context)
                     if optional[i] {
                         guard case .optional(let wrapped) = value else {
                             throw CELError(
@@ -218,35 +219,92 @@ struct Compiler {
         }
     }
 
-    private func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
+    private mutating func identifier(_ name: String, at: CELSourcePosition) -> Evaluator {
         if let slot = slot(of: name) {
             return { context in context.locals[slot] }
         }
+        referencedVariables.insert(name)
         let typeValue = Self.typeNames[name]
         return { context throws(CELError) in
             if let value = context.variables[name] { return value }
             if let typeValue { return typeValue }
-            throw CELError(code: .evaluation, message: "undeclared reference to '\(name)'", position: at)
+            throw CELError(
+                code: .evaluation,
+                message: "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
+                position: at)
         }
     }
 
-    /// `a.b.c` where `a` is not a local variable: the candidate qualified names, longest first.
-    private func qualifiedSegments(_ expr: Expr) -> [String]? {
-        var segments: [String] = []
+    /// A chain of plain field selections `root.f1.f2…` evaluated in one closure, with a per-field position cache.
+    /// When the root is an unbound identifier, qualified variable names (`a.b.c` bound as one name) are tried.
+    private mutating func compileSelectChain(_ expr: Expr) throws(CELError) -> Evaluator {
+        var reversedFields: [String] = []
+        var reversedPositions: [CELSourcePosition] = []
         var current = expr
-        while true {
-            switch current.kind {
-            case .select(let operand, let field, optional: false):
-                segments.append(field)
-                current = operand
-            case .identifier(let name):
-                guard slot(of: name) == nil else { return nil }
-                segments.append(name)
-                return segments.reversed()
-            default:
-                return nil
+        while case .select(let operand, let field, optional: false) = current.kind {
+            reversedFields.append(field)
+            reversedPositions.append(position(current.offset))
+            current = operand
+        }
+        let fields = Array(reversedFields.reversed())
+        let positions = Array(reversedPositions.reversed())
+        let caches = fields.map { _ in FieldCache() }
+        let steps = fields.count
+        let root = current
+        if case .identifier(let name) = root.kind, slot(of: name) == nil {
+            referencedVariables.insert(name)
+            let segments = [name] + fields
+            let rootPosition = position(root.offset)
+            return { context throws(CELError) in
+                guard var value = context.variables[name] else {
+                    if let qualified = try Self.qualifiedLookup(segments, context) { return qualified }
+                    if let typeValue = Self.typeNames[name] {
+                        return try Self.selectSteps(typeValue, fields, positions, caches, steps)
+                    }
+                    throw CELError(
+                        code: .evaluation,
+                        message:
+                            "undeclared reference to '\(name)' (no such variable; a string needs quotes: '\(name)')",
+                        position: rootPosition
+                    )
+                }
+                for i in 0..<steps {
+                    if case .map(let map) = value, let found = map.value(forField: fields[i], cache: caches[i]) {
+                        value = found
+                        continue
+                    }
+                    value = try Self.located(positions[i]) { () throws(CELError) in
+                        try Access.select(value, fields[i], optional: false)
+                    }
+                }
+                return value
             }
         }
+        let rootEvaluator = try compile(root)
+        return { context throws(CELError) in
+            try Self.selectSteps(try rootEvaluator(context), fields, positions, caches, steps)
+        }
+    }
+
+    @inline(__always)
+    static func selectSteps(
+        _ start: CELValue,
+        _ fields: [String],
+        _ positions: [CELSourcePosition],
+        _ caches: [FieldCache],
+        _ steps: Int
+    ) throws(CELError) -> CELValue {
+        var value = start
+        for i in 0..<steps {
+            if case .map(let map) = value, let found = map.value(forField: fields[i], cache: caches[i]) {
+                value = found
+                continue
+            }
+            value = try located(positions[i]) { () throws(CELError) in
+                try Access.select(value, fields[i], optional: false)
+            }
+        }
+        return value
     }
 
     static func qualifiedLookup(_ segments: [String], _ context: EvaluationContext) throws(CELError) -> CELValue? {
@@ -315,12 +373,14 @@ struct Compiler {
                     )
                 }
             } catch {
+                if error.code == .limit { throw error }
                 firstError = error
             }
             let second: CELValue
             do throws(CELError) {
                 second = try rhs(context)
             } catch {
+                if error.code == .limit { throw error }
                 throw firstError ?? error
             }
             switch second {
@@ -378,7 +438,9 @@ struct Compiler {
                 argumentExprs = [target] + arguments
             }
         }
-        let compiled = try argumentExprs.map { (argument) throws(CELError) in try compile(argument) }
+        var compiledNodes: [Node] = []
+        for argument in argumentExprs { compiledNodes.append(Node(run: try compile(argument))) }
+        let compiled = compiledNodes
         let overload = table["\(name)/\(compiled.count)"] ?? table["\(name)/*"]
         guard let overload else {
             let known =
@@ -389,27 +451,27 @@ struct Compiler {
                 ? "no matching overload for '\(name)' with \(arguments.count) argument(s)"
                 : "undeclared reference to function '\(name)'"
             return { context throws(CELError) in
-                for argument in compiled { _ = try argument(context) }
+                for argument in compiled { _ = try argument.run(context) }
                 throw CELError(code: .evaluation, message: message, position: at)
             }
         }
         switch overload {
         case .unary(let f):
-            let a = compiled[0]
+            let a = compiled[0].run
             return { context throws(CELError) in
                 let x = try a(context)
                 return try Self.located(at) { () throws(CELError) in try f(x) }
             }
         case .binary(let f):
-            let a = compiled[0]
-            let b = compiled[1]
+            let a = compiled[0].run
+            let b = compiled[1].run
             if name == "_+_" {
                 return { context throws(CELError) in
                     let x = try a(context)
                     let y = try b(context)
                     let result = try Self.located(at) { () throws(CELError) in try f(x, y) }
                     switch result {
-                    case .string(let s): try context.charge(s.utf8.count / 64)
+                    case .string(let s): try context.charge(s.utf8.count / 16)
                     case .list(let l): try context.charge(l.count)
                     default: break
                     }
@@ -422,9 +484,9 @@ struct Compiler {
                 return try Self.located(at) { () throws(CELError) in try f(x, y) }
             }
         case .ternary(let f):
-            let a = compiled[0]
-            let b = compiled[1]
-            let c = compiled[2]
+            let a = compiled[0].run
+            let b = compiled[1].run
+            let c = compiled[2].run
             return { context throws(CELError) in
                 let x = try a(context)
                 let y = try b(context)
@@ -435,9 +497,9 @@ struct Compiler {
             return { context throws(CELError) in
                 var values: [CELValue] = []
                 values.reserveCapacity(compiled.count)
-                for argument in compiled { values.append(try argument(context)) }
+                for argument in compiled { values.append(try argument.run(context)) }
                 let result = try Self.located(at) { () throws(CELError) in try f(values) }
-                if case .string(let s) = result { try context.charge(s.utf8.count / 64) }
+                if case .string(let s) = result { try context.charge(s.utf8.count / 16) }
                 if case .list(let l) = result { try context.charge(l.count) }
                 return result
             }
@@ -572,27 +634,7 @@ struct Compiler {
     }
 }
 
-/// Builds a map literal, rejecting unsupported and repeated keys.
-struct MapBuilder {
-    private var entries: [(key: CELValue, value: CELValue)] = []
-    private var seen: Set<MapKey> = []
-
-    mutating func insert(_ key: CELValue, _ value: CELValue) throws(CELError) {
-        guard let normalized = MapKey(key), !(key.isDouble) else {
-            throw CELError.evaluation("unsupported key type \(key.typeName) (map keys are int, uint, bool or string)")
-        }
-        guard seen.insert(normalized).inserted else {
-            throw CELError.evaluation("Failed with repeated key: \(key.displayString())")
-        }
-        entries.append((key, value))
-    }
-
-    func build() -> CELMap { CELMap(entries) }
-}
-
-extension CELValue {
-    var isDouble: Bool {
-        if case .double = self { return true }
-        return false
-    }
+/// A compiled subexpression; wrapping the closure keeps arrays of them free of reabstraction thunks.
+struct Node: Sendable {
+    let run: Evaluator
 }

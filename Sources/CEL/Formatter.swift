@@ -31,11 +31,11 @@ enum Formatter {
                 var digits = 0
                 var sawDigit = false
                 while i < scalars.count, let d = Int(String(scalars[i])) {
-                    digits = digits * 10 + d
+                    digits = min(digits * 10 + d, 1_000)
                     sawDigit = true
                     i += 1
                 }
-                guard sawDigit else { throw fail("precision after '.' must be a number") }
+                guard sawDigit, digits <= 100 else { throw fail("precision after '.' must be a number up to 100") }
                 precision = digits
             }
             guard i < scalars.count else { throw fail("format string ends inside a clause") }

@@ -40,6 +40,7 @@ enum Functions {
             "optional.of/1": .unary { .optional($0) },
             "optional.ofNonZeroValue/1": .unary { $0.isZeroValue ? .optional(nil) : .optional($0) },
             "optional.none/0": .variadic { _ in .optional(nil) },
+            "optional.unwrap/1": .unary(unwrapOptionals),
             "base64.encode/1": .unary(base64Encode),
             "base64.decode/1": .unary(base64Decode),
         ]
@@ -63,6 +64,7 @@ enum Functions {
             "value/1": .unary(optionalValue),
             "orValue/2": .binary(orValue),
             "or/2": .binary(optionalOr),
+            "unwrapOpt/1": .unary(unwrapOptionals),
         ]
         for field in TimeField.allCases {
             table["\(field.rawValue)/1"] = .unary { (value) throws(CELError) in try timeField(field, value, nil) }
@@ -100,6 +102,7 @@ enum Functions {
 
     static func matches(_ a: CELValue, _ b: CELValue) throws(CELError) -> CELValue {
         guard case .string(let text) = a, case .string(let pattern) = b else { throw .noOverload("matches", [a, b]) }
+        if pattern.isEmpty { return .bool(true) }
         let regex: NSRegularExpression
         do {
             regex = try RegexCache.shared.regex(pattern)
@@ -135,6 +138,19 @@ enum Functions {
             throw .noOverload("or", [value, other])
         }
         return wrapped != nil ? value : other
+    }
+
+    /// `optional.unwrap([optional.of(1), optional.none()])` is `[1]`.
+    static func unwrapOptionals(_ value: CELValue) throws(CELError) -> CELValue {
+        guard case .list(let items) = value else { throw .noOverload("optional.unwrap", [value]) }
+        var result: [CELValue] = []
+        for item in items {
+            guard case .optional(let wrapped) = item else {
+                throw CELError.evaluation("optional.unwrap(): list element is \(item.typeName), not optional")
+            }
+            if let wrapped { result.append(wrapped) }
+        }
+        return .list(result)
     }
 
     // MARK: - Encoders
@@ -188,7 +204,7 @@ enum Functions {
             case .getHours: return .int(d.seconds / 3600)
             case .getMinutes: return .int(d.seconds / 60)
             case .getSeconds: return .int(d.seconds)
-            case .getMilliseconds: return .int(Int64(d.nanos) / 1_000_000)
+            case .getMilliseconds: return .int(d.seconds * 1_000 + Int64(d.nanos) / 1_000_000)
             default: throw .noOverload(field.rawValue, [value])
             }
         default:
@@ -215,36 +231,5 @@ extension CELValue {
         case .type: false
         case .optional(let o): o == nil
         }
-    }
-}
-
-/// Compiled regular expressions, shared across evaluations.
-final class RegexCache: Sendable {
-    static let shared = RegexCache()
-    private let storage = LockedDictionary()
-
-    func regex(_ pattern: String) throws -> NSRegularExpression {
-        if let cached = storage.get(pattern) { return cached }
-        let regex = try NSRegularExpression(pattern: pattern)
-        storage.set(pattern, regex)
-        return regex
-    }
-}
-
-private final class LockedDictionary: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: NSRegularExpression] = [:]
-
-    func get(_ key: String) -> NSRegularExpression? {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[key]
-    }
-
-    func set(_ key: String, _ value: NSRegularExpression) {
-        lock.lock()
-        defer { lock.unlock() }
-        if values.count > 1000 { values.removeAll() }
-        values[key] = value
     }
 }

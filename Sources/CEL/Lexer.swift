@@ -1,24 +1,5 @@
 // Splits CEL source text into tokens, each with its UTF-8 offset.
 
-struct Token: Sendable {
-    enum Kind: Sendable, Equatable {
-        case int(Int64)
-        /// An integer literal one past `Int64.max` (only valid after unary minus).
-        case intMinOverflow
-        case uint(UInt64)
-        case double(Double)
-        case string(String)
-        case bytes([UInt8])
-        case identifier(String)
-        /// A backtick-quoted identifier (only valid as a field name).
-        case quotedIdentifier(String)
-        case punctuation(String)
-        case end
-    }
-    var kind: Kind
-    var offset: Int
-}
-
 struct Lexer {
     private let bytes: [UInt8]
     private var index = 0
@@ -44,7 +25,12 @@ struct Lexer {
     }
 
     private func error(_ message: String, at offset: Int) -> CELError {
-        CELError(code: .parse, message: message, position: SourceMap.position(of: offset, in: source))
+        let position = SourceMap.position(of: offset, in: source)
+        return CELError(
+            code: .parse,
+            message: "\(message)\n\(SourceMap.excerpt(of: position, in: source))",
+            position: position
+        )
     }
 
     private func peek(_ ahead: Int = 0) -> UInt8 {
@@ -226,12 +212,9 @@ struct Lexer {
             }
             if byte == UInt8(ascii: "\\") {
                 if raw {
+                    // In raw strings a backslash is an ordinary character and escapes nothing.
                     output.append(byte)
                     index += 1
-                    if index < bytes.count && (bytes[index] == quote || bytes[index] == UInt8(ascii: "\\")) {
-                        output.append(bytes[index])
-                        index += 1
-                    }
                     continue
                 }
                 try escape(into: &output, isBytes: isBytes)
@@ -315,33 +298,5 @@ struct Lexer {
         case 0x61...0x66: byte - 0x61 + 10
         default: byte - 0x41 + 10
         }
-    }
-}
-
-/// Turns UTF-8 offsets into line/column positions and caret excerpts.
-enum SourceMap {
-    static func position(of offset: Int, in source: String) -> CELSourcePosition {
-        var line = 1
-        var column = 1
-        var consumed = 0
-        for scalar in source.unicodeScalars {
-            if consumed >= offset { break }
-            consumed += String(scalar).utf8.count
-            if scalar == "\n" {
-                line += 1
-                column = 1
-            } else {
-                column += 1
-            }
-        }
-        return CELSourcePosition(line: line, column: column, offset: offset)
-    }
-
-    /// The source line of `position` followed by a caret under its column.
-    static func excerpt(of position: CELSourcePosition, in source: String) -> String {
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
-        guard position.line - 1 < lines.count else { return "" }
-        let line = lines[position.line - 1]
-        return " | \(line)\n | \(String(repeating: ".", count: max(0, position.column - 1)))^"
     }
 }

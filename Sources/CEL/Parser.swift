@@ -73,9 +73,9 @@ struct Parser {
         return false
     }
 
-    private mutating func expect(_ p: String, _ context: String) throws(CELError) {
+    private mutating func expect(_ p: String, _ context: @autoclosure () -> String) throws(CELError) {
         guard accept(p) else {
-            throw error("expected '\(p)' \(context), found \(describe(current))", at: current.offset)
+            throw error("expected '\(p)' \(context()), found \(describe(current))", at: current.offset)
         }
     }
 
@@ -339,7 +339,8 @@ struct Parser {
         case .punctuation("("):
             position += 1
             let inner = try parseExpression()
-            try expect(")", "to close '(' at column \(SourceMap.position(of: offset, in: source).column)")
+            let text = source
+            try expect(")", "to close '(' at column \(SourceMap.position(of: offset, in: text).column)")
             return inner
         case .punctuation("["):
             position += 1

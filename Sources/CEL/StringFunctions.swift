@@ -4,6 +4,9 @@
 import Foundation
 
 enum StringFunctions {
+    /// Largest string a single function call may build.
+    static let maximumResultBytes = 16_000_000
+
     static let global: [String: Overload] = [
         "strings.quote/1": .unary(quote)
     ]
@@ -64,13 +67,13 @@ enum StringFunctions {
         if last {
             var i = min(start, text.count - needle.count)
             while i >= 0 {
-                if Array(text[i..<i + needle.count]) == needle { return .int(Int64(i)) }
+                if text[i..<i + needle.count].elementsEqual(needle) { return .int(Int64(i)) }
                 i -= 1
             }
         } else {
             var i = start
             while i + needle.count <= text.count {
-                if Array(text[i..<i + needle.count]) == needle { return .int(Int64(i)) }
+                if text[i..<i + needle.count].elementsEqual(needle) { return .int(Int64(i)) }
                 i += 1
             }
         }
@@ -94,6 +97,17 @@ enum StringFunctions {
         var limit: Int64 = -1
         if args.count == 4 { limit = try integer(args[3], "replace", args) }
         if limit == 0 { return .string(s) }
+        // Refuse results that would exhaust memory (e.g. replacing '' in a large string).
+        let pieces = old.isEmpty ? s.unicodeScalars.count + 1 : s.utf8.count / old.utf8.count
+        let replacements = limit < 0 ? pieces : min(pieces, Int(clamping: limit))
+        if new.utf8.count > old.utf8.count,
+            s.utf8.count + replacements * (new.utf8.count - old.utf8.count) > maximumResultBytes
+        {
+            throw CELError(
+                code: .limit,
+                message: "replace() result would exceed \(maximumResultBytes / 1_000_000) MB; limit the replacements"
+            )
+        }
         if limit < 0 && !old.isEmpty { return .string(s.replacingOccurrences(of: old, with: new)) }
         let text = Array(s.unicodeScalars)
         let needle = Array(old.unicodeScalars)
@@ -109,7 +123,7 @@ enum StringFunctions {
                 i += 1
                 continue
             }
-            if i + needle.count <= text.count && Array(text[i..<i + needle.count]) == needle {
+            if i + needle.count <= text.count && text[i..<i + needle.count].elementsEqual(needle) {
                 result.append(contentsOf: new.unicodeScalars)
                 replaced += 1
                 i += needle.count

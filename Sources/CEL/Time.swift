@@ -30,7 +30,11 @@ extension CELTimestamp {
     }
 
     func difference(_ other: CELTimestamp) throws(CELError) -> CELDuration {
-        try CELDuration.checked(seconds: seconds - other.seconds, nanos: Int64(nanos) - Int64(other.nanos))
+        // As in cel-go, a difference must fit in 64-bit nanoseconds (about ±292 years).
+        guard abs(seconds - other.seconds) < 9_223_372_036 else {
+            throw CELError.evaluation("range error: timestamp difference does not fit in a duration (±292 years)")
+        }
+        return try CELDuration.checked(seconds: seconds - other.seconds, nanos: Int64(nanos) - Int64(other.nanos))
     }
 
     /// Parses RFC 3339 (`2009-02-13T23:31:30Z`, `…T23:31:30.5+01:00`).
@@ -229,16 +233,18 @@ extension CELDuration {
             default: throw fail()
             }
             totalNanos += (Double(whole) + fraction) * Double(nanosPerUnit)
-            if nanosPerUnit >= 1_000_000_000 {
-                let perSecond = nanosPerUnit / 1_000_000_000
-                let (s, o) = whole.multipliedReportingOverflow(by: perSecond)
-                if o { throw CELError.evaluation("duration out of range") }
-                exactSeconds += s
-                let fractionalNanos = (fraction * Double(nanosPerUnit)).rounded()
-                exactNanos += Int64(fractionalNanos)
-            } else {
-                exactNanos += whole * nanosPerUnit + Int64((fraction * Double(nanosPerUnit)).rounded())
+            guard abs(totalNanos) / 1e9 <= Double(maximumSeconds) + 1 else {
+                throw CELError.evaluation("duration out of range (about ±10,000 years)")
             }
+            // Whole seconds and nanoseconds are kept apart so large durations stay exact.
+            let perSecond = max(1, nanosPerUnit / 1_000_000_000)
+            if nanosPerUnit >= 1_000_000_000 {
+                exactSeconds += whole * perSecond
+            } else {
+                exactSeconds += whole / (1_000_000_000 / nanosPerUnit)
+                exactNanos += (whole % (1_000_000_000 / nanosPerUnit)) * nanosPerUnit
+            }
+            exactNanos += Int64((fraction * Double(nanosPerUnit)).rounded())
         }
         guard abs(totalNanos) / 1e9 <= Double(maximumSeconds) + 1 else {
             throw CELError.evaluation("duration out of range (about ±10,000 years)")

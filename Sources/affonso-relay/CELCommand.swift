@@ -10,6 +10,12 @@ struct CELCommand: ParsableCommand {
         subcommands: [Eval.self, Conformance.self]
     )
 
+    /// Bad input exits 2 with one clear line (SPEC.md §1).
+    static func usageError(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Evaluate a CEL expression and print its value as typed JSON."
@@ -24,17 +30,22 @@ struct CELCommand: ParsableCommand {
         func run() throws {
             var variables: [String: CELValue] = [:]
             if let bindings {
-                guard let data = bindings.data(using: .utf8),
-                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                else {
-                    throw ValidationError(
-                        "--bindings must be a JSON object of typed values, like {\"x\": {\"int\": \"1\"}}")
+                let parsed: Any
+                do {
+                    parsed = try JSONSerialization.jsonObject(with: Data(bindings.utf8))
+                } catch {
+                    throw CELCommand.usageError("--bindings is not valid JSON: \(error.localizedDescription)")
+                }
+                guard let object = parsed as? [String: Any] else {
+                    throw CELCommand.usageError(
+                        "--bindings must be a JSON object of typed values, like {\"x\": {\"int\": \"1\"}}"
+                    )
                 }
                 for (name, typed) in object {
                     do {
                         variables[name] = try CELValue(typedJSON: typed)
                     } catch {
-                        throw ValidationError("--bindings: variable '\(name)': \(error.message)")
+                        throw CELCommand.usageError("--bindings: variable '\(name)': \(error.message)")
                     }
                 }
             }
@@ -62,16 +73,18 @@ struct CELCommand: ParsableCommand {
             var failed = 0
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file) else {
-                    throw ValidationError("cannot read conformance file '\(file)'")
+                    throw CELCommand.usageError("cannot read conformance file '\(file)'")
                 }
                 let results: [CELConformance.TestResult]
                 do {
                     results = try CELConformance.run(fileContents: data)
                 } catch {
-                    throw ValidationError("\(file): \(error.message)")
+                    throw CELCommand.usageError("\(file): \(error.message)")
                 }
                 for result in results {
-                    if result.passed {
+                    if result.skipped {
+                        print("SKIP \(result.id): \(result.detail)")
+                    } else if result.passed {
                         passed += 1
                     } else {
                         failed += 1
