@@ -21,9 +21,10 @@ struct ExpressionLocation: Sendable, Hashable {
         guard let position else { return (line, column) }
         switch style {
         case .block:
+            // Block content starts on the line after the indicator; its first line sets the indentation.
             let target = line + position.line
-            guard let raw = lines[target] else { return (line, column) }
-            let indent = raw.prefix { $0 == " " }.count
+            guard lines[target] != nil, let first = lines[line + 1] else { return (line, column) }
+            let indent = first.prefix { $0 == " " }.count
             return (target, indent + position.column)
         case .plain:
             guard position.line == 1 else { return (line, column) }

@@ -88,7 +88,8 @@ extension RelayConfigLoader {
         if affonso.apiKey != nil && affonso.apiKeyFile != nil {
             reader.error(node, "affonso: set api_key or api_key_file, not both")
         }
-        if purpose == .service && (affonso.apiKey ?? "").isEmpty && affonso.apiKeyFile == nil {
+        let hasKeyEntry = entries.contains { $0.key == "api_key" || $0.key == "api_key_file" }
+        if purpose == .service && (!hasKeyEntry || affonso.apiKey == "") && affonso.apiKeyFile == nil {
             reader.error(node, "affonso needs api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
         }
         let url = affonso.baseURL

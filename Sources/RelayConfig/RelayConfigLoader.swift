@@ -97,11 +97,25 @@ public enum RelayConfigLoader {
         for issue in compilation.issues {
             diagnostics.append(sources.diagnostic(for: issue, fallbackFile: file))
         }
+        diagnostics = sortedByPosition(diagnostics)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         guard !hasErrors, let ruleSet = compilation.ruleSet else {
             throw ConfigError(diagnostics: diagnostics)
         }
         return Loaded(configuration: configuration, ruleSet: ruleSet, warnings: diagnostics)
+    }
+
+    /// Orders diagnostics by line and column within each file, files in order of first appearance.
+    static func sortedByPosition(_ diagnostics: [ConfigDiagnostic]) -> [ConfigDiagnostic] {
+        var fileOrder: [String: Int] = [:]
+        for diagnostic in diagnostics where fileOrder[diagnostic.file] == nil {
+            fileOrder[diagnostic.file] = fileOrder.count
+        }
+        return diagnostics.enumerated().sorted { lhs, rhs in
+            let left = (fileOrder[lhs.element.file] ?? 0, lhs.element.line, lhs.element.column, lhs.offset)
+            let right = (fileOrder[rhs.element.file] ?? 0, rhs.element.line, rhs.element.column, rhs.offset)
+            return left < right
+        }.map(\.element)
     }
 
     static func directory(of file: String) -> String {

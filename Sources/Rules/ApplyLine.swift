@@ -77,7 +77,7 @@ public enum ApplyLine {
                 throw parser.fail("expected ',' or '}'")
             }
             parser.skipWhitespace()
-            if !parser.isAtEnd { throw parser.fail("unexpected data after the object") }
+            if memberError == nil && !parser.isAtEnd { throw parser.fail("unexpected data after the object") }
         } catch {
             throw bad("not a valid input object: \(error.message) at byte \(error.offset)")
         }

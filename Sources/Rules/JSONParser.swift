@@ -97,9 +97,9 @@ struct JSONParser {
     mutating func parseLiteral(_ literal: StaticString) throws(Failure) {
         let count = literal.utf8CodeUnitCount
         let start = literal.utf8Start
-        guard index + count <= bytes.count else { throw fail("invalid literal") }
+        guard index + count <= bytes.count else { throw fail("invalid literal (expected true, false or null)") }
         for offset in 0..<count where bytes[index + offset] != start[offset] {
-            throw fail("invalid literal")
+            throw fail("invalid literal (expected true, false or null)")
         }
         index += count
     }
@@ -121,7 +121,8 @@ struct JSONParser {
             depth -= 1
             return .map(CELMap(entries))
         }
-        var seen: Set<String>? = nil
+        // A 64-bit summary of the keys seen (by length and end bytes): only a possible repeat is searched for.
+        var summary: UInt64 = 0
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else {
@@ -132,19 +133,17 @@ struct JSONParser {
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
             let value = try parseValue()
-            if entries.count >= 16 && seen == nil {
-                seen = Set(entries.map { if case .string(let s) = $0.key { s } else { "" } })
-            }
-            let duplicate: Bool
-            if var set = seen {
-                duplicate = !set.insert(key).inserted
-                seen = set
-            } else {
-                duplicate = entries.contains { $0.key == .string(key) }
-            }
-            if duplicate, let position = entries.firstIndex(where: { $0.key == .string(key) }) {
+            let utf8 = key.utf8
+            let bit = UInt64(1) << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+            if summary & bit != 0,
+                let position = entries.firstIndex(where: {
+                    if case .string(let existing) = $0.key { return existing == key }
+                    return false
+                })
+            {
                 entries[position].value = value
             } else {
+                summary |= bit
                 entries.append((.string(key), value))
             }
             skipWhitespace()

@@ -47,7 +47,11 @@ struct JSONWriter {
 
     /// Writes an object whose members are sorted by key (byte order of UTF-8).
     mutating func writeObject(_ members: [(String, CELValue)]) {
-        let sorted = members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        writeSortedObject(members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
+    }
+
+    /// Writes an object whose members are already sorted.
+    mutating func writeSortedObject(_ sorted: [(String, CELValue)]) {
         bytes.append(UInt8(ascii: "{"))
         for (position, member) in sorted.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }

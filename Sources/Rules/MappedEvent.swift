@@ -9,11 +9,23 @@ public struct MappedEvent: Sendable, Hashable {
     /// The idempotency key: the rule's value, or `RULE:TOPIC:PARTITION:OFFSET`.
     public var externalEventID: String
     /// The fields as sent, sorted by key.
-    public var fields: CELMap
+    public var fields: CELMap { CELMap(sortedFields) }
+    /// The fields as sent, sorted by key (kept as a list: building a map per event costs time nobody needs).
+    public var sortedFields: [(String, CELValue)]
     /// The request body: canonical JSON (sorted keys, no whitespace).
     public var body: [UInt8]
 
     public var bodyString: String { String(decoding: body, as: UTF8.self) }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.rule == rhs.rule && lhs.eventType == rhs.eventType && lhs.eventName == rhs.eventName
+            && lhs.externalEventID == rhs.externalEventID && lhs.body == rhs.body
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rule)
+        hasher.combine(body)
+    }
 }
 
 /// What one rule made of a record.

@@ -116,15 +116,15 @@ extension RuleSet {
             fields,
             .init(rule: rule.name) { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
         )
-        var writer = JSONWriter()
-        writer.writeObject(validated.fields)
         let sorted = validated.fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var writer = JSONWriter()
+        writer.writeSortedObject(sorted)
         return MappedEvent(
             rule: rule.name,
             eventType: validated.eventType,
             eventName: validated.eventName,
             externalEventID: validated.externalEventID,
-            fields: CELMap(sorted),
+            sortedFields: sorted,
             body: writer.bytes
         )
     }

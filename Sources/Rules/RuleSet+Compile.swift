@@ -52,7 +52,9 @@ extension RuleSet {
                 do {
                     return try environment.compile(source)
                 } catch {
-                    issue(path, "\(what): \(error.message)", error.position)
+                    // The position is reported separately; keep the message to its first line (no caret excerpt).
+                    let message = error.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? error.message
+                    issue(path, "\(what): \(message)", error.position)
                     return nil
                 }
             }

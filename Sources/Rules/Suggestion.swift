@@ -2,10 +2,18 @@
 public enum Suggestion {
     /// The candidate closest to `word` when it is close enough to be a likely typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        let lowered = word.lowercased()
+        guard !lowered.isEmpty else { return nil }
+        if let extended = candidates.first(where: {
+            $0.lowercased().hasPrefix(lowered) || lowered.hasPrefix($0.lowercased())
+        }) {
+            return extended
+        }
+        let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-        let limit = max(2, word.count / 3)
-        return best.1 <= limit ? best.0 : nil
+        if best.1 <= max(2, word.count / 3) { return best.0 }
+        let prefixed = candidates.filter { zip($0.lowercased(), lowered).prefix { $0 == $1 }.count >= 3 }
+        return prefixed.count == 1 ? prefixed[0] : nil
     }
 
     static func distance(_ a: String, _ b: String) -> Int {

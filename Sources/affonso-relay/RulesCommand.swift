@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import RelayConfig
 import Rules
@@ -84,41 +85,84 @@ struct RulesCommand: AsyncParsableCommand {
         func run() async throws {
             let loaded = try RulesCommand.load(options.config)
             let ruleSet = loaded.ruleSet
+            let topic = topic
             let input = FileHandle.standardInput
             let output = FileHandle.standardOutput
+            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
             var pending: [UInt8] = []
-            var outputBuffer: [UInt8] = []
-            outputBuffer.reserveCapacity(1 << 20)
             var lineNumber = 0
-            func flush() {
-                output.write(Data(outputBuffer))
-                outputBuffer.removeAll(keepingCapacity: true)
-            }
-            func process(_ line: ArraySlice<UInt8>) {
-                lineNumber += 1
-                let outcome: RecordOutcome
-                switch ApplyLine.record(from: Array(line), topic: topic, lineNumber: lineNumber) {
-                case .success(let record): outcome = ruleSet.apply(record)
-                case .failure(let error): outcome = .failed(error)
-                }
-                outputBuffer += ApplyLine.line(for: outcome)
-                outputBuffer.append(0x0A)
-                if outputBuffer.count >= 1 << 20 { flush() }
-            }
-            while true {
+            var ended = false
+            while !ended {
                 let chunk = input.readData(ofLength: 1 << 20)
-                if chunk.isEmpty { break }
-                pending += chunk
+                if chunk.isEmpty {
+                    ended = true
+                    if !pending.isEmpty { pending.append(0x0A) }
+                } else {
+                    pending += chunk
+                }
+                // Split the complete lines, map them in parallel stripes, write the outcomes in input order.
+                var lines: [ArraySlice<UInt8>] = []
                 var start = pending.startIndex
                 while let newline = pending[start...].firstIndex(of: 0x0A) {
                     let line = pending[start..<newline]
-                    if !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { process(line) }
+                    if !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { lines.append(line) }
                     start = newline + 1
                 }
+                guard !lines.isEmpty else {
+                    pending.removeSubrange(..<start)
+                    continue
+                }
+                let firstLineNumber = lineNumber + 1
+                lineNumber += lines.count
+                let stripes = Self.map(lines, firstLineNumber: firstLineNumber, workers: workers) { line, number in
+                    let outcome: RecordOutcome
+                    switch ApplyLine.record(from: Array(line), topic: topic, lineNumber: number) {
+                    case .success(let record): outcome = ruleSet.apply(record)
+                    case .failure(let error): outcome = .failed(error)
+                    }
+                    return ApplyLine.line(for: outcome)
+                }
+                for stripe in stripes { output.write(Data(stripe)) }
                 pending.removeSubrange(..<start)
             }
-            if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 || $0 == 0x0A }) { process(pending[...]) }
-            flush()
+        }
+
+        /// Maps `lines` in `workers` contiguous stripes at once; each stripe's output lines end with a newline.
+        static func map(
+            _ lines: [ArraySlice<UInt8>],
+            firstLineNumber: Int,
+            workers: Int,
+            _ transform: @Sendable (ArraySlice<UInt8>, Int) -> [UInt8]
+        ) -> [[UInt8]] {
+            let stripeCount = min(workers, lines.count)
+            let stripeSize = (lines.count + stripeCount - 1) / stripeCount
+            let results = StripeResults(count: stripeCount)
+            DispatchQueue.concurrentPerform(iterations: stripeCount) { stripe in
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(stripeSize * 512)
+                let range = (stripe * stripeSize)..<min(lines.count, (stripe + 1) * stripeSize)
+                for index in range {
+                    buffer += transform(lines[index], firstLineNumber + index)
+                    buffer.append(0x0A)
+                }
+                results.set(stripe, buffer)
+            }
+            return results.values
         }
     }
+}
+
+/// One slot per stripe, each written by exactly one worker (no shared array buffer is mutated concurrently).
+private final class StripeResults: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<[UInt8]>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [])
+    }
+    deinit {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
+    func set(_ index: Int, _ value: [UInt8]) { slots[index] = value }
+    var values: [[UInt8]] { Array(slots) }
 }
