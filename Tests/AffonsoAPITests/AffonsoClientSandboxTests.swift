@@ -251,7 +251,9 @@ struct AffonsoClientSandboxTests {
             #expect(error.retryAfter == .seconds(1))
             #expect(client.rateLimiter.gateRemaining != nil, "the gate is closed for every sender")
 
-            #expect(try await client.send(Self.conversion("in_1")).isDelivered)
+            let next = try await client.sendMeasured(body: try Self.conversion("in_1").jsonBody())
+            #expect(next.outcome.isDelivered)
+            #expect(next.rateLimitWait > .zero, "the next send waited at the gate")
             #expect(client.rateLimiter.gateRemaining == nil)
             #expect(server.ledger.count == 1)
         }
