@@ -114,7 +114,11 @@ let package = Package(
             dependencies: ["AffonsoAPI", "AffonsoSandbox"],
             swiftSettings: strict
         ),
-        .testTarget(name: "AffonsoSandboxTests", dependencies: ["AffonsoSandbox"], swiftSettings: strict),
+        .testTarget(
+            name: "AffonsoSandboxTests",
+            dependencies: ["AffonsoSandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RelayTests", dependencies: ["Relay"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
