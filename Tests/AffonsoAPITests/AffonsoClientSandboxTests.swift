@@ -118,8 +118,10 @@ struct AffonsoClientSandboxTests {
     func preEncodedBody() async throws {
         try await Self.withSandbox { client, server in
             let body = #"{"event_name":"signup","event_type":"lead","customer_id":"cus_2","external_event_id":"l_1"}"#
-            let outcome = try await client.send(body: Array(body.utf8), externalEventID: "l_1")
-            #expect(outcome.isDelivered)
+            let sender: any AffonsoSending = client  // what the relay holds
+            let result = try await sender.sendMeasured(body: Array(body.utf8), externalEventID: "l_1")
+            #expect(result.outcome.isDelivered)
+            #expect(result.requests == 1)
             #expect(server.ledger.first?.referralID == "ref_2")
         }
     }
