@@ -19,7 +19,6 @@ extension AffonsoClient {
         }
 
         var success: Bool?
-        var data: JSONValue?
         var error: ErrorBody?
     }
 
@@ -31,10 +30,10 @@ extension AffonsoClient {
         context: ResponseContext,
         now: Date = Date()
     ) -> AffonsoOutcome {
-        let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body))
         if (200..<300).contains(status) {
-            return .delivered(AffonsoDelivery(status: status, data: envelope?.data ?? .null))
+            return .delivered(AffonsoDelivery(status: status, responseBody: Array(body)))
         }
+        let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body))
 
         let apiCode = envelope?.error?.code
         let serverText = redact(

@@ -104,23 +104,59 @@ public final class AffonsoClient: Sendable {
     /// - Returns: the outcome; never throws for API or transport failures.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.
     public func send(body: [UInt8], externalEventID: String? = nil) async throws(CancellationError) -> AffonsoOutcome {
-        var outcome = try await sendOnce(body: body, externalEventID: externalEventID)
-        if case .failed(let error) = outcome, error.errorClass == .credentials, reloadKeyAfterRejection() {
+        try await sendMeasured(body: body, externalEventID: externalEventID).outcome
+    }
+
+    /// Like ``send(body:externalEventID:)``, and also reports the time spent waiting for the rate limiter and
+    /// in HTTP, for metrics.
+    ///
+    /// - Parameters:
+    ///   - body: a JSON object with the fields of AFFONSO_API.md.
+    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    /// - Returns: the outcome with its timings.
+    /// - Throws: `CancellationError` only, when the calling task is cancelled.
+    public func sendMeasured(
+        body: [UInt8],
+        externalEventID: String? = nil
+    ) async throws(CancellationError) -> AffonsoSendResult {
+        var result = try await sendOnce(body: body, externalEventID: externalEventID)
+        if case .failed(let error) = result.outcome, error.errorClass == .credentials, reloadKeyAfterRejection() {
             logger.warning(
                 "Affonso rejected the API key; the key file changed, sending again with the new key",
                 metadata: ["status": "\(error.status ?? 0)"]
             )
-            outcome = try await sendOnce(body: body, externalEventID: externalEventID)
+            let second = try await sendOnce(body: body, externalEventID: externalEventID)
+            result = AffonsoSendResult(
+                outcome: second.outcome,
+                rateLimitWait: result.rateLimitWait + second.rateLimitWait,
+                requestDuration: result.requestDuration + second.requestDuration,
+                requests: 2
+            )
         }
-        return outcome
+        return result
     }
 
-    private func sendOnce(body: [UInt8], externalEventID: String?) async throws(CancellationError) -> AffonsoOutcome {
+    private func sendOnce(
+        body: [UInt8],
+        externalEventID: String?
+    ) async throws(CancellationError) -> AffonsoSendResult {
+        let waited: Duration
         do {
-            try await rateLimiter.acquire()
+            waited = try await rateLimiter.acquire()
         } catch {
             throw CancellationError()
         }
+        let started = ContinuousClock.now
+        let outcome = try await request(body: body, externalEventID: externalEventID)
+        return AffonsoSendResult(
+            outcome: outcome,
+            rateLimitWait: waited,
+            requestDuration: started.duration(to: .now),
+            requests: 1
+        )
+    }
+
+    private func request(body: [UInt8], externalEventID: String?) async throws(CancellationError) -> AffonsoOutcome {
         let apiKey: String
         do {
             apiKey = try currentKey()

@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: - AffonsoOutcome
 
 /// What became of one request to `POST /v1/events`: exactly one of delivered or failed.
@@ -51,20 +53,62 @@ public struct AffonsoDelivery: Sendable, Hashable {
     public var referralStatus: String?
     /// The idempotency key the API recorded (`data.external_event_id`).
     public var externalEventID: String?
-    /// The whole `data` object (`.null` when the body was not a success envelope).
-    public var data: JSONValue
+    /// The raw response body.
+    public var responseBody: [UInt8]
 
-    /// Creates a delivery summary from a status and the envelope's `data` object.
-    public init(status: Int, data: JSONValue) {
+    /// Creates a delivery summary from a 2xx status and its response body (a success envelope, or anything).
+    public init(status: Int, responseBody: [UInt8]) {
         self.status = status
-        self.data = data
-        self.referralID = data["referral_id"]?.stringValue
-        self.action = data["action"]?.stringValue
-        self.referralStatus = data["referral_status"]?.stringValue
-        self.externalEventID = data["external_event_id"]?.stringValue
-        self.commissionAmount = data["commission_amount"]?.numberValue
-        self.commissionCurrency = data["commission_currency"]?.stringValue
-        // A conversion object carries its own id and a commission; an event result has no `id`.
-        self.commissionID = data["id"]?.stringValue
+        self.responseBody = responseBody
+        guard !responseBody.isEmpty,
+            let summary = try? JSONDecoder().decode(SummaryEnvelope.self, from: Data(responseBody)).data
+        else { return }
+        self.referralID = summary.referralID
+        self.commissionID = summary.id
+        self.commissionAmount = summary.commissionAmount
+        self.commissionCurrency = summary.commissionCurrency
+        self.action = summary.action
+        self.referralStatus = summary.referralStatus
+        self.externalEventID = summary.externalEventID
+    }
+
+    /// The whole `data` object of the envelope, decoded on demand (`.null` when the body was not an envelope).
+    public var data: JSONValue {
+        (try? JSONDecoder().decode(DataEnvelope.self, from: Data(responseBody)))?.data ?? .null
+    }
+
+    private struct DataEnvelope: Decodable {
+        var data: JSONValue?
+    }
+
+    /// The fields of `data` the summary keeps; each is read leniently (a field of another type is `nil`).
+    private struct SummaryEnvelope: Decodable {
+        struct Summary: Decodable {
+            var id, referralID, commissionCurrency, action, referralStatus, externalEventID: String?
+            var commissionAmount: Double?
+
+            enum CodingKeys: String, CodingKey {
+                case id, action
+                case referralID = "referral_id"
+                case commissionCurrency = "commission_currency"
+                case referralStatus = "referral_status"
+                case externalEventID = "external_event_id"
+                case commissionAmount = "commission_amount"
+            }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                func string(_ key: CodingKeys) -> String? { try? container.decodeIfPresent(String.self, forKey: key) }
+                id = string(.id)
+                referralID = string(.referralID)
+                commissionCurrency = string(.commissionCurrency)
+                action = string(.action)
+                referralStatus = string(.referralStatus)
+                externalEventID = string(.externalEventID)
+                commissionAmount = try? container.decodeIfPresent(Double.self, forKey: .commissionAmount)
+            }
+        }
+
+        var data: Summary?
     }
 }

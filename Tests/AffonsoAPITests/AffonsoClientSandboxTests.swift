@@ -118,8 +118,10 @@ struct AffonsoClientSandboxTests {
     func preEncodedBody() async throws {
         try await Self.withSandbox { client, server in
             let body = #"{"event_name":"signup","event_type":"lead","customer_id":"cus_2","external_event_id":"l_1"}"#
-            let outcome = try await client.send(body: Array(body.utf8), externalEventID: "l_1")
-            #expect(outcome.isDelivered)
+            let sender: any AffonsoSending = client  // what the relay holds
+            let result = try await sender.sendMeasured(body: Array(body.utf8), externalEventID: "l_1")
+            #expect(result.outcome.isDelivered)
+            #expect(result.requests == 1)
             #expect(server.ledger.first?.referralID == "ref_2")
         }
     }
@@ -251,7 +253,9 @@ struct AffonsoClientSandboxTests {
             #expect(error.retryAfter == .seconds(1))
             #expect(client.rateLimiter.gateRemaining != nil, "the gate is closed for every sender")
 
-            #expect(try await client.send(Self.conversion("in_1")).isDelivered)
+            let next = try await client.sendMeasured(body: try Self.conversion("in_1").jsonBody())
+            #expect(next.outcome.isDelivered)
+            #expect(next.rateLimitWait > .zero, "the next send waited at the gate")
             #expect(client.rateLimiter.gateRemaining == nil)
             #expect(server.ledger.count == 1)
         }

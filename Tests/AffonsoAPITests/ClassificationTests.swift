@@ -43,6 +43,7 @@ struct ClassificationTests {
         #expect(delivery.commissionCurrency == "USD")
         #expect(delivery.referralID == "ref_1")
         #expect(delivery.externalEventID == "in_1")
+        #expect(delivery.data["status"]?.stringValue == "ready_for_payment")
     }
 
     @Test("a milestone's action and referral status are summarised")
