@@ -11,14 +11,17 @@ extension DeliveryPipeline {
             var offsetsToStore: [(PartitionID, Int64)] = []
             var pausesChanged = false
 
-            mutating func merge(_ action: KeyedDispatcher<EventJob>.Action) {
+            fileprivate mutating func merge(_ action: KeyedDispatcher<EventJob>.Action, _ running: inout [PartitionID: Int]) {
                 start.append(contentsOf: action.start)
+                for job in action.start { running[job.partition, default: 0] += 1 }
                 if action.backpressure != nil { pausesChanged = true }
             }
         }
 
         var tracker = OffsetTracker()
         var dispatcher: KeyedDispatcher<EventJob>
+        /// Jobs started and not finished, per partition (revoked partitions drain these).
+        var running: [PartitionID: Int] = [:]
         /// Events still unfinished per record; a record is complete when its count reaches zero.
         var remaining: [OffsetTracker.Ticket: Int] = [:]
         /// Retry records waiting for their `not_before`, per retry partition, in offset order.
@@ -33,9 +36,7 @@ extension DeliveryPipeline {
         var paused: Set<PartitionID> = []
 
         init(configuration: DeliveryPipelineConfiguration) {
-            dispatcher = KeyedDispatcher(
-                configuration: .init(maximumInFlight: configuration.maximumInFlight, ordering: configuration.ordering)
-            )
+            dispatcher = KeyedDispatcher(configuration: configuration.delivery.dispatcherConfiguration)
             outage = OutageDetector(configuration: configuration.outage)
             credentials = CredentialsGate(probeInterval: configuration.credentialsProbeInterval)
         }
@@ -62,7 +63,7 @@ extension DeliveryPipeline {
             }
             remaining[ticket] = jobs.count
             for job in jobs {
-                actions.merge(dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key))
+                actions.merge(dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key), &running)
             }
             return actions
         }
@@ -70,7 +71,8 @@ extension DeliveryPipeline {
         /// A job is done (delivered, or durably routed to a retry or dead-letter topic).
         mutating func finish(_ job: KeyedDispatcher<EventJob>.Job) -> Actions {
             var actions = Actions()
-            actions.merge(dispatcher.finish(job))
+            finishRunning(job)
+            actions.merge(dispatcher.finish(job), &running)
             let ticket = job.element.ticket
             if let count = remaining[ticket] {
                 if count <= 1 {
@@ -86,9 +88,15 @@ extension DeliveryPipeline {
         /// A job was abandoned (cancelled at shutdown): the dispatcher frees its slot; its record stays incomplete.
         mutating func abandon(_ job: KeyedDispatcher<EventJob>.Job) -> Actions {
             var actions = Actions()
-            actions.merge(dispatcher.finish(job))
+            finishRunning(job)
+            actions.merge(dispatcher.finish(job), &running)
             remaining[job.element.ticket] = nil
             return actions
+        }
+
+        private mutating func finishRunning(_ job: KeyedDispatcher<EventJob>.Job) {
+            let count = (running[job.partition] ?? 1) - 1
+            running[job.partition] = count > 0 ? count : nil
         }
 
         private mutating func complete(_ ticket: OffsetTracker.Ticket, _ actions: inout Actions) {
@@ -115,13 +123,13 @@ extension DeliveryPipeline {
                 held[partition] = nil
                 let (dropped, action) = dispatcher.revoke(partition)
                 for job in dropped { remaining[job.ticket] = nil }
-                actions.merge(action)
+                actions.merge(action, &running)
             }
             return actions
         }
 
         func inFlightCount(of partitions: [PartitionID]) -> Int {
-            partitions.reduce(0) { $0 + dispatcher.bufferedCount(for: $1) }
+            partitions.reduce(0) { $0 + (running[$1] ?? 0) }
         }
 
         /// Forgets revoked or lost partitions; returns the final offsets to store for revoked ones.

@@ -237,7 +237,7 @@ public final class DeliveryPipeline: Sendable {
         switch rules.apply(record, onlyRule: envelope?.rule) {
         case .skipped, .results([]):
             metrics.recordSkipped(topic: message.topic)
-            guard configuration.deadLetterUnmatched, envelope == nil else { return [] }
+            guard configuration.delivery.unmatched == .deadLetter, envelope == nil else { return [] }
             return deadLetter(
                 "", .mapping,
                 "no rule matches topic '\(original.topic)' (delivery.unmatched: dead_letter)"

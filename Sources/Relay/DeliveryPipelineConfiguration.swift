@@ -5,12 +5,8 @@ public struct DeliveryPipelineConfiguration: Sendable {
     /// Retry tiers, attempts, the dead-letter topic and in-process backoff.
     /// Default: ``RetryConfiguration/init(tiers:maximumAttempts:inProcessAttempts:deadLetterTopic:referralNotFound:backoff:)``'s defaults.
     public var retry: RetryConfiguration = RetryConfiguration()
-    /// Requests in flight across all partitions (`delivery.max_in_flight`). Default: 256.
-    public var maximumInFlight: Int = 256
-    /// Which records are delivered in offset order (`delivery.ordering`). Default: `.key`.
-    public var ordering: DeliveryOrdering = .key
-    /// Whether records no rule matches are dead-lettered instead of skipped (`delivery.unmatched`). Default: false.
-    public var deadLetterUnmatched: Bool = false
+    /// In-flight limit, ordering and unmatched records (`delivery:`). Default: 256, `.key`, `.skip`.
+    public var delivery: DeliveryConfiguration = DeliveryConfiguration()
     /// How long revoked partitions (and shutdown) wait for in-flight work before giving up on it. Default: 25 s.
     public var drainTimeout: Duration = .seconds(25)
     /// When the API counts as down as a whole. Default: 80% of the last 20 requests failing transiently.

@@ -47,12 +47,15 @@ extension RelayConfiguration {
         )
         do {
             try pipeline.retry.validate()
+            try pipeline.delivery.validate()
         } catch {
             throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 0, column: 0, message: error.message)])
         }
-        pipeline.maximumInFlight = delivery.maximumInFlight
-        pipeline.ordering = DeliveryOrdering(rawValue: delivery.ordering.rawValue) ?? .key
-        pipeline.deadLetterUnmatched = delivery.unmatched == .deadLetter
+        pipeline.delivery = DeliveryConfiguration(
+            maximumInFlight: delivery.maximumInFlight,
+            ordering: DeliveryOrdering(rawValue: delivery.ordering.rawValue) ?? .key,
+            unmatched: delivery.unmatched == .deadLetter ? .deadLetter : .skip
+        )
         pipeline.drainTimeout = server.shutdownGrace
         pipeline.knownSecrets = affonso.apiKey.map { [$0] } ?? []
 
