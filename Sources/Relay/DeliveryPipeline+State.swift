@@ -11,7 +11,9 @@ extension DeliveryPipeline {
             var offsetsToStore: [(PartitionID, Int64)] = []
             var pausesChanged = false
 
-            fileprivate mutating func merge(_ action: KeyedDispatcher<EventJob>.Action, _ running: inout [PartitionID: Int]) {
+            fileprivate mutating func merge(
+                _ action: KeyedDispatcher<EventJob>.Action, _ running: inout [PartitionID: Int]
+            ) {
                 start.append(contentsOf: action.start)
                 for job in action.start { running[job.partition, default: 0] += 1 }
                 if action.backpressure != nil { pausesChanged = true }

@@ -87,16 +87,23 @@ public final class DeliveryPipeline: Sendable {
         self.consumer.withLock { $0 = consumer }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                defer { self.workContinuation.finish() }
-                for try await message in consumer.messages {
-                    self.handle(message)
+                do {
+                    for try await message in consumer.messages {
+                        self.handle(message)
+                    }
+                } catch {
+                    self.workContinuation.finish()
+                    throw error
                 }
             }
             group.addTask {
                 try? await gracefulShutdown()
                 self.state.withLock { $0.isDraining = true }
+                self.applyPauses()
                 self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
+                // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.
                 await consumer.close()
+                self.workContinuation.finish()
             }
             for await work in self.work {
                 switch work {
@@ -109,7 +116,8 @@ public final class DeliveryPipeline: Sendable {
                     }
                 }
             }
-            // The consumer is closed: whatever still runs missed the drain deadline and is abandoned uncommitted.
+            // The consumer is closed (or failed): whatever still runs missed the drain deadline and is abandoned
+            // uncommitted; its records are read again by the partitions' next owner.
             group.cancelAll()
             try await group.waitForAll()
         }

@@ -11,7 +11,7 @@ struct RelayFlowTests {
         let relay = try await RelayHarness(referrals: (0..<10).map(referral), fanOut: true)
         let ids = (0..<60).map { "in_happy_\($0)" }
         try await relay.produceInvoices(ids) { "cus_test_\($0 % 10)" }
-        relay.start()
+        try relay.start()
         let delivered = await kafkaEventually(timeout: .seconds(60)) { relay.sandbox.ledger.count >= 120 }
         try await relay.stop()
         #expect(delivered)
@@ -32,7 +32,7 @@ struct RelayFlowTests {
         relay.sandbox.setFaults(faults)
         let ids = (0..<120).map { "in_order_\($0)" }
         try await relay.produceInvoices(ids) { "cus_test_\($0 % 4)" }
-        relay.start()
+        try relay.start()
         let delivered = await kafkaEventually(timeout: .seconds(60)) { relay.sandbox.ledger.count >= 120 }
         try await relay.stop()
         #expect(delivered)
@@ -57,7 +57,7 @@ struct RelayFlowTests {
         ]
         try await relay.produceRaw(poison)
         try await relay.produceInvoices(["in_after_poison"]) { _ in "cus_test_0" }
-        relay.start()
+        try relay.start()
         let delivered = await kafkaEventually(timeout: .seconds(60)) {
             relay.sandbox.ledger.contains { $0.externalEventID == "in_after_poison" }
         }
@@ -89,7 +89,7 @@ struct RelayFlowTests {
     @Test func referralNotFoundRetriesThroughTheTiersUntilTheReferralExists() async throws {
         let relay = try await RelayHarness(referrals: [], partitions: 1, tiers: ["1s", "2s"], maxAttempts: 5)
         try await relay.produceInvoices(["in_late_referral"]) { _ in "cus_test_7" }
-        relay.start()
+        try relay.start()
         let retried = await kafkaEventually(timeout: .seconds(30)) { relay.sandbox.stats.requests >= 2 }
         try relay.sandbox.addReferral(referral(7))
         let delivered = await kafkaEventually(timeout: .seconds(60)) {
@@ -107,7 +107,7 @@ struct RelayFlowTests {
         let relay = try await RelayHarness(referrals: [], partitions: 1, tiers: ["1s", "1500ms"], maxAttempts: 3)
         try await relay.produceInvoices(["in_never_found"]) { _ in "cus_nobody" }
         let started = Date()
-        relay.start()
+        try relay.start()
         let letters = try await relay.deadLetters(count: 1, timeout: .seconds(60))
         try await relay.stop()
         let letter = try #require(letters.first)

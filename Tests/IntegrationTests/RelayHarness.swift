@@ -4,6 +4,7 @@ import KafkaClient
 import Logging
 import Relay
 import RelayConfig
+import Rules
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -22,7 +23,7 @@ final class RelayHarness: Sendable {
 
     static let logger: Logger = {
         var logger = Logger(label: "RelayIntegrationTests")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
         return logger
     }()
 
@@ -70,7 +71,9 @@ final class RelayHarness: Sendable {
         tiers: [String] = ["1s", "2s"],
         maxAttempts: Int = 3,
         maxRecordBytes: Int = 1_048_576,
-        delivery: [String] = []
+        delivery: [String] = [],
+        apiKeyFile: String? = nil,
+        configure: (inout RelayServiceConfiguration) -> Void = { _ in }
     ) async throws {
         let name = uniqueName("relay")
         source = "\(name).billing"
@@ -92,10 +95,10 @@ final class RelayHarness: Sendable {
               group_id: \(group)
               topics: ["\(source)"]
               max_record_bytes: \(maxRecordBytes)
-              client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
+              client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500", max.poll.interval.ms: "10000"}
             affonso:
               base_url: \(sandboxURL)
-              api_key: sk_test_sandbox
+              \(apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: sk_test_sandbox")
               plan: unlimited
               timeout: 2s
             delivery:
@@ -111,18 +114,23 @@ final class RelayHarness: Sendable {
             \(Self.rules(source: source, fanOut: fanOut))
             """
         let loaded = try RelayConfigLoader.load(text: yaml, file: "relay-test.yaml", environment: [:])
-        let service = try RelayService(
-            configuration: try loaded.configuration.serviceConfiguration(file: "relay-test.yaml"),
-            rules: loaded.ruleSet,
-            logger: Self.logger
-        )
-        self.service = service
+        var serviceConfiguration = try loaded.configuration.serviceConfiguration(file: "relay-test.yaml")
+        configure(&serviceConfiguration)
+        self.serviceConfiguration = serviceConfiguration
+        self.rules = loaded.ruleSet
     }
 
-    let service: RelayService
+    private let serviceConfiguration: RelayServiceConfiguration
+    private let rules: RuleSet
+    private let current = Mutex<RelayService?>(nil)
 
-    /// Starts the relay.
-    func start() {
+    /// The running relay (the last one started).
+    var service: RelayService { current.withLock { $0! } }
+
+    /// Starts a relay process (in this process): a new member of the group.
+    func start() throws {
+        let service = try RelayService(configuration: serviceConfiguration, rules: rules, logger: Self.logger)
+        current.withLock { $0 = service }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -133,13 +141,13 @@ final class RelayHarness: Sendable {
         running.withLock { $0 = (group, task) }
     }
 
-    /// Gracefully stops the relay (drain, commit, leave the group) and the sandbox.
-    func stop() async throws {
+    /// Gracefully stops the relay (drain, commit, leave the group) and, unless `keepSandbox`, the sandbox.
+    func stop(keepSandbox: Bool = false) async throws {
         if let (group, task) = running.withLock({ $0 }) {
             await group.triggerGracefulShutdown()
             try await task.value
         }
-        sandboxTask.cancel()
+        if !keepSandbox { sandboxTask.cancel() }
     }
 
     /// Produces JSON invoices; `customer` picks the key and customer id of each.
@@ -170,26 +178,41 @@ final class RelayHarness: Sendable {
         await producer.close()
     }
 
+    /// The source's offsets committed by the relay's group so far (all partitions; 0 where none).
+    func committedTotal(partitions: Int = 3) async throws -> Int64 {
+        try await committedAndEndOffsets(partitions: partitions).reduce(0) { $0 + ($1.committed ?? 0) }
+    }
+
     /// The group's committed offset and the log end offset of every source partition.
     func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64?, end: Int64)] {
         var configuration = kafkaConsumerConfiguration(topic: source, group: group)
         configuration.autoCommitInterval = nil
         let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
-        defer { Task { await consumer.close() } }
-        let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
-        let committed = try await consumer.committedOffsets(for: list)
-        var result: [(Int64?, Int64)] = []
-        for partition in list {
-            let end = try await consumer.watermarks(topic: source, partition: partition.partition).high
-            result.append((committed[partition], end))
+        do {
+            let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
+            let committed = try await consumer.committedOffsets(for: list)
+            var result: [(Int64?, Int64)] = []
+            for partition in list {
+                let end = try await consumer.watermarks(topic: source, partition: partition.partition).high
+                result.append((committed[partition], end))
+            }
+            await consumer.close()
+            return result
+        } catch {
+            await consumer.close()
+            throw error
         }
-        return result
     }
 
-    /// Reads every record of the dead-letter topic that exists now (waits up to `timeout` for `count`).
+    /// Reads the dead-letter topic's records (waits up to `timeout` for `count`).
     func deadLetters(count: Int, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
+        try await read(deadLetterTopic, count: count, timeout: timeout)
+    }
+
+    /// Reads a topic from the start with a fresh group, until `count` records arrived or `timeout` passed.
+    func read(_ topic: String, count: Int, timeout: Duration) async throws -> [KafkaConsumerMessage] {
         let consumer = try KafkaConsumer(
-            configuration: kafkaConsumerConfiguration(topic: deadLetterTopic, group: uniqueName("dlq-reader")),
+            configuration: kafkaConsumerConfiguration(topic: topic, group: uniqueName("reader")),
             logger: Self.logger
         )
         let collector = KafkaCollector(consumer)
