@@ -23,7 +23,8 @@ final class RelayHarness: Sendable {
 
     static let logger: Logger = {
         var logger = Logger(label: "RelayIntegrationTests")
-        logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        let level = ProcessInfo.processInfo.environment["RELAY_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) }
+        logger.logLevel = level ?? .warning
         return logger
     }()
 
