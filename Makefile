@@ -9,13 +9,13 @@ TOOLS := $(ROOT)/.tools
 RUNTIME_ENV := LD_LIBRARY_PATH=$(TOOLS)/lib
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help setup build lint test demo bench stack-up stack-down
+.PHONY: help setup build lint lint-deploy test demo bench stack-up stack-down
 
 help:
 	@echo "make demo   install what is missing, start the embedded stack, run the demo"
 	@echo "make test   install, lint, build, start the stack, run every test, stop the stack"
 	@echo "make bench  release-build benchmarks (see docs/benchmarks.md)"
-	@echo "other: setup build lint stack-up stack-down"
+	@echo "other: setup build lint lint-deploy stack-up stack-down"
 
 setup:
 	@scripts/setup
@@ -26,19 +26,22 @@ build: setup
 lint:
 	swift format lint --strict -r Package.swift Sources Tests Benchmarks
 
+lint-deploy: setup
+	@scripts/lint-deploy
+
 stack-up: setup
 	@scripts/stack start
 
 stack-down:
 	@scripts/stack stop
 
-test: setup lint build
+test: setup lint lint-deploy build
 	@scripts/stack start
 	@set -a; source $(TOOLS)/stack.env; set +a; \
 	  $(RUNTIME_ENV) swift test $(SWIFT_BUILD_FLAGS); rc=$$?; \
 	  scripts/stack stop; exit $$rc
 
-demo: setup
+demo: setup build
 	@scripts/demo
 
 bench: setup

@@ -74,6 +74,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -122,7 +123,10 @@ let package = Package(
         .testTarget(name: "RelayTests", dependencies: ["Relay"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KafkaClient", "Relay", "RelayConfig", "AffonsoAPI", "AffonsoSandbox"],
+            dependencies: [
+                "KafkaClient", "Relay", "RelayConfig", "Rules", "AffonsoAPI", "AffonsoSandbox",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,5 +1,7 @@
 // The public face of the CEL module. This file fixes the API that Rules builds
-// on; the implementation lives beside it (Lexer, Parser, Checker, Interpreter, …).
+// on; the implementation lives beside it (Lexer, Parser, Compiler, functions, …).
+
+import Synchronization
 
 // MARK: - Values
 
@@ -23,21 +25,70 @@ public enum CELValue: Sendable, Hashable {
 
 /// A CEL map: keys are `int`, `uint`, `bool` or `string`; insertion order is kept
 /// so that output (typed JSON, Affonso metadata) is deterministic.
+/// Numeric keys that are equal as numbers (`1`, `1u`, `1.0`) find the same entry.
 public struct CELMap: Sendable, Hashable {
     public private(set) var entries: [(key: CELValue, value: CELValue)]
+    /// Built for larger maps only; small maps are scanned.
+    private var index: [MapKey: Int]?
 
     public init() { entries = [] }
-    public init(_ entries: [(key: CELValue, value: CELValue)]) { self.entries = entries }
-    public init(_ strings: [(String, CELValue)]) { entries = strings.map { (.string($0.0), $0.1) } }
+    public init(_ entries: [(key: CELValue, value: CELValue)]) {
+        self.entries = entries
+        index = Self.makeIndex(entries)
+    }
+    public init(_ strings: [(String, CELValue)]) {
+        entries = strings.map { (.string($0.0), $0.1) }
+        index = Self.makeIndex(entries)
+    }
 
     public var count: Int { entries.count }
-    public subscript(key: CELValue) -> CELValue? { entries.first { $0.key == key }?.value }
-    public subscript(key: String) -> CELValue? { self[.string(key)] }
+    public subscript(key: CELValue) -> CELValue? {
+        guard let normalized = MapKey(key) else { return nil }
+        if let index { return index[normalized].map { entries[$0].value } }
+        for entry in entries where MapKey(entry.key) == normalized { return entry.value }
+        return nil
+    }
+    public subscript(key: String) -> CELValue? {
+        if let index { return index[.string(key)].map { entries[$0].value } }
+        for entry in entries {
+            if case .string(let candidate) = entry.key, candidate == key { return entry.value }
+        }
+        return nil
+    }
 
     public static func == (lhs: CELMap, rhs: CELMap) -> Bool {
         lhs.count == rhs.count && lhs.entries.allSatisfy { rhs[$0.key] == $0.value }
     }
     public func hash(into hasher: inout Hasher) { hasher.combine(count) }
+
+    /// Looks up a string key, trying the position where `cache` last found it first.
+    @inline(__always)
+    func value(forField name: String, cache: FieldCache) -> CELValue? {
+        let hint = cache.hint.load(ordering: .relaxed)
+        if hint < entries.count, case .string(let key) = entries[hint].key, key == name { return entries[hint].value }
+        if let index {
+            guard let position = index[.string(name)] else { return nil }
+            cache.hint.store(position, ordering: .relaxed)
+            return entries[position].value
+        }
+        for position in entries.indices {
+            if case .string(let key) = entries[position].key, key == name {
+                cache.hint.store(position, ordering: .relaxed)
+                return entries[position].value
+            }
+        }
+        return nil
+    }
+
+    private static func makeIndex(_ entries: [(key: CELValue, value: CELValue)]) -> [MapKey: Int]? {
+        guard entries.count > 16 else { return nil }
+        var index: [MapKey: Int] = [:]
+        index.reserveCapacity(entries.count)
+        for (position, entry) in entries.enumerated() {
+            if let key = MapKey(entry.key), index[key] == nil { index[key] = position }
+        }
+        return index
+    }
 }
 
 /// A point in time with nanosecond precision, from 0001-01-01 to 9999-12-31 UTC.

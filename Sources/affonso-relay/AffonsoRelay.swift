@@ -5,6 +5,12 @@ struct AffonsoRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "affonso-relay",
         abstract: "Relays domain events from Kafka to Affonso's event API.",
-        subcommands: [SandboxCommand.self]
+        subcommands: [
+            RunCommand.self,
+            RulesCommand.self,
+            CELCommand.self,
+            SandboxCommand.self,
+            TopicsCommand.self,
+        ]
     )
 }

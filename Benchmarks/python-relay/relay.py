@@ -1,0 +1,130 @@
+"""A straightforward Python relay, the baseline for `make bench` (issue 6, d).
+
+What a platform team would write by hand with confluent-kafka and aiohttp:
+consume, map a Stripe invoice.paid record to an Affonso conversion, POST it
+with at most CONCURRENCY requests in flight, and commit a partition's offset
+only up to its highest contiguous acknowledged record.
+
+usage: relay.py --brokers B --topic T --group G --url URL --api-key K --records N
+Prints one line: `python-relay: N events in S s = R events/s`.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+
+import aiohttp
+from confluent_kafka import Consumer, TopicPartition
+
+
+def to_event(record_value: bytes, topic: str, partition: int, offset: int) -> dict:
+    payload = json.loads(record_value)
+    invoice = payload["data"]["object"]
+    return {
+        "event_name": "invoice_paid",
+        "event_type": "conversion",
+        "customer_id": invoice["customer"],
+        "sale_amount": invoice["amount_paid"] / 100.0,
+        "sale_amount_currency": invoice["currency"].upper(),
+        "external_event_id": payload["id"],
+        "price_ids": [line["price"]["id"] for line in invoice["lines"]["data"]],
+        "is_subscription": "subscription" in invoice,
+        "metadata": {"stripe_invoice": invoice["id"]},
+    }
+
+
+class Offsets:
+    """Per partition: the highest contiguous acknowledged offset + 1."""
+
+    def __init__(self):
+        self.pending = {}  # partition -> set of offsets in flight
+        self.next = {}  # partition -> committable offset
+        self.highest = {}  # partition -> highest offset started
+
+    def start(self, partition, offset):
+        self.pending.setdefault(partition, set()).add(offset)
+        self.next.setdefault(partition, offset)
+        self.highest[partition] = offset
+
+    def done(self, partition, offset):
+        pending = self.pending[partition]
+        pending.discard(offset)
+        self.next[partition] = min(pending) if pending else self.highest[partition] + 1
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    for flag in ("brokers", "topic", "group", "url", "api-key"):
+        parser.add_argument(f"--{flag}", required=True)
+    parser.add_argument("--records", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+
+    consumer = Consumer({
+        "bootstrap.servers": args.brokers, "group.id": args.group,
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        "session.timeout.ms": 6000,
+    })
+    consumer.subscribe([args.topic])
+    offsets = Offsets()
+    slots = asyncio.Semaphore(args.concurrency)
+    headers = {"Authorization": f"Bearer {args.api_key}", "Content-Type": "application/json"}
+    delivered = 0
+    started = None
+    loop = asyncio.get_running_loop()
+
+    async def deliver(session, message):
+        nonlocal delivered
+        event = to_event(message.value(), message.topic(), message.partition(), message.offset())
+        while True:
+            try:
+                async with session.post(f"{args.url}/v1/events", json=event, headers=headers) as response:
+                    await response.read()
+                    if response.status < 300 or 400 <= response.status < 500 and response.status != 429:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        delivered += 1
+        offsets.done(message.partition(), message.offset())
+        slots.release()
+
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = set()
+        consumed = 0
+        last_commit = time.monotonic()
+        while delivered < args.records:
+            if consumed < args.records:
+                messages = await loop.run_in_executor(None, consumer.consume, 500, 0.1)
+                for message in messages:
+                    if message.error():
+                        continue
+                    started = started or time.monotonic()
+                    await slots.acquire()
+                    offsets.start(message.partition(), message.offset())
+                    task = asyncio.create_task(deliver(session, message))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    consumed += 1
+            else:
+                await asyncio.sleep(0.01)
+            if time.monotonic() - last_commit > 1:
+                commit(consumer, args.topic, offsets)
+                last_commit = time.monotonic()
+        await asyncio.gather(*tasks)
+    commit(consumer, args.topic, offsets)
+    consumer.close()
+    seconds = time.monotonic() - started
+    print(f"python-relay: {delivered} events in {seconds:.2f} s = {delivered / seconds:.0f} events/s")
+
+
+def commit(consumer, topic, offsets):
+    partitions = [TopicPartition(topic, p, o) for p, o in offsets.next.items()]
+    if partitions:
+        consumer.commit(offsets=partitions, asynchronous=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

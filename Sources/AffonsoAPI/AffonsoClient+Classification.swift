@@ -1,0 +1,176 @@
+import Foundation
+
+// MARK: - Response classification
+
+extension AffonsoClient {
+    /// What a response is checked against, for messages and redaction.
+    struct ResponseContext {
+        var endpoint: String
+        var keyFile: String?
+        var apiKey: String
+    }
+
+    /// The `{"success": …, "data": …, "error": {…}}` envelope.
+    struct Envelope: Decodable {
+        struct ErrorBody: Decodable {
+            var code: String?
+            var message: String?
+            var retryAfter: Double?
+        }
+
+        var success: Bool?
+        var error: ErrorBody?
+    }
+
+    /// Maps a response to its outcome: by HTTP status first, refined by the envelope's `error.code`.
+    static func outcome(
+        status: Int,
+        body: some Collection<UInt8>,
+        retryAfterHeader: String?,
+        context: ResponseContext,
+        now: Date = Date()
+    ) -> AffonsoOutcome {
+        if (200..<300).contains(status) {
+            return .delivered(AffonsoDelivery(status: status, responseBody: Array(body)))
+        }
+        let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body))
+
+        let apiCode = envelope?.error?.code
+        let serverText = redact(
+            envelope?.error?.message ?? String(decoding: body.prefix(200), as: UTF8.self),
+            key: context.apiKey
+        )
+        let detail =
+            "(HTTP \(status)\(apiCode.map { " \($0)" } ?? ""): \(serverText.isEmpty ? "no message" : serverText)"
+        let keyHint =
+            context.keyFile.map { "the key in \($0) (affonso.api_key_file)" } ?? "affonso.api_key"
+        func failure(_ code: AffonsoError.Code, _ message: String, retryAfter: Duration? = nil) -> AffonsoOutcome {
+            .failed(
+                AffonsoError(
+                    code: code,
+                    message: message,
+                    status: status,
+                    apiErrorCode: apiCode,
+                    retryAfter: retryAfter
+                ))
+        }
+
+        switch status {
+        case 401:
+            return failure(.unauthorized, "Affonso refused the API key \(detail); check \(keyHint)")
+        case 403:
+            return failure(
+                .forbidden,
+                "the API key may not send events \(detail); it needs the write:commissions permission: check "
+                    + keyHint
+            )
+        case 429:
+            let wait = retryAfter(header: retryAfterHeader, body: envelope?.error?.retryAfter, now: now) ?? .seconds(1)
+            return failure(
+                .rateLimited,
+                "over the plan's rate limit \(detail); all sends pause for \(wait) (Retry-After). If this repeats, "
+                    + "set affonso.plan to your Affonso plan",
+                retryAfter: wait
+            )
+        case 500..<600:
+            return failure(.serverError, "Affonso server error \(detail); transient, will be retried")
+        case 408:
+            return failure(.timeout, "Affonso timed out reading the request \(detail); transient, will be retried")
+        default:
+            break
+        }
+
+        // 3xx and other 4xx: the status class decides unless a known error.code refines it.
+        switch apiCode {
+        case "VALIDATION_ERROR":
+            return failure(.validation, "Affonso rejected the event as invalid \(detail); fix the rule's mapping")
+        case "REFERRAL_NOT_FOUND":
+            return failure(.referralNotFound, "no Affonso referral matches the event's identifiers \(detail)")
+        case "IDENTIFIER_MISMATCH":
+            return failure(
+                .identifierMismatch,
+                "the event's identifiers belong to different referrals \(detail); send one identifier or fix the "
+                    + "mapping"
+            )
+        default:
+            break
+        }
+        switch status {
+        case 400, 422:
+            return failure(.validation, "Affonso rejected the event as invalid \(detail); fix the rule's mapping")
+        case 404 where envelope?.error != nil:
+            return failure(.referralNotFound, "no Affonso referral matches the event's identifiers \(detail)")
+        case 404:
+            return failure(
+                .clientError,
+                "POST \(context.endpoint) returned 404 without an Affonso error envelope \(detail); check "
+                    + "affonso.base_url"
+            )
+        case 409:
+            return failure(
+                .identifierMismatch,
+                "the event's identifiers belong to different referrals \(detail); send one identifier or fix the "
+                    + "mapping"
+            )
+        case 300..<400:
+            return failure(
+                .clientError,
+                "POST \(context.endpoint) was redirected \(detail); redirects are not followed, check "
+                    + "affonso.base_url"
+            )
+        default:
+            return failure(.clientError, "Affonso rejected the request \(detail)")
+        }
+    }
+
+    /// `Retry-After` as seconds or an HTTP-date, else `error.retryAfter` (seconds) from the body.
+    static func retryAfter(header: String?, body: Double?, now: Date) -> Duration? {
+        if let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty {
+            if let seconds = Double(header), seconds.isFinite, seconds >= 0 {
+                return .seconds(seconds)
+            }
+            if let date = HTTPDate.parse(header) {
+                return .seconds(max(0, date - now.timeIntervalSince1970))
+            }
+        }
+        if let body, body.isFinite, body >= 0 { return .seconds(body) }
+        return nil
+    }
+
+    /// `text` with every occurrence of the API key replaced, in case a server echoes it.
+    static func redact(_ text: String, key: String) -> String {
+        guard key.count >= 4, text.contains(key) else { return text }
+        return text.replacing(key, with: "[redacted]")
+    }
+}
+
+// MARK: - HTTP-date
+
+/// Parses the IMF-fixdate form of an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+enum HTTPDate {
+    private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+    static func parse(_ text: String) -> Double? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5].uppercased() == "GMT",
+            let day = Int(parts[1]), let month = months.firstIndex(of: parts[2].lowercased()),
+            let year = Int(parts[3])
+        else { return nil }
+        let time = parts[4].split(separator: ":")
+        guard time.count == 3, let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
+            (1...31).contains(day), (0..<24).contains(hour), (0..<60).contains(minute), (0...60).contains(second)
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month + 1, day: day)
+        return Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}

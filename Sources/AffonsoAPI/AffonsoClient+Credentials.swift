@@ -1,0 +1,81 @@
+import Foundation
+
+// MARK: - API key
+
+extension AffonsoClient {
+    /// Reads the key from the configuration or its file.
+    static func readKey(_ credentials: AffonsoClientConfiguration.Credentials) throws(AffonsoError) -> String {
+        switch credentials.source {
+        case .key(let key):
+            let trimmed = key.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else {
+                throw AffonsoError(
+                    code: .apiKeyUnavailable,
+                    message: "affonso.api_key is empty; set it (e.g. api_key: ${AFFONSO_API_KEY}) "
+                        + "or use affonso.api_key_file"
+                )
+            }
+            return trimmed
+        case .file(let path):
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw AffonsoError(
+                    code: .apiKeyUnavailable,
+                    message:
+                        "cannot read the API key file \(path) (affonso.api_key_file): \(error.localizedDescription); "
+                        + "mount the secret at that path or set affonso.api_key",
+                    underlying: error
+                )
+            }
+            let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !key.isEmpty else {
+                throw AffonsoError(
+                    code: .apiKeyUnavailable,
+                    message: "the API key file \(path) (affonso.api_key_file) is empty; write the key into it"
+                )
+            }
+            guard !key.contains(where: { $0.isNewline || $0 == " " }) else {
+                throw AffonsoError(
+                    code: .apiKeyUnavailable,
+                    message: "the API key file \(path) (affonso.api_key_file) holds more than one line or word; "
+                        + "it must contain only the key"
+                )
+            }
+            return key
+        }
+    }
+
+    /// The key to send now, re-reading the file first if the API rejected the last one.
+    func currentKey() throws(AffonsoError) -> String {
+        let state = key.withLock { $0 }
+        guard state.needsReload, configuration.credentials.filePath != nil else { return state.current }
+        let fresh = try Self.readKey(configuration.credentials)
+        key.withLock { $0.current = fresh }
+        return fresh
+    }
+
+    /// After a 401/403: re-reads the key file. Returns `true` when it now holds a different key, so the request
+    /// is worth sending again at once; otherwise later sends keep re-reading the file.
+    func reloadKeyAfterRejection() -> Bool {
+        guard configuration.credentials.filePath != nil else { return false }
+        let fresh = try? Self.readKey(configuration.credentials)
+        return key.withLock { state in
+            guard let fresh, fresh != state.current else {
+                state.needsReload = true
+                return false
+            }
+            state.current = fresh
+            state.needsReload = false
+            return true
+        }
+    }
+
+    /// A request succeeded: the key in use is good, stop re-reading the file.
+    func markKeyAccepted() {
+        key.withLock { state in
+            if state.needsReload { state.needsReload = false }
+        }
+    }
+}

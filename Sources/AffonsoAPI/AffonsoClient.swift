@@ -1,0 +1,283 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+// MARK: - AffonsoClient
+
+/// Sends events to Affonso's `POST /v1/events` and maps every response or transport failure to exactly one
+/// ``AffonsoOutcome``.
+///
+/// - One connection pool sized to ``AffonsoClientConfiguration/maximumConnections`` (the relay's
+///   `max_in_flight`), keep-alive, connect and total timeouts, TLS certificate verification on, redirects off.
+/// - Headers: `Authorization: Bearer <key>`, `Content-Type: application/json`,
+///   `User-Agent: affonso-relay/<version>`. The key never appears in errors, descriptions or logs.
+/// - Every send first takes a slot from ``rateLimiter`` (shared by all senders); responses feed its header
+///   pacing, and a 429 closes its gate for `Retry-After`. The 429 is returned as `.failed` with class
+///   `rate_limited`: send the same body again (it is not an attempt) and the next send waits for the gate.
+/// - With an `api_key_file`, a 401 or 403 re-reads the file; if the key changed the request is sent once more
+///   with it, otherwise every later send re-reads the file until a request succeeds.
+///
+/// Call ``shutdown()`` when done.
+public final class AffonsoClient: Sendable {
+    /// The version sent in `User-Agent`.
+    public static let version = "0.1.0"
+
+    /// The configuration the client was created with.
+    public let configuration: AffonsoClientConfiguration
+    /// The shared limiter every send goes through.
+    public let rateLimiter: RateLimiter<ContinuousClock>
+    /// The full URL events are posted to (`<base_url>/v1/events`).
+    public let endpoint: String
+
+    private let httpClient: HTTPClient
+    private let logger: Logger
+    let key: Mutex<KeyState>
+
+    struct KeyState {
+        var current: String
+        var needsReload = false
+    }
+
+    /// Creates a client; reads the key file (if any) and validates the configuration.
+    ///
+    /// - Parameters:
+    ///   - configuration: where and how to send.
+    ///   - logger: receives debug lines per request and warnings about credentials; never the key.
+    /// - Throws: ``AffonsoError`` with class `configuration` for an invalid or insecure base URL or limits, or
+    ///   class `credentials` when the key is empty or its file cannot be read.
+    public init(
+        configuration: AffonsoClientConfiguration,
+        logger: Logger = Logger(label: "affonso-relay.affonso")
+    ) throws(AffonsoError) {
+        self.endpoint = try Self.validatedEndpoint(configuration)
+        try Self.validateLimits(configuration)
+        let initialKey = try Self.readKey(configuration.credentials)
+        self.configuration = configuration
+        self.logger = logger
+        self.key = Mutex(KeyState(current: initialKey))
+        self.rateLimiter = RateLimiter(rateLimit: configuration.effectiveRateLimit)
+
+        var httpConfiguration = HTTPClient.Configuration(
+            tlsConfiguration: nil,  // the default: full certificate verification against the system roots
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
+            connectionPool: .init(
+                idleTimeout: .seconds(60),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections
+            ),
+            decompression: .disabled
+        )
+        httpConfiguration.httpVersion = .automatic
+        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+    }
+
+    /// Closes every connection. In-flight sends fail with class `connection`.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+
+    // MARK: - Send
+
+    /// Sends one event.
+    ///
+    /// - Parameter event: the event; absent fields are omitted.
+    /// - Returns: the outcome; never throws for API or transport failures.
+    /// - Throws: `CancellationError` only, when the calling task is cancelled.
+    public func send(_ event: AffonsoEvent) async throws(CancellationError) -> AffonsoOutcome {
+        let body: [UInt8]
+        do {
+            body = try event.jsonBody()
+        } catch {
+            return .failed(error)
+        }
+        return try await send(body: body, externalEventID: event.externalEventID)
+    }
+
+    /// Sends one pre-encoded JSON object, e.g. the bytes the rules engine produced, without re-modelling it.
+    ///
+    /// - Parameters:
+    ///   - body: a JSON object with the fields of AFFONSO_API.md.
+    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    /// - Returns: the outcome; never throws for API or transport failures.
+    /// - Throws: `CancellationError` only, when the calling task is cancelled.
+    public func send(body: [UInt8], externalEventID: String? = nil) async throws(CancellationError) -> AffonsoOutcome {
+        try await sendMeasured(body: body, externalEventID: externalEventID).outcome
+    }
+
+    /// Like ``send(body:externalEventID:)``, and also reports the time spent waiting for the rate limiter and
+    /// in HTTP, for metrics.
+    ///
+    /// - Parameters:
+    ///   - body: a JSON object with the fields of AFFONSO_API.md.
+    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    /// - Returns: the outcome with its timings.
+    /// - Throws: `CancellationError` only, when the calling task is cancelled.
+    public func sendMeasured(
+        body: [UInt8],
+        externalEventID: String? = nil
+    ) async throws(CancellationError) -> AffonsoSendResult {
+        var result = try await sendOnce(body: body, externalEventID: externalEventID)
+        if case .failed(let error) = result.outcome, error.errorClass == .credentials, reloadKeyAfterRejection() {
+            logger.warning(
+                "Affonso rejected the API key; the key file changed, sending again with the new key",
+                metadata: ["status": "\(error.status ?? 0)"]
+            )
+            let second = try await sendOnce(body: body, externalEventID: externalEventID)
+            result = AffonsoSendResult(
+                outcome: second.outcome,
+                rateLimitWait: result.rateLimitWait + second.rateLimitWait,
+                requestDuration: result.requestDuration + second.requestDuration,
+                requests: 2
+            )
+        }
+        return result
+    }
+
+    private func sendOnce(
+        body: [UInt8],
+        externalEventID: String?
+    ) async throws(CancellationError) -> AffonsoSendResult {
+        let waited: Duration
+        do {
+            waited = try await rateLimiter.acquire()
+        } catch {
+            throw CancellationError()
+        }
+        let started = ContinuousClock.now
+        let outcome = try await request(body: body, externalEventID: externalEventID)
+        return AffonsoSendResult(
+            outcome: outcome,
+            rateLimitWait: waited,
+            requestDuration: started.duration(to: .now),
+            requests: 1
+        )
+    }
+
+    private func request(body: [UInt8], externalEventID: String?) async throws(CancellationError) -> AffonsoOutcome {
+        let apiKey: String
+        do {
+            apiKey = try currentKey()
+        } catch {
+            return .failed(error)
+        }
+
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: configuration.userAgent)
+        request.body = .bytes(ByteBuffer(bytes: body))
+
+        let status: Int
+        let headers: HTTPHeaders
+        let responseBody: ByteBuffer
+        do {
+            let response = try await httpClient.execute(
+                request,
+                deadline: .now() + TimeAmount(configuration.timeout),
+                logger: nil
+            )
+            status = Int(response.status.code)
+            headers = response.headers
+            responseBody = try await Self.collect(response.body, upTo: configuration.maximumResponseBytes)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            let failure = transportError(error)
+            logger.debug(
+                "Affonso request failed",
+                metadata: ["class": "\(failure.errorClass)", "external_event_id": "\(externalEventID ?? "")"]
+            )
+            return .failed(failure)
+        }
+
+        // A 429's Retry-After is the authority on when to send again; its X-RateLimit-* would double the wait.
+        if status != 429 { observeRateLimitHeaders(headers) }
+        let outcome = Self.outcome(
+            status: status,
+            body: responseBody.readableBytesView,
+            retryAfterHeader: headers.first(name: "Retry-After"),
+            context: .init(endpoint: endpoint, keyFile: configuration.credentials.filePath, apiKey: apiKey)
+        )
+        switch outcome {
+        case .delivered:
+            markKeyAccepted()
+        case .failed(let error):
+            if error.errorClass == .rateLimited {
+                rateLimiter.closeGate(for: error.retryAfter ?? .seconds(1))
+            }
+        }
+        logger.debug(
+            "Affonso response",
+            metadata: [
+                "status": "\(status)", "class": "\(outcome.errorClass?.rawValue ?? "delivered")",
+                "external_event_id": "\(externalEventID ?? "")",
+            ]
+        )
+        return outcome
+    }
+
+    private static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        for try await var chunk in body where collected.readableBytes < limit {
+            let take = min(chunk.readableBytes, limit - collected.readableBytes)
+            if let slice = chunk.readSlice(length: take) { collected.writeImmutableBuffer(slice) }
+        }
+        return collected
+    }
+
+    // MARK: - Rate-limit headers
+
+    private func observeRateLimitHeaders(_ headers: HTTPHeaders) {
+        guard let remaining = headers.first(name: "X-RateLimit-Remaining").flatMap({ Int($0) }),
+            let reset = headers.first(name: "X-RateLimit-Reset").flatMap({ Double($0) })
+        else { return }
+        let limit = headers.first(name: "X-RateLimit-Limit").flatMap { Int($0) }
+        let resetIn = reset - Date().timeIntervalSince1970
+        rateLimiter.observe(limit: limit, remaining: remaining, resetIn: .seconds(resetIn))
+    }
+
+    // MARK: - Transport errors
+
+    private func transportError(_ error: any Error) -> AffonsoError {
+        let timeoutText = "\(configuration.timeout)"
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return AffonsoError(
+                    code: .timeout,
+                    message: "no complete response from \(endpoint) within affonso.timeout (\(timeoutText)); "
+                        + "the request may or may not have been processed and will be retried with the same "
+                        + "external_event_id",
+                    underlying: error
+                )
+            case .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout:
+                return AffonsoError(
+                    code: .connection,
+                    message: "could not connect to \(endpoint) within \(configuration.connectTimeout) (\(error)); "
+                        + "check affonso.base_url and the network path to the API",
+                    underlying: error
+                )
+            default: break
+            }
+        }
+        return AffonsoError(
+            code: .connection,
+            message: "could not reach \(endpoint): \(error); check affonso.base_url, DNS, TLS and the network "
+                + "path to the API",
+            underlying: error
+        )
+    }
+}
+
+// MARK: - Time conversions
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

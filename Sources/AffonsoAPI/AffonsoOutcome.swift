@@ -1,0 +1,114 @@
+import Foundation
+
+// MARK: - AffonsoOutcome
+
+/// What became of one request to `POST /v1/events`: exactly one of delivered or failed.
+public enum AffonsoOutcome: Sendable {
+    /// A 2xx response: the event was acknowledged (possibly as an idempotent replay).
+    case delivered(AffonsoDelivery)
+    /// Any other response or a transport failure; ``AffonsoError/errorClass`` says what to do.
+    case failed(AffonsoError)
+
+    /// The HTTP status, when a response arrived.
+    public var status: Int? {
+        switch self {
+        case .delivered(let delivery): delivery.status
+        case .failed(let error): error.status
+        }
+    }
+
+    /// The failure class, or `nil` when delivered.
+    public var errorClass: AffonsoErrorClass? {
+        if case .failed(let error) = self { return error.errorClass }
+        return nil
+    }
+
+    /// Whether the event was acknowledged.
+    public var isDelivered: Bool {
+        if case .delivered = self { return true }
+        return false
+    }
+}
+
+// MARK: - AffonsoDelivery
+
+/// A summary of the `data` object of a success envelope.
+///
+/// Conversions return a commission (``commissionID``, ``commissionAmount``); lead, trial and milestone events
+/// return a processing result (``action``, ``referralStatus``). Fields the response did not carry are `nil`.
+public struct AffonsoDelivery: Sendable, Hashable {
+    /// The HTTP status (2xx).
+    public var status: Int
+    /// The referral that matched (`data.referral_id`).
+    public var referralID: String?
+    /// The commission created by a conversion (`data.id`).
+    public var commissionID: String?
+    /// The commission amount of a conversion (`data.commission_amount`).
+    public var commissionAmount: Double?
+    /// The commission currency of a conversion (`data.commission_currency`).
+    public var commissionCurrency: String?
+    /// The action taken for a non-conversion event, e.g. `referral_updated` (`data.action`).
+    public var action: String?
+    /// The referral status after the event, e.g. `trialing` (`data.referral_status`).
+    public var referralStatus: String?
+    /// The idempotency key the API recorded (`data.external_event_id`).
+    public var externalEventID: String?
+    /// The raw response body.
+    public var responseBody: [UInt8]
+
+    /// Creates a delivery summary from a 2xx status and its response body (a success envelope, or anything).
+    public init(status: Int, responseBody: [UInt8]) {
+        self.status = status
+        self.responseBody = responseBody
+        guard !responseBody.isEmpty,
+            let summary = try? JSONDecoder().decode(SummaryEnvelope.self, from: Data(responseBody)).data
+        else { return }
+        self.referralID = summary.referralID
+        self.commissionID = summary.id
+        self.commissionAmount = summary.commissionAmount
+        self.commissionCurrency = summary.commissionCurrency
+        self.action = summary.action
+        self.referralStatus = summary.referralStatus
+        self.externalEventID = summary.externalEventID
+    }
+
+    /// The whole `data` object of the envelope, decoded on demand (`.null` when the body was not an envelope).
+    public var data: JSONValue {
+        (try? JSONDecoder().decode(DataEnvelope.self, from: Data(responseBody)))?.data ?? .null
+    }
+
+    private struct DataEnvelope: Decodable {
+        var data: JSONValue?
+    }
+
+    /// The fields of `data` the summary keeps; each is read leniently (a field of another type is `nil`).
+    private struct SummaryEnvelope: Decodable {
+        struct Summary: Decodable {
+            var id, referralID, commissionCurrency, action, referralStatus, externalEventID: String?
+            var commissionAmount: Double?
+
+            enum CodingKeys: String, CodingKey {
+                case id, action
+                case referralID = "referral_id"
+                case commissionCurrency = "commission_currency"
+                case referralStatus = "referral_status"
+                case externalEventID = "external_event_id"
+                case commissionAmount = "commission_amount"
+            }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                func string(_ key: CodingKeys) -> String? { try? container.decodeIfPresent(String.self, forKey: key) }
+                id = string(.id)
+                referralID = string(.referralID)
+                commissionCurrency = string(.commissionCurrency)
+                action = string(.action)
+                referralStatus = string(.referralStatus)
+                externalEventID = string(.externalEventID)
+                commissionAmount = try? container.decodeIfPresent(Double.self, forKey: .commissionAmount)
+            }
+        }
+
+        var data: Summary?
+    }
+}

@@ -1,0 +1,322 @@
+import Synchronization
+
+// MARK: - RateLimiter
+
+/// Paces requests to a plan's rate limit, shared by every sender of one client.
+///
+/// Three things decide when a request may go:
+/// - a token bucket of capacity ``RateLimit/burst`` refilled at ``RateLimit/perMinute``/60 per second, plus
+///   sliding windows that never let more than ``RateLimit/perMinute`` through in any 60 seconds nor more than
+///   ``RateLimit/burst`` (at least the per-second rate) in any second (whether the API counts per minute, per second, in fixed or sliding
+///   windows, or as a token bucket, this pace stays within it);
+/// - pacing from the API's headers: when `X-RateLimit-Remaining` runs low before `X-RateLimit-Reset`, the
+///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:)``);
+/// - one shared gate: a 429 closes it for `Retry-After`, and every sender waits for it to open
+///   (see ``closeGate(for:)``).
+///
+/// Waiting senders queue in FIFO order; only the first one sleeps on the clock, so nothing busy-waits.
+/// ``acquire()`` is cancellable. With no rate limit (plan `unlimited`) only the gate and header pacing apply.
+/// Tests inject a manual `Clock` to simulate minutes instantly.
+public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration {
+    /// The configured limit, or `nil` for unlimited.
+    public let rateLimit: RateLimit?
+    /// The clock every wait is measured on.
+    public let clock: C
+    private let state: Mutex<State>
+
+    /// Creates a limiter.
+    ///
+    /// - Parameters:
+    ///   - rateLimit: the limit to pace to; `nil` paces only on the gate and headers.
+    ///   - clock: the clock to read and sleep on.
+    public init(rateLimit: RateLimit?, clock: C) {
+        self.rateLimit = rateLimit
+        self.clock = clock
+        self.state = Mutex(State(limit: rateLimit, now: clock.now))
+    }
+
+    // MARK: - Acquire
+
+    /// Waits until a request may be sent, then takes one slot.
+    ///
+    /// - Returns: how long the caller waited.
+    /// - Throws: `CancellationError` when the task is cancelled while waiting (the slot is not taken).
+    @discardableResult
+    public func acquire() async throws -> Duration {
+        try Task.checkCancellation()
+        let start = clock.now
+        let entry: Entry = state.withLock { state in
+            if !state.hasHead && state.waiters.isEmpty {
+                if case .granted = state.tryGrant(now: clock.now) { return .granted }
+                state.hasHead = true
+                return .head
+            }
+            state.nextID &+= 1
+            return .queued(state.nextID)
+        }
+        switch entry {
+        case .granted: return .zero
+        case .head: break
+        case .queued(let id): try await waitToBecomeHead(id: id)
+        }
+        try await acquireAsHead()
+        return start.duration(to: clock.now)
+    }
+
+    private enum HandoffAction { case suspend, resume, cancel }
+
+    private enum Entry {
+        case granted, head
+        case queued(UInt64)
+    }
+
+    private func waitToBecomeHead(id: UInt64) async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let action: HandoffAction = state.withLock { state in
+                    if state.cancelledIDs.remove(id) != nil { return .cancel }
+                    if !state.hasHead {
+                        state.hasHead = true
+                        return .resume
+                    }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return .suspend
+                }
+                switch action {
+                case .suspend: break
+                case .resume: continuation.resume()
+                case .cancel: continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let continuation: CheckedContinuation<Void, any Error>? = state.withLock { state in
+                if let index = state.waiters.firstIndex(where: { $0.id == id }) {
+                    return state.waiters.remove(at: index).continuation
+                }
+                state.cancelledIDs.insert(id)
+                return nil
+            }
+            continuation?.resume(throwing: CancellationError())
+        }
+        // Cancelled after being promoted: we are the head now and will notice the cancellation there.
+        state.withLock { _ = $0.cancelledIDs.remove(id) }
+    }
+
+    private func acquireAsHead() async throws {
+        do {
+            while true {
+                try Task.checkCancellation()
+                let decision = state.withLock { $0.tryGrant(now: clock.now) }
+                switch decision {
+                case .granted:
+                    passHead()
+                    return
+                case .wait(let deadline):
+                    try await clock.sleep(until: deadline, tolerance: nil)
+                }
+            }
+        } catch {
+            passHead()
+            throw error
+        }
+    }
+
+    private func passHead() {
+        let next: CheckedContinuation<Void, any Error>? = state.withLock { state in
+            if state.waiters.isEmpty {
+                state.hasHead = false
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        next?.resume()
+    }
+
+    // MARK: - Feedback from responses
+
+    /// Closes the shared gate for `duration` (a 429's `Retry-After`): no sender gets a slot until it opens.
+    /// A gate that is already closed longer stays closed longer.
+    public func closeGate(for duration: Duration) {
+        let now = clock.now
+        state.withLock { state in
+            let opensAt = now.advanced(by: max(duration, .zero))
+            if let current = state.gateOpensAt, current >= opensAt { return }
+            state.gateOpensAt = opensAt
+        }
+    }
+
+    /// Adapts to the API's view of the limit (`X-RateLimit-*` headers of any response).
+    ///
+    /// When `remaining` is at most a tenth of the limit, the remaining requests are spread evenly over
+    /// `resetIn`; when it is zero, the gate closes until the reset. Plenty remaining clears the pacing.
+    ///
+    /// - Parameters:
+    ///   - limit: `X-RateLimit-Limit` (per minute), if sent.
+    ///   - remaining: `X-RateLimit-Remaining`.
+    ///   - resetIn: time until `X-RateLimit-Reset`.
+    public func observe(limit: Int?, remaining: Int, resetIn: Duration) {
+        let now = clock.now
+        let perMinute = limit ?? rateLimit?.perMinute ?? 600
+        state.withLock { state in
+            guard resetIn > .zero, resetIn <= .seconds(3600) else {
+                state.pacing = nil
+                return
+            }
+            let until = now.advanced(by: resetIn)
+            if remaining <= 0 {
+                if let current = state.gateOpensAt, current >= until { return }
+                state.gateOpensAt = until
+            } else if remaining <= max(1, perMinute / 10) {
+                state.pacing = State.Pacing(interval: resetIn / remaining, until: until)
+            } else {
+                state.pacing = nil
+            }
+        }
+    }
+
+    /// How long the gate stays closed from now, or `nil` when it is open.
+    public var gateRemaining: Duration? {
+        let now = clock.now
+        return state.withLock { state in
+            guard let opensAt = state.gateOpensAt, opensAt > now else { return nil }
+            return now.duration(to: opensAt)
+        }
+    }
+
+    /// Senders currently waiting (the sleeping head and the queue behind it).
+    public var waitingCount: Int {
+        state.withLock { ($0.hasHead ? 1 : 0) + $0.waiters.count }
+    }
+}
+
+// MARK: - State
+
+extension RateLimiter {
+    struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    enum Decision: Equatable {
+        case granted
+        case wait(until: C.Instant)
+    }
+
+    /// The limiter's state machine; `tryGrant` decides, the caller sleeps outside the lock.
+    struct State {
+        struct Pacing {
+            var interval: Duration
+            var until: C.Instant
+        }
+
+        let limit: RateLimit?
+        var tokens: Double
+        var refilledAt: C.Instant
+        /// The last `perMinute` grants: no more in any 60 seconds.
+        var minuteWindow: SlidingWindow
+        /// The last `burst` grants: no more in any second.
+        var secondWindow: SlidingWindow
+        var gateOpensAt: C.Instant?
+        var pacing: Pacing?
+        var lastGrant: C.Instant?
+        var hasHead = false
+        var waiters: [Waiter] = []
+        var cancelledIDs: Set<UInt64> = []
+        var nextID: UInt64 = 0
+
+        init(limit: RateLimit?, now: C.Instant) {
+            self.limit = limit
+            self.tokens = Double(limit?.burst ?? 0)
+            self.refilledAt = now
+            self.minuteWindow = SlidingWindow(capacity: limit?.perMinute ?? 0, length: .seconds(60))
+            // A burst below the per-second rate would cap the rate itself; the bucket still spaces such grants.
+            let perSecondCap = limit.map { max($0.burst, ($0.perMinute + 59) / 60) } ?? 0
+            self.secondWindow = SlidingWindow(capacity: perSecondCap, length: .seconds(1))
+        }
+
+        mutating func tryGrant(now: C.Instant) -> Decision {
+            if let opensAt = gateOpensAt {
+                if now < opensAt { return .wait(until: opensAt) }
+                gateOpensAt = nil
+            }
+            if let pacing {
+                if now >= pacing.until {
+                    self.pacing = nil
+                } else if let lastGrant, lastGrant.advanced(by: pacing.interval) > now {
+                    return .wait(until: min(lastGrant.advanced(by: pacing.interval), pacing.until))
+                }
+            }
+            if let limit {
+                let perSecond = Double(limit.perMinute) / 60
+                let elapsed = refilledAt.duration(to: now)
+                if elapsed > .zero {
+                    tokens = min(Double(limit.burst), tokens + elapsed.seconds * perSecond)
+                    refilledAt = now
+                }
+                if let freesAt = minuteWindow.freesAt(now: now) { return .wait(until: freesAt) }
+                if let freesAt = secondWindow.freesAt(now: now) { return .wait(until: freesAt) }
+                if tokens < 1 - 1e-9 {
+                    return .wait(until: now.advanced(by: .seconds((1 - tokens) / perSecond)))
+                }
+                tokens -= 1
+                minuteWindow.record(now)
+                secondWindow.record(now)
+            }
+            lastGrant = now
+            return .granted
+        }
+    }
+}
+
+// MARK: - SlidingWindow
+
+extension RateLimiter {
+    /// The times of the last `capacity` grants, as a ring: a new grant must wait until the oldest of them is
+    /// `length` old, so no window of `length` ever holds more than `capacity` grants.
+    struct SlidingWindow {
+        let capacity: Int
+        let length: Duration
+        private var times: [C.Instant] = []
+        private var oldest = 0
+
+        init(capacity: Int, length: Duration) {
+            self.capacity = capacity
+            self.length = length
+            times.reserveCapacity(min(capacity, 100_000))
+        }
+
+        /// When the next grant may happen, or `nil` if it may happen now.
+        func freesAt(now: C.Instant) -> C.Instant? {
+            guard capacity > 0, times.count >= capacity else { return nil }
+            let freesAt = times[oldest].advanced(by: length)
+            return freesAt > now ? freesAt : nil
+        }
+
+        mutating func record(_ now: C.Instant) {
+            guard capacity > 0 else { return }
+            if times.count < capacity {
+                times.append(now)
+            } else {
+                times[oldest] = now
+                oldest = (oldest + 1) % capacity
+            }
+        }
+    }
+}
+
+// MARK: - Duration seconds
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}
+
+extension RateLimiter where C == ContinuousClock {
+    /// Creates a limiter on the continuous clock.
+    public convenience init(rateLimit: RateLimit?) {
+        self.init(rateLimit: rateLimit, clock: ContinuousClock())
+    }
+}

@@ -1,0 +1,104 @@
+// A compiled CEL expression: a tree of closures with function overloads resolved at compile time.
+
+/// A compiled expression, ready to evaluate many times; cheap to copy and safe to share across tasks.
+public struct CELProgram: Sendable {
+    private final class Storage: Sendable {
+        let root: Evaluator
+        let slotCount: Int
+        let maximumCost: Int
+        let referencedVariables: Set<String>
+        let source: String
+
+        init(
+            root: @escaping Evaluator, slotCount: Int, maximumCost: Int, referencedVariables: Set<String>,
+            source: String
+        ) {
+            self.root = root
+            self.slotCount = slotCount
+            self.maximumCost = maximumCost
+            self.referencedVariables = referencedVariables
+            self.source = source
+        }
+    }
+
+    private let storage: Storage
+
+    init(root: @escaping Evaluator, slotCount: Int, referencedVariables: Set<String>, limits: CELLimits, source: String)
+    {
+        storage = Storage(
+            root: root,
+            slotCount: slotCount,
+            maximumCost: limits.maximumCost,
+            referencedVariables: referencedVariables,
+            source: source
+        )
+    }
+
+    /// The activation variables the expression reads, e.g. `["payload", "variables"]`
+    /// (roots of field selections; comprehension and `cel.bind` variables are not included).
+    /// Type names such as `int` appear too when used as values.
+    public var referencedVariables: Set<String> { storage.referencedVariables }
+
+    /// The expression's source text.
+    public var source: String { storage.source }
+
+    /// Evaluates the expression over `activation`.
+    /// - Parameter activation: the variables the expression may read.
+    /// - Throws: `CELError` with code `.evaluation` (no such key, no matching overload, overflow, …)
+    ///   or `.limit` when the cost budget is exhausted.
+    public func evaluate(_ activation: CELActivation) throws(CELError) -> CELValue {
+        let storage = self.storage
+        let context = EvaluationContext(
+            variables: activation.variables,
+            slotCount: storage.slotCount,
+            maximumCost: storage.maximumCost
+        )
+        return try storage.root(context)
+    }
+}
+
+extension CELEnvironment {
+    /// Parses, expands macros and compiles `source` once.
+    /// - Throws: `CELError` with code `.parse` (with line, column and a caret excerpt) or `.limit`.
+    public func compile(_ source: String) throws(CELError) -> CELProgram {
+        var parser = try Parser(source: source, limits: limits, macrosEnabled: macrosEnabled)
+        let expr = try parser.parse()
+        var compiler = Compiler(source: source)
+        let root = try compiler.compile(expr)
+        return CELProgram(
+            root: root,
+            slotCount: compiler.maximumSlots,
+            referencedVariables: compiler.referencedVariables,
+            limits: limits,
+            source: source
+        )
+    }
+}
+
+typealias Evaluator = @Sendable (EvaluationContext) throws(CELError) -> CELValue
+
+final class EvaluationContext {
+    let variables: [String: CELValue]
+    var locals: [CELValue]
+    var cost = 0
+    let maximumCost: Int
+
+    init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
+        self.variables = variables
+        locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
+        self.maximumCost = maximumCost
+    }
+
+    @inline(__always)
+    func charge(_ amount: Int) throws(CELError) {
+        cost &+= amount
+        if cost > maximumCost {
+            throw CELError(
+                code: .limit,
+                message:
+                    "evaluation cost exceeded the limit of \(maximumCost) (comprehension iterations and sizes of "
+                    + "built lists and strings); simplify the expression or its input"
+            )
+        }
+    }
+}

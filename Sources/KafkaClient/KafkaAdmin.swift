@@ -1,0 +1,193 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// Creates and lists topics. Every call blocks a thread of the client's blocking queue, never the cooperative
+/// pool. Call ``close()`` when done.
+public final class KafkaAdmin: Sendable {
+    /// A topic to create.
+    public struct TopicSpecification: Sendable, Hashable {
+        /// The topic name.
+        public var name: String
+        /// Default: `1`
+        public var partitions: Int
+        /// Default: `1`
+        public var replicationFactor: Int
+        /// Topic configs, e.g. `["retention.ms": "604800000"]`.
+        /// Default: `[:]`
+        public var configs: [String: String]
+
+        /// Creates a specification.
+        public init(name: String, partitions: Int = 1, replicationFactor: Int = 1, configs: [String: String] = [:]) {
+            self.name = name
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
+            self.configs = configs
+        }
+    }
+
+    /// A topic as listed by the cluster.
+    public struct TopicDescription: Sendable, Hashable {
+        /// The topic name.
+        public var name: String
+        /// How many partitions it has.
+        public var partitionCount: Int
+    }
+
+    private let handle = RDKafkaHandle()
+    private let isClosed = Mutex(false)
+    private let bootstrapServers: [String]
+    private let timeout: Duration
+
+    /// Creates an admin client.
+    /// - Parameters:
+    ///   - bootstrapServers: broker addresses, `host:port`.
+    ///   - properties: any librdkafka property (SASL, TLS, …), passed verbatim.
+    ///   - timeout: how long each operation may take.
+    ///   - logger: logs the librdkafka version.
+    /// - Throws: ``KafkaError`` `.configuration` when a property is rejected.
+    public init(
+        bootstrapServers: [String],
+        properties: [String: String] = [:],
+        timeout: Duration = .seconds(30),
+        logger: Logger
+    ) throws(KafkaError) {
+        self.bootstrapServers = bootstrapServers
+        self.timeout = timeout
+        LibrdkafkaVersion.check(logger: logger)
+        let conf = try RDKafkaConfig.make(
+            RDKafkaConfig.merge(
+                defaults: [("bootstrap.servers", bootstrapServers.joined(separator: ",")), ("log_level", "3")],
+                properties: properties
+            ),
+            client: "Kafka admin client"
+        )
+        handle.set(try RDKafkaConfig.newHandle(type: RD_KAFKA_PRODUCER, conf: conf, client: "Kafka admin client"))
+    }
+
+    deinit {
+        if !isClosed.withLock({ $0 }) { rd_kafka_destroy(handle.pointer) }
+    }
+
+    /// Frees librdkafka. Idempotent.
+    public func close() async {
+        let wasClosed = isClosed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
+        let handle = handle
+        _ = try? await RDKafkaBlocking.run { () throws(KafkaError) in rd_kafka_destroy(handle.pointer) }
+    }
+
+    // MARK: - Topics
+
+    /// Creates a topic.
+    /// - Parameter topic: name, partitions, replication factor and configs.
+    /// - Throws: ``KafkaError`` `.topicAlreadyExists` when it exists, or another code when the broker refused it.
+    public func createTopic(_ topic: TopicSpecification) async throws(KafkaError) {
+        try await run { [timeout] rk throws(KafkaError) in try Self.create(rk, topic, timeout: timeout) }
+    }
+
+    /// Creates a topic unless it exists already (whatever its partition count).
+    /// - Parameter topic: name, partitions, replication factor and configs.
+    /// - Returns: true when this call created it.
+    /// - Throws: ``KafkaError`` when the broker refused it for any other reason.
+    @discardableResult
+    public func ensureTopic(_ topic: TopicSpecification) async throws(KafkaError) -> Bool {
+        do {
+            try await createTopic(topic)
+            return true
+        } catch  where error.code == .topicAlreadyExists {
+            return false
+        }
+    }
+
+    /// Lists the cluster's topics with their partition counts, sorted by name.
+    public func listTopics() async throws(KafkaError) -> [TopicDescription] {
+        try await run { [timeout, bootstrapServers] rk throws(KafkaError) in
+            var metadata: UnsafePointer<rd_kafka_metadata_t>?
+            let error = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+                throw KafkaError.rdKafka(error, "could not list topics from \(bootstrapServers.joined(separator: ","))")
+            }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            var topics: [TopicDescription] = []
+            for index in 0..<Int(metadata.pointee.topic_cnt) {
+                let topic = metadata.pointee.topics[index]
+                guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+                topics.append(
+                    TopicDescription(name: String(cString: topic.topic), partitionCount: Int(topic.partition_cnt))
+                )
+            }
+            return topics.sorted { $0.name < $1.name }
+        }
+    }
+
+    // MARK: - Internals
+
+    private func run<T: Sendable>(
+        _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
+    ) async throws(KafkaError) -> T {
+        guard !isClosed.withLock({ $0 }) else {
+            throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
+        }
+        let handle = handle
+        return try await RDKafkaBlocking.run { () throws(KafkaError) in try body(handle.pointer) }
+    }
+
+    private static func create(_ rk: OpaquePointer, _ topic: TopicSpecification, timeout: Duration) throws(KafkaError) {
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        guard
+            let newTopic = rd_kafka_NewTopic_new(
+                topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errorBuffer, errorBuffer.count
+            )
+        else {
+            throw KafkaError(
+                code: .configuration,
+                message: "invalid topic '\(topic.name)': \(RDKafkaConfig.string(errorBuffer))"
+            )
+        }
+        defer { rd_kafka_NewTopic_destroy(newTopic) }
+        for (key, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
+            let error = rd_kafka_NewTopic_set_config(newTopic, key, value)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError.rdKafka(error, "invalid config \(key)=\(value) for topic '\(topic.name)'")
+            }
+        }
+        let queue = rd_kafka_queue_new(rk)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
+        var topics: [OpaquePointer?] = [newTopic]
+        rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
+        guard let event = rd_kafka_queue_poll(queue, milliseconds + 5000) else {
+            throw KafkaError(
+                code: .timeout,
+                message: "creating topic '\(topic.name)' got no answer within \(timeout); is the broker reachable?"
+            )
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventError = rd_kafka_event_error(event)
+        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(eventError, "could not create topic '\(topic.name)'")
+        }
+        var count = 0
+        guard let result = rd_kafka_event_CreateTopics_result(event),
+            let results = rd_kafka_CreateTopics_result_topics(result, &count)
+        else { return }
+        for index in 0..<count {
+            let error = rd_kafka_topic_result_error(results[index])
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                var failure = KafkaError.rdKafka(error, "could not create topic '\(topic.name)'")
+                if let text = rd_kafka_topic_result_error_string(results[index]) {
+                    failure.message += " (\(String(cString: text)))"
+                }
+                throw failure
+            }
+        }
+    }
+}

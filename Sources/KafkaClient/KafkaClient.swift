@@ -1,1 +1,0 @@
-// KafkaClient: the Swift face of librdkafka.

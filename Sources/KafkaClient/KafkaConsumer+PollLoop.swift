@@ -1,0 +1,198 @@
+import CRdKafka
+import Foundation
+
+extension KafkaConsumer {
+    /// The most messages the poll thread takes from librdkafka at once.
+    private static let batchLimit = 1024
+
+    /// Runs on the dedicated poll thread until `close()`, then closes and destroys librdkafka.
+    ///
+    /// Each turn takes up to `batchLimit` messages from the message queue (only as many as the buffer has room
+    /// for), then serves the consumer queue without blocking (rebalance callbacks run here). When the buffer is
+    /// full it only serves the consumer queue, waking every 10 ms to look for room.
+    func pollLoop() {
+        let rk = handle.pointer!
+        let messageQueue = queues.messages!
+        let batchLimit = Self.batchLimit
+        let raw = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: batchLimit)
+        defer { raw.deallocate() }
+        var topicNames = TopicNames()
+        var batch: [KafkaConsumerMessage] = []
+        batch.reserveCapacity(batchLimit)
+        var epoch = 0
+        var room = configuration.bufferCapacity
+        while true {
+            if room > 0 {
+                let count = rd_kafka_consume_batch_queue(messageQueue, 50, raw, min(room, batchLimit))
+                for index in 0..<max(count, 0) {
+                    guard let message = raw[index] else { continue }
+                    take(message, rk, into: &batch, names: &topicNames)
+                    rd_kafka_message_destroy(message)
+                }
+                // Serve rebalances and errors; a message here comes from a partition not forwarded yet.
+                while batch.count < batchLimit, let message = rd_kafka_consumer_poll(rk, 0) {
+                    take(message, rk, into: &batch, names: &topicNames)
+                    rd_kafka_message_destroy(message)
+                }
+            } else if let message = rd_kafka_consumer_poll(rk, 10) {
+                take(message, rk, into: &batch, names: &topicNames)
+                rd_kafka_message_destroy(message)
+            }
+            guard let next = deliver(batch, collectedSince: epoch) else { break }
+            if next.0 != epoch { topicNames = TopicNames() }  // partitions were revoked: topic handles may go
+            (epoch, room) = next
+            batch.removeAll(keepingCapacity: true)
+        }
+        shutDown(rk)
+    }
+
+    private func take(
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>,
+        _ rk: OpaquePointer,
+        into batch: inout [KafkaConsumerMessage],
+        names: inout TopicNames
+    ) {
+        if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.append(KafkaConsumerMessage(message, topic: names.name(of: message.pointee.rkt)))
+        } else {
+            messageError(rk, message)
+        }
+    }
+
+    /// Hands a batch to the buffer (or a waiting iterator); returns the current epoch and the room left in the
+    /// buffer, or nil to stop polling.
+    private func deliver(_ batch: [KafkaConsumerMessage], collectedSince epoch: Int) -> (Int, Int)? {
+        let capacity = configuration.bufferCapacity
+        let result = state.withLock {
+            state -> ((Int, Int)?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
+            guard case .running = state.lifecycle else { return (nil, nil, nil) }
+            guard !batch.isEmpty else { return ((state.epoch, capacity - state.buffer.count), nil, nil) }
+            var messages = batch
+            if state.epoch != epoch {
+                messages.removeAll { state.staleSince[$0.topicPartition, default: 0] > epoch }
+            }
+            if !state.userPaused.isEmpty {
+                messages.removeAll { message in
+                    let partition = message.topicPartition
+                    guard state.userPaused.contains(partition) else { return false }
+                    state.held[partition, default: []].append(message)
+                    return true
+                }
+            }
+            state.buffer.append(contentsOf: messages)
+            var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
+            var first: KafkaConsumerMessage?
+            if state.waiter != nil, let message = state.buffer.popFirst() {
+                waiter = state.waiter
+                first = message
+                state.waiter = nil
+            }
+            return ((state.epoch, capacity - state.buffer.count), waiter, first)
+        }
+        if let waiter = result.1 { waiter.resume(returning: result.2) }
+        return result.0
+    }
+
+    private func messageError(_ rk: OpaquePointer, _ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let error = raw.pointee.err
+        if error == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
+        var context = "consumer of group '\(configuration.groupID)'"
+        if let topic = raw.pointee.rkt {
+            context += " on \(String(cString: rd_kafka_topic_name(topic)))[\(raw.pointee.partition)]"
+        }
+        if error == RD_KAFKA_RESP_ERR__FATAL {
+            fail(fatalError(rk, context))
+            return
+        }
+        let detail = raw.pointee.payload.map {
+            String(decoding: UnsafeRawBufferPointer(start: $0, count: raw.pointee.len), as: UTF8.self)
+        }
+        logger.warning(
+            "Kafka consumer error",
+            metadata: ["error": "\(KafkaError.rdKafka(error, context))", "detail": "\(detail ?? "")"]
+        )
+    }
+
+    /// librdkafka's error callback (poll thread): fatal errors end the message stream.
+    func clientError(_ rk: OpaquePointer, _ error: Int32, _ reason: String) {
+        let code = rd_kafka_resp_err_t(rawValue: error)
+        if code == RD_KAFKA_RESP_ERR__FATAL {
+            fail(fatalError(rk, "consumer of group '\(configuration.groupID)'"))
+        } else {
+            logger.warning(
+                "Kafka consumer error: \(reason)",
+                metadata: ["error": "\(KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'"))"]
+            )
+        }
+    }
+
+    /// Offset commit results (auto-commit and background commits), served by the poll thread.
+    func committed(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        guard error != RD_KAFKA_RESP_ERR_NO_ERROR, error != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+        logger.warning(
+            "Kafka offset commit failed; the stored offsets are retried with the next commit",
+            metadata: [
+                "error": "\(KafkaError.rdKafka(error, "commit of group '\(configuration.groupID)'"))",
+                "kafka.partitions": "\(partitions.map { RDKafkaTopicPartitionList.partitions($0) } ?? [])",
+            ]
+        )
+    }
+
+    private func fatalError(_ rk: OpaquePointer, _ context: String) -> KafkaError {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let code = rd_kafka_fatal_error(rk, &buffer, buffer.count)
+        let reason = RDKafkaConfig.string(buffer)
+        var error = KafkaError.rdKafka(code, context, isFatal: true)
+        error.message += ": \(reason). Recreate the consumer."
+        return error
+    }
+
+    private func fail(_ error: KafkaError) {
+        logger.error("Kafka consumer failed fatally", metadata: ["error": "\(error)"])
+        let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
+            if case .running = state.lifecycle { state.lifecycle = .failed(error) }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(throwing: error)
+    }
+
+    /// Leaves the group (serving the final revoke through the rebalance callback), then destroys librdkafka.
+    private func shutDown(_ rk: OpaquePointer) {
+        let error = rd_kafka_consumer_close(rk)
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning(
+                "Kafka consumer did not close cleanly",
+                metadata: ["error": "\(KafkaError.rdKafka(error, "close of group '\(configuration.groupID)'"))"]
+            )
+        }
+        state.withLock { $0.isDestroyed = true }
+        while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
+        rd_kafka_queue_destroy(queues.messages)
+        rd_kafka_destroy(rk)
+        let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
+            if case .failed = state.lifecycle {} else { state.lifecycle = .closed }
+            state.buffer = MessageBuffer()
+            state.held = [:]
+            state.assignment = []
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+        logger.info("Kafka consumer closed", metadata: ["kafka.group": "\(configuration.groupID)"])
+        finishClose()
+    }
+}
+
+/// Topic names by librdkafka topic handle, so each message does not build its topic `String` anew.
+/// The cache is dropped whenever partitions are revoked, after which librdkafka may free topic handles.
+struct TopicNames {
+    private var names: [OpaquePointer: String] = [:]
+
+    mutating func name(of topic: OpaquePointer) -> String {
+        if let name = names[topic] { return name }
+        let name = String(cString: rd_kafka_topic_name(topic))
+        names[topic] = name
+        return name
+    }
+}

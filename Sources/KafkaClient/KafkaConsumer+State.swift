@@ -1,0 +1,98 @@
+extension KafkaConsumer {
+    /// Everything the poll thread and the application share, guarded by one `Mutex`.
+    ///
+    /// Pausing and resuming in librdkafka (`rd_kafka_pause_partitions`) only enqueues an operation and never
+    /// blocks on the network, so the consumer applies it while holding the lock; that keeps librdkafka's paused
+    /// set in the same order as the decisions taken here (two threads racing pause/resume could otherwise leave
+    /// a partition paused forever).
+    struct State {
+        enum Lifecycle {
+            case running
+            case closing
+            case closed
+            case failed(KafkaError)
+        }
+
+        var lifecycle: Lifecycle = .running
+        /// Messages ready for the application, oldest first.
+        var buffer = MessageBuffer()
+        /// Buffered messages of partitions the application paused, handed out again on resume.
+        var held: [KafkaTopicPartition: [KafkaConsumerMessage]] = [:]
+        /// The iterator waiting for a message, if any.
+        var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
+        /// Partitions this member owns (including those being revoked until they are unassigned).
+        var assignment: Set<KafkaTopicPartition> = []
+        /// Partitions being revoked: still owned (offsets may be stored) but no longer delivered.
+        var revoking: Set<KafkaTopicPartition> = []
+        /// Partitions the application paused; remembered across rebalances.
+        var userPaused: Set<KafkaTopicPartition> = []
+        /// Bumped whenever buffered messages of some partitions become stale (revoke, seek).
+        var epoch = 0
+        /// The epoch at which each partition last became stale.
+        var staleSince: [KafkaTopicPartition: Int] = [:]
+        /// True once librdkafka is destroyed; no call may use the handle any more.
+        var isDestroyed = false
+        /// Application calls currently using the handle.
+        var activeCalls = 0
+
+        /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
+        mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {
+            guard !partitions.isEmpty else { return }
+            epoch += 1
+            for partition in partitions {
+                staleSince[partition] = epoch
+                held[partition] = nil
+            }
+            buffer.removeAll { partitions.contains($0.topicPartition) }
+        }
+    }
+
+    /// A FIFO of messages with O(1) amortised pop that moves messages out (no copy, no reference counting).
+    struct MessageBuffer {
+        private var storage: [KafkaConsumerMessage?] = []
+        private var head = 0
+
+        var count: Int { storage.count - head }
+        var isEmpty: Bool { count == 0 }
+
+        mutating func append(contentsOf messages: [KafkaConsumerMessage]) {
+            compactIfNeeded()
+            storage.reserveCapacity(storage.count + messages.count)
+            for message in messages { storage.append(message) }
+        }
+
+        mutating func popFirst() -> KafkaConsumerMessage? {
+            guard head < storage.count else { return nil }
+            let message = storage[head].take()
+            head += 1
+            return message
+        }
+
+        mutating func removeAll(where shouldRemove: (KafkaConsumerMessage) -> Bool) {
+            compact()
+            storage.removeAll { $0.map(shouldRemove) ?? true }
+        }
+
+        /// Removes and returns the messages of one partition, keeping their order.
+        mutating func extract(_ partition: KafkaTopicPartition) -> [KafkaConsumerMessage] {
+            compact()
+            var extracted: [KafkaConsumerMessage] = []
+            storage.removeAll { message in
+                guard let message, message.topicPartition == partition else { return false }
+                extracted.append(message)
+                return true
+            }
+            return extracted
+        }
+
+        private mutating func compactIfNeeded() {
+            if head >= 4096 && head * 2 >= storage.count { compact() }
+        }
+
+        private mutating func compact() {
+            guard head > 0 else { return }
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}

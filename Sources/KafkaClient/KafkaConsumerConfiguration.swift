@@ -1,0 +1,103 @@
+/// How a ``KafkaConsumer`` joins its group and reads.
+public struct KafkaConsumerConfiguration: Sendable, Hashable {
+    /// How partitions are spread over the group's members.
+    public struct PartitionAssignmentStrategy: Sendable, Hashable, CustomStringConvertible {
+        /// The librdkafka name (`partition.assignment.strategy`).
+        public var value: String
+        /// Incremental cooperative rebalancing: only moved partitions are revoked.
+        public static let cooperativeSticky = PartitionAssignmentStrategy(value: "cooperative-sticky")
+        /// Eager range assignment: every rebalance revokes everything.
+        public static let range = PartitionAssignmentStrategy(value: "range")
+        /// Eager round-robin assignment.
+        public static let roundRobin = PartitionAssignmentStrategy(value: "roundrobin")
+        public var description: String { value }
+    }
+
+    /// Where to start when a partition has no committed offset.
+    public struct AutoOffsetReset: Sendable, Hashable, CustomStringConvertible {
+        /// The librdkafka name (`auto.offset.reset`).
+        public var value: String
+        /// Start at the first record still in the log.
+        public static let earliest = AutoOffsetReset(value: "earliest")
+        /// Start at the end: only records produced from now on.
+        public static let latest = AutoOffsetReset(value: "latest")
+        /// Fail (the consumer reports an error).
+        public static let error = AutoOffsetReset(value: "error")
+        public var description: String { value }
+    }
+
+    /// Broker addresses, `host:port`.
+    public var bootstrapServers: [String]
+    /// The consumer group.
+    public var groupID: String
+    /// Topic names, and regular expressions starting with `^` (librdkafka's pattern subscription).
+    /// Default: `[]`
+    public var topics: [String]
+    /// Default: `.cooperativeSticky`
+    public var partitionAssignmentStrategy: PartitionAssignmentStrategy
+    /// Default: `.earliest`
+    public var autoOffsetReset: AutoOffsetReset
+    /// How often stored offsets are committed in the background. `nil` disables auto-commit; then only
+    /// ``KafkaConsumer/commit()`` and rebalances commit.
+    /// Default: `.seconds(1)`
+    public var autoCommitInterval: Duration?
+    /// Group session timeout: how long the group waits for a silent member before reassigning its partitions.
+    /// Default: `.seconds(45)`
+    public var sessionTimeout: Duration
+    /// How long the rebalance handler may take for revoked partitions before the consumer commits and unassigns.
+    /// Default: `.seconds(10)`
+    public var revokeDeadline: Duration
+    /// How many messages the consumer buffers ahead of the application; when full it stops fetching.
+    /// Default: `10_000`
+    public var bufferCapacity: Int
+    /// The client id sent to brokers.
+    /// Default: `"affonso-relay"`
+    public var clientID: String
+    /// Any librdkafka property (SASL, TLS, fetch sizes, …), passed verbatim; these win over the fields above,
+    /// except `enable.auto.offset.store`, which is always `false` (offsets are stored explicitly).
+    /// Default: `[:]`
+    public var properties: [String: String]
+
+    /// Creates a configuration.
+    /// - Parameters:
+    ///   - bootstrapServers: broker addresses, `host:port`.
+    ///   - groupID: the consumer group.
+    ///   - topics: topic names and `^`-regular expressions.
+    public init(bootstrapServers: [String], groupID: String, topics: [String] = []) {
+        self.bootstrapServers = bootstrapServers
+        self.groupID = groupID
+        self.topics = topics
+        self.partitionAssignmentStrategy = .cooperativeSticky
+        self.autoOffsetReset = .earliest
+        self.autoCommitInterval = .seconds(1)
+        self.sessionTimeout = .seconds(45)
+        self.revokeDeadline = .seconds(10)
+        self.bufferCapacity = 10_000
+        self.clientID = "affonso-relay"
+        self.properties = [:]
+    }
+
+    /// The librdkafka properties this configuration stands for.
+    var librdkafkaProperties: [(String, String)] {
+        var defaults: [(String, String)] = [
+            ("bootstrap.servers", bootstrapServers.joined(separator: ",")),
+            ("group.id", groupID),
+            ("client.id", clientID),
+            ("partition.assignment.strategy", partitionAssignmentStrategy.value),
+            ("auto.offset.reset", autoOffsetReset.value),
+            ("session.timeout.ms", String(RDKafkaConfig.milliseconds(sessionTimeout))),
+            ("enable.partition.eof", "false"),
+        ]
+        if let autoCommitInterval {
+            defaults.append(("enable.auto.commit", "true"))
+            defaults.append(("auto.commit.interval.ms", String(RDKafkaConfig.milliseconds(autoCommitInterval))))
+        } else {
+            defaults.append(("enable.auto.commit", "false"))
+        }
+        return RDKafkaConfig.merge(
+            defaults: defaults,
+            properties: properties,
+            enforced: [("enable.auto.offset.store", "false")]
+        )
+    }
+}

@@ -1,0 +1,56 @@
+import CRdKafka
+import Synchronization
+
+/// librdkafka's in-process mock Kafka cluster, for unit tests that need no broker.
+/// Point producers and consumers at ``bootstrapServers``. Call ``close()`` when done.
+public final class KafkaMockCluster: Sendable {
+    private let handle = RDKafkaHandle()
+    private let isClosed = Mutex(false)
+    /// Broker addresses of the mock cluster.
+    public let bootstrapServers: [String]
+
+    /// Starts a mock cluster.
+    /// - Parameter brokers: how many brokers it has.
+    /// - Throws: ``KafkaError`` when librdkafka cannot start it.
+    public init(brokers: Int = 1) throws(KafkaError) {
+        let conf = try RDKafkaConfig.make(
+            [("test.mock.num.brokers", String(brokers)), ("log_level", "3")],
+            client: "Kafka mock cluster"
+        )
+        let pointer = try RDKafkaConfig.newHandle(type: RD_KAFKA_PRODUCER, conf: conf, client: "Kafka mock cluster")
+        handle.set(pointer)
+        guard let cluster = rd_kafka_handle_mock_cluster(pointer) else {
+            rd_kafka_destroy(pointer)
+            throw KafkaError(code: .configuration, message: "librdkafka did not start a mock cluster")
+        }
+        bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster)).split(separator: ",").map(
+            String.init)
+    }
+
+    deinit {
+        if !isClosed.withLock({ $0 }) { rd_kafka_destroy(handle.pointer) }
+    }
+
+    /// Creates a topic on the mock cluster.
+    /// - Parameters:
+    ///   - name: the topic name.
+    ///   - partitions: how many partitions it has.
+    public func createTopic(_ name: String, partitions: Int) throws(KafkaError) {
+        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
+        let error = rd_kafka_mock_topic_create(cluster, name, Int32(partitions), 1)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(error, "could not create mock topic '\(name)'")
+        }
+    }
+
+    /// Stops the mock cluster. Idempotent.
+    public func close() async {
+        let wasClosed = isClosed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
+        let handle = handle
+        _ = try? await RDKafkaBlocking.run { () throws(KafkaError) in rd_kafka_destroy(handle.pointer) }
+    }
+}

@@ -1,0 +1,72 @@
+// MARK: - DeliveryConfiguration
+
+/// How records are delivered (`delivery:` in relay.yaml, SPEC.md §2 and §6). The retry-related settings
+/// (`in_process_attempts`, `referral_not_found`) live in ``RetryConfiguration``.
+public struct DeliveryConfiguration: Sendable, Hashable {
+    /// What happens to a record no rule matches (`delivery.unmatched`).
+    public struct UnmatchedHandling: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case skip
+            case deadLetter = "dead_letter"
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) {
+            self.base = base
+        }
+
+        /// Parses the configuration value.
+        ///
+        /// - Parameter rawValue: `skip` or `dead_letter`; anything else returns `nil`.
+        public init?(rawValue: String) {
+            guard let base = Base(rawValue: rawValue) else { return nil }
+            self.base = base
+        }
+
+        /// The configuration value.
+        public var rawValue: String { self.base.rawValue }
+
+        public var description: String { self.base.rawValue }
+
+        /// The record is complete without sending anything.
+        public static let skip = UnmatchedHandling(.skip)
+        /// The record goes to the dead-letter topic.
+        public static let deadLetter = UnmatchedHandling(.deadLetter)
+    }
+
+    /// How many requests may be in flight at once, across all partitions (`delivery.max_in_flight`). Default: 256.
+    public var maximumInFlight: Int
+    /// Which records are delivered in offset order (`delivery.ordering`). Default: ``DeliveryOrdering/key``.
+    public var ordering: DeliveryOrdering
+    /// What happens to unmatched records (`delivery.unmatched`). Default: ``UnmatchedHandling/skip``.
+    public var unmatched: UnmatchedHandling
+
+    /// - Parameters:
+    ///   - maximumInFlight: How many requests may be in flight at once.
+    ///   - ordering: Which records are delivered in offset order.
+    ///   - unmatched: What happens to unmatched records.
+    public init(maximumInFlight: Int = 256, ordering: DeliveryOrdering = .key, unmatched: UnmatchedHandling = .skip) {
+        self.maximumInFlight = maximumInFlight
+        self.ordering = ordering
+        self.unmatched = unmatched
+    }
+
+    /// The dispatcher settings: pause fetching at 2 × `maximumInFlight` buffered records, resume at
+    /// `maximumInFlight`.
+    public var dispatcherConfiguration: DispatcherConfiguration {
+        DispatcherConfiguration(maximumInFlight: self.maximumInFlight, ordering: self.ordering)
+    }
+
+    /// Checks the settings are in range.
+    ///
+    /// - Throws: ``RelayError`` with code ``RelayError/Code/invalidConfiguration`` naming the setting and the fix.
+    public func validate() throws(RelayError) {
+        guard self.maximumInFlight >= 1 else {
+            throw RelayError(
+                code: .invalidConfiguration,
+                message: "delivery.max_in_flight is \(self.maximumInFlight); set it to 1 or more (default 256)"
+            )
+        }
+    }
+}

@@ -1,0 +1,78 @@
+// MARK: - DeliveryOrdering
+
+/// Which records are delivered in offset order (`delivery.ordering`, SPEC.md §6).
+public struct DeliveryOrdering: Sendable, Hashable, CustomStringConvertible {
+    private enum Base: String, Sendable {
+        case key
+        case partition
+        case none
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// Parses the configuration value.
+    ///
+    /// - Parameter rawValue: `key`, `partition` or `none`; anything else returns `nil`.
+    public init?(rawValue: String) {
+        guard let base = Base(rawValue: rawValue) else { return nil }
+        self.base = base
+    }
+
+    /// The configuration value: `key`, `partition` or `none`.
+    public var rawValue: String { self.base.rawValue }
+
+    public var description: String { self.base.rawValue }
+
+    /// Records of one partition with the same key are delivered in offset order; other keys proceed in
+    /// parallel. Records without a key are ordered with every other keyless record of their partition.
+    public static let key = DeliveryOrdering(.key)
+    /// All records of one partition are delivered in offset order, one at a time.
+    public static let partition = DeliveryOrdering(.partition)
+    /// No ordering: every record may be delivered as soon as there is room.
+    public static let none = DeliveryOrdering(.none)
+
+    /// The lane a record waits in: records of one lane are started one at a time, in submission order.
+    func lane(partition: PartitionID, key: [UInt8]?) -> DispatchLane? {
+        switch self.base {
+        case .none:
+            return nil
+        case .partition:
+            return .partition(partition)
+        case .key:
+            guard let key else { return .partition(partition) }
+            return .key(partition, key)
+        }
+    }
+}
+
+/// The ordering lane of a record in ``KeyedDispatcher``.
+enum DispatchLane: Sendable, Hashable {
+    /// Every keyless record of a partition (ordering `key`), or every record of it (ordering `partition`).
+    case partition(PartitionID)
+    /// Records of one partition with the same key.
+    case key(PartitionID, [UInt8])
+
+    /// Hashes key bytes in one go (an array's own hashing combines byte by byte).
+    func hash(into hasher: inout Hasher) {
+        switch self {
+        case .partition(let partition):
+            hasher.combine(0 as UInt8)
+            hasher.combine(partition)
+        case .key(let partition, let key):
+            hasher.combine(1 as UInt8)
+            hasher.combine(partition)
+            hasher.combine(key.count)
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    var partition: PartitionID {
+        switch self {
+        case .partition(let partition), .key(let partition, _): partition
+        }
+    }
+}

@@ -1,0 +1,255 @@
+import AffonsoAPI
+import Foundation
+import KafkaClient
+import Logging
+import Rules
+
+// MARK: - Delivery
+
+extension DeliveryPipeline {
+    /// Runs one job to its end and hands it back to the dispatcher.
+    func deliver(_ job: KeyedDispatcher<EventJob>.Job) async {
+        let event = job.element
+        let finished: Bool
+        switch event.work {
+        case .deliver(let mapped):
+            finished = await deliver(mapped, of: event)
+        case .deadLetter(let errorClass, let message):
+            metrics.recordFailure(errorClass)
+            let decision = RetryPolicy.Decision.deadLetter(
+                topic: configuration.retry.deadLetterTopic,
+                attempt: (event.envelope?.attempt ?? 0) + 1
+            )
+            finished = await route(event, decision, errorClass, message, status: nil)
+        }
+        perform(state.withLock { finished ? $0.finish(job) : $0.abandon(job) })
+    }
+
+    /// Sends an event until it is acknowledged or routed to a retry or dead-letter topic.
+    /// - Returns: false when cancelled first (the record stays incomplete and is read again by the next owner).
+    private func deliver(_ mapped: MappedEvent, of event: EventJob) async -> Bool {
+        var inProcessAttempt = 1
+        while let turn = await waitForTurn() {
+            let started = ContinuousClock.now
+            let outcome: AffonsoOutcome
+            do {
+                outcome = try await client.send(body: mapped.body, externalEventID: mapped.externalEventID)
+            } catch {
+                return false
+            }
+            metrics.recordResponse(status: outcome.status, duration: ContinuousClock.now - started)
+            let failure: AffonsoError
+            switch outcome {
+            case .delivered:
+                noteAnswered(turn)
+                metrics.recordDelivered(eventType: mapped.eventType, rule: mapped.rule)
+                return true
+            case .failed(let error):
+                failure = error
+            }
+            if failure.errorClass == .credentials || failure.code == .apiKeyUnavailable {
+                noteCredentialsFault(status: failure.status ?? 401, turn: turn)
+                continue
+            }
+            if failure.errorClass == .rateLimited {
+                noteAnswered(turn)
+                metrics.recordRateLimited()
+                continue
+            }
+            let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
+            metrics.recordFailure(errorClass)
+            if errorClass.isTransient {
+                noteTransientFailure(turn)
+            } else {
+                noteAnswered(turn)
+            }
+            let decision = policy.decide(
+                .failed(errorClass),
+                previousAttempts: event.envelope?.attempt ?? 0,
+                inProcessAttempt: inProcessAttempt,
+                apiIsDown: state.withLock { $0.outage.isDown },
+                now: Date()
+            )
+            switch decision {
+            case .retryInProcess(let pause):
+                inProcessAttempt += 1
+                do { try await Task.sleep(for: pause) } catch { return false }
+            case .waitForRecovery, .waitForRateLimit, .waitForCredentials:
+                continue
+            case .retryTier, .deadLetter:
+                return await route(event, decision, errorClass, failure.message, status: failure.status)
+            }
+        }
+        return false
+    }
+
+    // MARK: - Faults
+
+    /// Why a job may send now.
+    enum Turn {
+        case regular
+        case outageProbe
+        case credentialsProbe
+    }
+
+    /// Waits until requests may be sent, or until this job is the one to probe a fault.
+    /// - Returns: `nil` when cancelled.
+    func waitForTurn() async -> Turn? {
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let (turn, wait) = state.withLock { state -> (Turn?, Duration) in
+                if state.isDeliveryOpen { return (.regular, .zero) }
+                if !state.credentials.isReady {
+                    if state.credentials.startProbeIfDue(now: now) { return (.credentialsProbe, .zero) }
+                    return (nil, state.credentials.nextProbeTime.map { $0 - now } ?? .seconds(1))
+                }
+                if state.outage.startProbeIfDue(now: now) { return (.outageProbe, .zero) }
+                return (nil, state.outage.nextProbeTime.map { $0 - now } ?? .seconds(1))
+            }
+            if let turn { return turn }
+            do {
+                try await Task.sleep(for: min(max(wait, .milliseconds(10)), .seconds(1)))
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    private func noteAnswered(_ turn: Turn) {
+        let now = ContinuousClock.now
+        let (resumedOutage, resumedCredentials) = state.withLock { state in
+            switch turn {
+            case .regular:
+                (
+                    state.outage.record(.answered, now: now) == .resumeFetching,
+                    state.credentials.recordAuthorized() == .resumeFetching
+                )
+            case .outageProbe:
+                (state.outage.recordProbe(.answered, now: now) == .resumeFetching, false)
+            case .credentialsProbe:
+                (false, state.credentials.recordProbe(authorized: true, now: now) == .resumeFetching)
+            }
+        }
+        if resumedOutage {
+            logger.notice("the Affonso API answers again; resuming fetching")
+        }
+        if resumedCredentials {
+            logger.notice("Affonso accepts the API key again; resuming fetching")
+            metrics.setCredentialsFault(false)
+        }
+        if resumedOutage || resumedCredentials { applyPauses() }
+    }
+
+    private func noteTransientFailure(_ turn: Turn) {
+        let now = ContinuousClock.now
+        let stopped = state.withLock { state in
+            switch turn {
+            case .regular, .credentialsProbe:
+                state.outage.record(.transientFailure, now: now) == .stopFetching
+            case .outageProbe:
+                state.outage.recordProbe(.transientFailure, now: now) == .stopFetching
+            }
+        }
+        if stopped {
+            logger.error(
+                "the Affonso API is failing most requests; stopped fetching, holding in-flight events and probing"
+            )
+            applyPauses()
+        }
+    }
+
+    private func noteCredentialsFault(status: Int, turn: Turn) {
+        let now = ContinuousClock.now
+        let stopped = state.withLock { state -> Bool in
+            if case .credentialsProbe = turn {
+                _ = state.credentials.recordProbe(authorized: false, status: status, now: now)
+                return false
+            }
+            return state.credentials.recordFault(status: status, now: now) != nil
+        }
+        guard stopped else { return }
+        let reason =
+            status == 403
+            ? "the API key lacks the write:commissions permission (403)"
+            : "the API key is missing, wrong or revoked (\(status))"
+        logger.error(
+            "Affonso refused the API key: \(reason). Delivery stopped, nothing is committed or dead-lettered; fix the key (api_key_file is re-read), probing every \(configuration.credentialsProbeInterval)"
+        )
+        metrics.setCredentialsFault(true)
+        applyPauses()
+    }
+
+    // MARK: - Retry and dead-letter topics
+
+    /// Writes the record to a retry tier or the dead-letter topic with the relay headers, waiting for the broker's
+    /// acknowledgement; retries the write until it succeeds or the task is cancelled.
+    /// - Returns: whether the record was durably written.
+    func route(
+        _ event: EventJob,
+        _ decision: RetryPolicy.Decision,
+        _ errorClass: ErrorClass,
+        _ message: String,
+        status: Int?
+    ) async -> Bool {
+        let now = Date()
+        let topic: String
+        let attempt: Int
+        let notBefore: Date
+        let tier: Int?
+        switch decision {
+        case .retryTier(let tierTopic, let tierIndex, let tierAttempt, let due):
+            (topic, attempt, notBefore, tier) = (tierTopic, tierAttempt, due, tierIndex)
+        case .deadLetter(let deadLetterTopic, let deadAttempt):
+            (topic, attempt, notBefore, tier) = (deadLetterTopic, deadAttempt, now, nil)
+        default:
+            return false
+        }
+        let envelope = RetryEnvelope.failure(
+            after: event.envelope,
+            record: event.source,
+            timestamp: event.message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) },
+            rule: event.rule,
+            errorClass: errorClass,
+            message: message,
+            status: status,
+            attempt: attempt,
+            notBefore: notBefore,
+            now: now,
+            knownSecrets: configuration.knownSecrets
+        )
+        let headers = envelope.headers(keeping: event.message.headers.map(RecordHeader.init)).map(KafkaHeader.init)
+        var pause = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                _ = try await producer.send(
+                    topic: topic, key: event.message.key, value: event.message.value, headers: headers)
+                break
+            } catch {
+                logger.error(
+                    "could not write a record to \(topic): \(error); retrying (its offset is not committed meanwhile)",
+                    metadata: [
+                        "topic": "\(event.source.topic)", "partition": "\(event.source.partition)",
+                        "offset": "\(event.source.offset)",
+                    ]
+                )
+                do { try await Task.sleep(for: pause) } catch { return false }
+                pause = min(pause * 2, .seconds(10))
+            }
+        }
+        if Task.isCancelled { return false }
+        let metadata: Logger.Metadata = [
+            "rule": "\(event.rule)", "class": "\(errorClass)", "topic": "\(envelope.original.topic)",
+            "partition": "\(envelope.original.partition)", "offset": "\(envelope.original.offset)",
+            "attempt": "\(attempt)",
+        ]
+        if let tier {
+            metrics.recordRetried(tier: topic)
+            logger.info("event sent to retry tier \(tier + 1) (\(topic)): \(envelope.errorMessage)", metadata: metadata)
+        } else {
+            metrics.recordDeadLettered(errorClass)
+            logger.warning("event dead-lettered to \(topic): \(envelope.errorMessage)", metadata: metadata)
+        }
+        return true
+    }
+}

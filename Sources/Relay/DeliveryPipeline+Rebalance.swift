@@ -1,0 +1,50 @@
+import KafkaClient
+
+// MARK: - Rebalance
+
+extension DeliveryPipeline {
+    /// Reacts to assignment changes: revoked partitions stop dispatching, drain their in-flight work up to the
+    /// drain deadline and store their final offsets before the consumer commits and unassigns them.
+    func rebalance(_ event: KafkaConsumer.RebalanceEvent) async {
+        switch event {
+        case .assigned(let partitions):
+            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            state.withLock { $0.assign(ids) }
+            logger.info("partitions assigned", metadata: ["partitions": "\(ids.map(\.description))"])
+            applyPauses()
+        case .revoked(let partitions):
+            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            perform(state.withLock { $0.beginRevoke(ids) })
+            let deadline = ContinuousClock.now + configuration.drainTimeout
+            while state.withLock({ $0.inFlightCount(of: ids) }) > 0, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let abandoned = state.withLock { $0.inFlightCount(of: ids) }
+            let offsets = state.withLock { $0.endRevoke(ids) }
+            if let consumer = consumer.withLock({ $0 }) {
+                for (partition, offset) in offsets {
+                    try? consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
+                    metrics.recordCommittable(partition: partition, offset: offset)
+                }
+            }
+            logger.info(
+                "partitions revoked",
+                metadata: [
+                    "partitions": "\(ids.map(\.description))",
+                    "final_offsets": "\(offsets.map { "\($0.0)=\($0.1)" })",
+                    "abandoned_in_flight": "\(abandoned)",
+                ]
+            )
+        case .lost(let partitions):
+            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            state.withLock { state in
+                _ = state.beginRevoke(ids)
+                _ = state.endRevoke(ids)
+            }
+            logger.warning(
+                "partitions lost (session timeout or fenced); their uncommitted records are read again by the next owner",
+                metadata: ["partitions": "\(ids.map(\.description))"]
+            )
+        }
+    }
+}

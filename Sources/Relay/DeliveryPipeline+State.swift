@@ -1,0 +1,175 @@
+import KafkaClient
+
+// MARK: - State
+
+extension DeliveryPipeline {
+    /// Everything the pipeline knows, behind one lock. Methods decide; the pipeline acts on what they return.
+    struct State {
+        /// What the pipeline must do after a decision, outside the lock.
+        struct Actions {
+            var start: [KeyedDispatcher<EventJob>.Job] = []
+            var offsetsToStore: [(PartitionID, Int64)] = []
+            var pausesChanged = false
+
+            fileprivate mutating func merge(_ action: KeyedDispatcher<EventJob>.Action, _ running: inout [PartitionID: Int]) {
+                start.append(contentsOf: action.start)
+                for job in action.start { running[job.partition, default: 0] += 1 }
+                if action.backpressure != nil { pausesChanged = true }
+            }
+        }
+
+        var tracker = OffsetTracker()
+        var dispatcher: KeyedDispatcher<EventJob>
+        /// Jobs started and not finished, per partition (revoked partitions drain these).
+        var running: [PartitionID: Int] = [:]
+        /// Events still unfinished per record; a record is complete when its count reaches zero.
+        var remaining: [OffsetTracker.Ticket: Int] = [:]
+        /// Retry records waiting for their `not_before`, per retry partition, in offset order.
+        var held: [PartitionID: [KafkaConsumerMessage]] = [:]
+        var outage: OutageDetector
+        var credentials: CredentialsGate
+        /// Partitions being revoked: new records of theirs are ignored (their next owner reads them).
+        var revoking: Set<PartitionID> = []
+        /// Graceful shutdown started.
+        var isDraining = false
+        /// Partitions this pipeline asked the consumer to pause.
+        var paused: Set<PartitionID> = []
+
+        init(configuration: DeliveryPipelineConfiguration) {
+            dispatcher = KeyedDispatcher(configuration: configuration.delivery.dispatcherConfiguration)
+            outage = OutageDetector(configuration: configuration.outage)
+            credentials = CredentialsGate(probeInterval: configuration.credentialsProbeInterval)
+        }
+
+        var isReady: Bool { credentials.isReady && !outage.isDown && !isDraining }
+
+        /// Whether jobs may send requests (as opposed to waiting for a probe to clear a fault).
+        var isDeliveryOpen: Bool { credentials.isReady && !outage.isDown }
+
+        // MARK: Records
+
+        /// Registers a fetched record, unless its partition is being revoked or is not assigned.
+        mutating func register(_ coordinates: RecordCoordinates) -> OffsetTracker.Ticket? {
+            guard !revoking.contains(coordinates.partitionID) else { return nil }
+            return tracker.register(coordinates)
+        }
+
+        /// Submits a record's jobs; a record without any is complete at once.
+        mutating func submit(_ jobs: [EventJob], for ticket: OffsetTracker.Ticket, key: [UInt8]?) -> Actions {
+            var actions = Actions()
+            guard !jobs.isEmpty else {
+                complete(ticket, &actions)
+                return actions
+            }
+            remaining[ticket] = jobs.count
+            for job in jobs {
+                actions.merge(dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key), &running)
+            }
+            return actions
+        }
+
+        /// A job is done (delivered, or durably routed to a retry or dead-letter topic).
+        mutating func finish(_ job: KeyedDispatcher<EventJob>.Job) -> Actions {
+            var actions = Actions()
+            finishRunning(job)
+            actions.merge(dispatcher.finish(job), &running)
+            let ticket = job.element.ticket
+            if let count = remaining[ticket] {
+                if count <= 1 {
+                    remaining[ticket] = nil
+                    complete(ticket, &actions)
+                } else {
+                    remaining[ticket] = count - 1
+                }
+            }
+            return actions
+        }
+
+        /// A job was abandoned (cancelled at shutdown): the dispatcher frees its slot; its record stays incomplete.
+        mutating func abandon(_ job: KeyedDispatcher<EventJob>.Job) -> Actions {
+            var actions = Actions()
+            finishRunning(job)
+            actions.merge(dispatcher.finish(job), &running)
+            remaining[job.element.ticket] = nil
+            return actions
+        }
+
+        private mutating func finishRunning(_ job: KeyedDispatcher<EventJob>.Job) {
+            let count = (running[job.partition] ?? 1) - 1
+            running[job.partition] = count > 0 ? count : nil
+        }
+
+        private mutating func complete(_ ticket: OffsetTracker.Ticket, _ actions: inout Actions) {
+            if case .advanced(let offset) = tracker.complete(ticket) {
+                actions.offsetsToStore.append((ticket.coordinates.partitionID, offset))
+            }
+        }
+
+        // MARK: Rebalance
+
+        mutating func assign(_ partitions: [PartitionID]) {
+            for partition in partitions {
+                tracker.assign(partition, position: nil)
+                revoking.remove(partition)
+                paused.remove(partition)
+            }
+        }
+
+        /// Stops dispatching revoked partitions: queued jobs and held retry records are dropped (uncommitted).
+        mutating func beginRevoke(_ partitions: [PartitionID]) -> Actions {
+            var actions = Actions()
+            for partition in partitions {
+                revoking.insert(partition)
+                held[partition] = nil
+                let (dropped, action) = dispatcher.revoke(partition)
+                for job in dropped { remaining[job.ticket] = nil }
+                actions.merge(action, &running)
+            }
+            return actions
+        }
+
+        func inFlightCount(of partitions: [PartitionID]) -> Int {
+            partitions.reduce(0) { $0 + (running[$1] ?? 0) }
+        }
+
+        /// Forgets revoked or lost partitions; returns the final offsets to store for revoked ones.
+        mutating func endRevoke(_ partitions: [PartitionID]) -> [(PartitionID, Int64)] {
+            var offsets: [(PartitionID, Int64)] = []
+            for partition in partitions {
+                if let offset = tracker.revoke(partition)?.committableOffset {
+                    offsets.append((partition, offset))
+                }
+                remaining = remaining.filter { $0.key.coordinates.partitionID != partition }
+                revoking.remove(partition)
+                paused.remove(partition)
+                held[partition] = nil
+            }
+            return offsets
+        }
+
+        // MARK: Pauses
+
+        /// A partition is fetched unless too much is buffered, the API is down or refuses the key, a drain
+        /// started, or it is a retry partition waiting for a record's `not_before`.
+        func shouldPause(_ partition: PartitionID) -> Bool {
+            dispatcher.isPaused || !isDeliveryOpen || isDraining || held[partition] != nil
+        }
+
+        /// The partitions to pause and resume so the consumer's state matches ``shouldPause(_:)``.
+        mutating func pauseChanges() -> (pause: [PartitionID], resume: [PartitionID], pausedCount: Int) {
+            var pause: [PartitionID] = []
+            var resume: [PartitionID] = []
+            for partition in tracker.assignedPartitions where !revoking.contains(partition) {
+                let should = shouldPause(partition)
+                if should, !paused.contains(partition) {
+                    paused.insert(partition)
+                    pause.append(partition)
+                } else if !should, paused.contains(partition) {
+                    paused.remove(partition)
+                    resume.append(partition)
+                }
+            }
+            return (pause, resume, paused.count)
+        }
+    }
+}

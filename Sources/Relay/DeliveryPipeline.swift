@@ -1,0 +1,345 @@
+import AffonsoAPI
+import CEL
+import Foundation
+import KafkaClient
+import Logging
+import Rules
+import ServiceLifecycle
+import Synchronization
+
+// MARK: - DeliveryPipeline
+
+/// The relay's heart (SPEC.md §6): reads records, maps them with the rules, delivers each event to Affonso with
+/// bounded, key-ordered concurrency, routes failures to retry tiers and the dead-letter topic, and stores a
+/// partition's offset only up to its highest contiguous complete record.
+///
+/// A record is complete when each of its events was acknowledged (2xx) or durably written to a retry or
+/// dead-letter topic, or when it was skipped. Records of retry tiers wait for their `not_before` time by pausing
+/// only their partition.
+///
+/// The state machines (``OffsetTracker``, ``KeyedDispatcher``, ``OutageDetector``, ``CredentialsGate``) sit in one
+/// `Mutex`; every call into Kafka or HTTP happens outside it.
+public final class DeliveryPipeline: Sendable {
+    let configuration: DeliveryPipelineConfiguration
+    let rules: RuleSet
+    let client: AffonsoClient
+    let producer: KafkaProducer
+    let logger: Logger
+    let metrics: RelayMetrics
+    let policy: RetryPolicy
+    let retryTopics: Set<String>
+    let state: Mutex<State>
+    let consumer = Mutex<KafkaConsumer?>(nil)
+    let work: AsyncStream<Work>
+    let workContinuation: AsyncStream<Work>.Continuation
+
+    /// Something for the pipeline's task group to run.
+    enum Work: Sendable {
+        case deliver(KeyedDispatcher<EventJob>.Job)
+        /// Release a retry partition's held records after the delay.
+        case release(PartitionID, after: Duration)
+    }
+
+    /// - Parameters:
+    ///   - configuration: concurrency, ordering and retry settings.
+    ///   - rules: the compiled topic rules.
+    ///   - client: the Affonso client (its rate limiter paces every request).
+    ///   - producer: writes retry-tier and dead-letter records.
+    ///   - metrics: where counters go.
+    ///   - logger: JSON log lines; never the API key.
+    public init(
+        configuration: DeliveryPipelineConfiguration,
+        rules: RuleSet,
+        client: AffonsoClient,
+        producer: KafkaProducer,
+        metrics: RelayMetrics = RelayMetrics(),
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.rules = rules
+        self.client = client
+        self.producer = producer
+        self.metrics = metrics
+        self.logger = logger
+        self.policy = RetryPolicy(configuration: configuration.retry)
+        self.retryTopics = Set(configuration.retryTopics)
+        self.state = Mutex(State(configuration: configuration))
+        (self.work, self.workContinuation) = AsyncStream.makeStream()
+    }
+
+    /// The rebalance handler to give the ``KafkaConsumer``: it drains revoked partitions before they are unassigned.
+    public var rebalanceHandler: KafkaConsumer.RebalanceHandler {
+        { [weak self] event in await self?.rebalance(event) }
+    }
+
+    /// Whether the relay should receive traffic: the key works, the API is not down, and no drain started.
+    public var isReady: Bool { state.withLock { $0.isReady } }
+
+    // MARK: - Run
+
+    /// Consumes until graceful shutdown (then closes the consumer, which drains, commits and leaves the group) or a
+    /// fatal consumer error.
+    ///
+    /// - Parameter consumer: a consumer created with ``rebalanceHandler`` and subscribed to the source and
+    ///   retry-tier topics.
+    /// - Throws: the consumer's fatal ``KafkaError``.
+    public func run(consumer: KafkaConsumer) async throws {
+        self.consumer.withLock { $0 = consumer }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { self.workContinuation.finish() }
+                for try await message in consumer.messages {
+                    self.handle(message)
+                }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                self.state.withLock { $0.isDraining = true }
+                self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
+                await consumer.close()
+            }
+            for await work in self.work {
+                switch work {
+                case .deliver(let job):
+                    group.addTask { await self.deliver(job) }
+                case .release(let partition, let delay):
+                    group.addTask {
+                        try? await Task.sleep(for: delay)
+                        self.releaseHeld(partition)
+                    }
+                }
+            }
+            // The consumer is closed: whatever still runs missed the drain deadline and is abandoned uncommitted.
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        self.consumer.withLock { $0 = nil }
+    }
+
+    // MARK: - Records
+
+    /// Takes one consumed record: holds it when it is a retry record that is not due, else maps and dispatches it.
+    func handle(_ message: KafkaConsumerMessage) {
+        let partition = PartitionID(topic: message.topic, partition: message.partition)
+        metrics.recordConsumed(topic: message.topic)
+        guard retryTopics.contains(message.topic) else {
+            process(message, envelope: nil)
+            return
+        }
+        let envelope: RetryEnvelope?
+        do {
+            envelope = try RetryEnvelope.parse(message.headers.map(RecordHeader.init))
+        } catch {
+            process(message, envelope: nil, unusable: error.message)
+            return
+        }
+        let delay = envelope?.remainingDelay(now: Date())
+        let held = state.withLock { state -> Bool in
+            if state.held[partition] != nil {
+                state.held[partition]!.append(message)
+                return true
+            }
+            guard delay != nil else { return false }
+            state.held[partition] = [message]
+            return true
+        }
+        guard held else {
+            process(message, envelope: envelope)
+            return
+        }
+        if let delay, state.withLock({ $0.held[partition]?.count == 1 }) {
+            logger.debug(
+                "retry record not due yet; pausing its partition",
+                metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "delay": "\(delay)"]
+            )
+            applyPauses()
+            workContinuation.yield(.release(partition, after: delay))
+        }
+    }
+
+    /// Releases the due records a retry partition held, and schedules the next wake-up or resumes the partition.
+    func releaseHeld(_ partition: PartitionID) {
+        let now = Date()
+        var due: [(KafkaConsumerMessage, RetryEnvelope?)] = []
+        let nextDelay = state.withLock { state -> Duration? in
+            guard var queue = state.held[partition] else { return nil }
+            while let first = queue.first {
+                let envelope = try? RetryEnvelope.parse(first.headers.map(RecordHeader.init))
+                if let delay = envelope?.remainingDelay(now: now) {
+                    state.held[partition] = queue
+                    return delay
+                }
+                due.append((first, envelope))
+                queue.removeFirst()
+            }
+            state.held[partition] = nil
+            return nil
+        }
+        for (message, envelope) in due {
+            process(message, envelope: envelope)
+        }
+        if let nextDelay {
+            workContinuation.yield(.release(partition, after: nextDelay))
+        } else {
+            applyPauses()
+        }
+    }
+
+    /// Maps a record and submits its events (or its dead letter) for delivery; completes it at once when there is
+    /// nothing to send.
+    func process(_ message: KafkaConsumerMessage, envelope: RetryEnvelope?, unusable: String? = nil) {
+        let coordinates = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
+        guard let ticket = state.withLock({ $0.register(coordinates) }) else { return }
+        let jobs = jobs(for: message, envelope: envelope, unusable: unusable, ticket: ticket)
+        perform(state.withLock { $0.submit(jobs, for: ticket, key: message.key) })
+    }
+
+    /// The events (or dead letters) one record becomes.
+    private func jobs(
+        for message: KafkaConsumerMessage,
+        envelope: RetryEnvelope?,
+        unusable: String?,
+        ticket: OffsetTracker.Ticket
+    ) -> [EventJob] {
+        let source = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
+        func deadLetter(_ rule: String, _ errorClass: ErrorClass, _ text: String) -> [EventJob] {
+            [
+                EventJob(
+                    ticket: ticket, source: source, message: message, envelope: envelope, rule: rule,
+                    work: .deadLetter(errorClass, text))
+            ]
+        }
+        if let unusable {
+            return deadLetter("", .decode, "retry record with unreadable relay headers: \(unusable)")
+        }
+        let original = envelope?.original ?? source
+        let record = SourceRecord(
+            topic: original.topic,
+            partition: original.partition,
+            offset: original.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers.compactMap { header in
+                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
+                    return nil
+                }
+                return SourceRecord.Header(name: header.key, value: value)
+            },
+            timestamp: (envelope?.originalTimestamp).map(CELTimestamp.init(date:))
+                ?? message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
+        )
+        if let envelope, !rules.ruleNames.contains(envelope.rule) {
+            return deadLetter(
+                envelope.rule, .ruleRemoved,
+                "rule '\(envelope.rule)' no longer exists; restore it and replay the dead letter, or drop it"
+            )
+        }
+        switch rules.apply(record, onlyRule: envelope?.rule) {
+        case .skipped, .results([]):
+            metrics.recordSkipped(topic: message.topic)
+            guard configuration.delivery.unmatched == .deadLetter, envelope == nil else { return [] }
+            return deadLetter(
+                "", .mapping,
+                "no rule matches topic '\(original.topic)' (delivery.unmatched: dead_letter)"
+            )
+        case .failed(let error):
+            return deadLetter(error.rule ?? "", ErrorClass(rules: error), error.message)
+        case .results(let results):
+            return results.map { result in
+                switch result.result {
+                case .success(let event):
+                    EventJob(
+                        ticket: ticket, source: source, message: message, envelope: envelope,
+                        rule: result.rule, work: .deliver(event))
+                case .failure(let error):
+                    EventJob(
+                        ticket: ticket, source: source, message: message, envelope: envelope,
+                        rule: result.rule, work: .deadLetter(ErrorClass(rules: error), error.message))
+                }
+            }
+        }
+    }
+
+    // MARK: - Actions
+
+    /// Carries out what the state machines decided: start jobs, store offsets, pause or resume fetching.
+    func perform(_ actions: State.Actions) {
+        for job in actions.start {
+            workContinuation.yield(.deliver(job))
+        }
+        if !actions.offsetsToStore.isEmpty, let consumer = consumer.withLock({ $0 }) {
+            for (partition, offset) in actions.offsetsToStore {
+                do {
+                    try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
+                    metrics.recordCommittable(partition: partition, offset: offset)
+                } catch {
+                    // The partition was revoked or lost meanwhile: its new owner re-reads from the last commit.
+                    logger.debug("offset not stored", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                }
+            }
+        }
+        if actions.pausesChanged {
+            applyPauses()
+        }
+    }
+
+    /// Pauses and resumes partitions so that the consumer fetches exactly from those that should be fetched.
+    func applyPauses() {
+        guard let consumer = consumer.withLock({ $0 }) else { return }
+        let (pause, resume, pausedCount) = state.withLock { $0.pauseChanges() }
+        for partition in pause {
+            consumer.pause(topic: partition.topic, partition: partition.partition)
+        }
+        for partition in resume {
+            consumer.resume(topic: partition.topic, partition: partition.partition)
+        }
+        metrics.setPausedPartitions(pausedCount)
+    }
+}
+
+// MARK: - EventJob
+
+/// One event of one record, on its way to Affonso (or straight to the dead-letter topic).
+struct EventJob: Sendable {
+    enum Work: Sendable {
+        case deliver(MappedEvent)
+        case deadLetter(ErrorClass, String)
+    }
+
+    let ticket: OffsetTracker.Ticket
+    /// Where the record was read (a retry tier's own coordinates for a retried record).
+    let source: RecordCoordinates
+    let message: KafkaConsumerMessage
+    /// The relay headers the record carried, when it came from a retry tier.
+    let envelope: RetryEnvelope?
+    let rule: String
+    let work: Work
+}
+
+// MARK: - Conversions
+
+extension RecordHeader {
+    init(_ header: KafkaHeader) { self.init(key: header.key, value: header.value) }
+}
+
+extension KafkaHeader {
+    init(_ header: RecordHeader) { self.init(key: header.key, value: header.value) }
+}
+
+extension ErrorClass {
+    /// The class of a rules failure: `mapping`, `validation`, `decode` or `record_too_large`.
+    init(rules error: RulesError) {
+        self = ErrorClass(rawValue: error.errorClass) ?? .mapping
+    }
+}
+
+extension CELTimestamp {
+    init(milliseconds: Int64) {
+        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        self.init(seconds: seconds, nanos: Int32(remainder * 1_000_000))
+    }
+
+    init(date: Date) {
+        self.init(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+    }
+}

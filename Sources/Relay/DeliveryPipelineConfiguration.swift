@@ -1,0 +1,24 @@
+// MARK: - DeliveryPipelineConfiguration
+
+/// How the pipeline delivers (SPEC.md §6): concurrency, ordering, retries, drains and health detection.
+public struct DeliveryPipelineConfiguration: Sendable {
+    /// Retry tiers, attempts, the dead-letter topic and in-process backoff.
+    /// Default: ``RetryConfiguration/init(tiers:maximumAttempts:inProcessAttempts:deadLetterTopic:referralNotFound:backoff:)``'s defaults.
+    public var retry: RetryConfiguration = RetryConfiguration()
+    /// In-flight limit, ordering and unmatched records (`delivery:`). Default: 256, `.key`, `.skip`.
+    public var delivery: DeliveryConfiguration = DeliveryConfiguration()
+    /// How long revoked partitions (and shutdown) wait for in-flight work before giving up on it. Default: 25 s.
+    public var drainTimeout: Duration = .seconds(25)
+    /// When the API counts as down as a whole. Default: 80% of the last 20 requests failing transiently.
+    public var outage: OutageDetector.Configuration = OutageDetector.Configuration()
+    /// The pause between credential probes after a 401/403. Default: 30 s.
+    public var credentialsProbeInterval: Duration = .seconds(30)
+    /// Exact secrets (the API key) scrubbed from every message the pipeline writes or logs. Default: none.
+    public var knownSecrets: [String] = []
+
+    /// Creates a configuration with the defaults above.
+    public init() {}
+
+    /// The retry-tier topics, which the pipeline consumes besides the source topics.
+    public var retryTopics: [String] { retry.tiers.map(\.topic) }
+}

@@ -1,0 +1,154 @@
+import AffonsoAPI
+import KafkaClient
+import Logging
+import Rules
+import ServiceLifecycle
+import Synchronization
+
+// MARK: - RelayServiceConfiguration
+
+/// Everything `affonso-relay run` needs, in the modules' own configuration types.
+public struct RelayServiceConfiguration: Sendable {
+    /// The group consumer; its topics are the source topics and patterns (retry tiers are added by the service).
+    public var consumer: KafkaConsumerConfiguration
+    /// The producer for retry-tier and dead-letter records.
+    public var producer: KafkaProducerConfiguration
+    /// The Affonso API client.
+    public var affonso: AffonsoClientConfiguration
+    /// Delivery, retry and drain settings.
+    public var pipeline: DeliveryPipelineConfiguration
+    /// Whether missing retry and dead-letter topics are created at start (`retry.create_topics`). Default: true.
+    public var createTopics: Bool = true
+
+    public init(
+        consumer: KafkaConsumerConfiguration,
+        producer: KafkaProducerConfiguration,
+        affonso: AffonsoClientConfiguration,
+        pipeline: DeliveryPipelineConfiguration
+    ) {
+        self.consumer = consumer
+        self.producer = producer
+        self.affonso = affonso
+        self.pipeline = pipeline
+    }
+
+    /// The retry-tier and dead-letter topics, which `topics ensure` and `create_topics` create.
+    public var relayTopics: [String] { pipeline.retryTopics + [pipeline.retry.deadLetterTopic] }
+}
+
+// MARK: - RelayService
+
+/// `affonso-relay run`: the consumer, the delivery pipeline, the producer and the Affonso client as one service.
+/// Graceful shutdown stops fetching, drains in-flight work up to the drain deadline, commits, leaves the group and
+/// flushes the producer.
+public final class RelayService: Service, Sendable {
+    public let configuration: RelayServiceConfiguration
+    public let pipeline: DeliveryPipeline
+    private let client: AffonsoClient
+    private let producer: KafkaProducer
+    private let logger: Logger
+    private let started = Mutex(false)
+
+    /// - Throws: ``KafkaError`` or ``AffonsoError`` for a configuration they reject.
+    public init(
+        configuration: RelayServiceConfiguration,
+        rules: RuleSet,
+        metrics: RelayMetrics = RelayMetrics(),
+        logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        client = try AffonsoClient(configuration: configuration.affonso, logger: logger)
+        producer = try KafkaProducer(configuration: configuration.producer, logger: logger)
+        pipeline = DeliveryPipeline(
+            configuration: configuration.pipeline,
+            rules: rules,
+            client: client,
+            producer: producer,
+            metrics: metrics,
+            logger: logger
+        )
+    }
+
+    /// Ready when the consumer runs and the pipeline is ready (key accepted, API up, not draining).
+    public var isReady: Bool { started.withLock { $0 } && pipeline.isReady }
+
+    public func run() async throws {
+        do {
+            try await consume()
+        } catch {
+            await shutdownClients()
+            throw error
+        }
+        await shutdownClients()
+        logger.info("relay stopped")
+    }
+
+    private func consume() async throws {
+        if configuration.createTopics {
+            try await TopicProvisioner.ensure(
+                configuration.relayTopics,
+                bootstrapServers: configuration.consumer.bootstrapServers,
+                properties: configuration.consumer.properties,
+                logger: logger
+            )
+        }
+        var consumerConfiguration = configuration.consumer
+        consumerConfiguration.topics += configuration.pipeline.retryTopics
+        consumerConfiguration.revokeDeadline = configuration.pipeline.drainTimeout + .seconds(5)
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration,
+            logger: logger,
+            rebalanceHandler: pipeline.rebalanceHandler
+        )
+        started.withLock { $0 = true }
+        defer { started.withLock { $0 = false } }
+        do {
+            try await pipeline.run(consumer: consumer)
+        } catch {
+            await consumer.close()
+            throw error
+        }
+    }
+
+    private func shutdownClients() async {
+        do {
+            try await producer.flush(timeout: .seconds(10))
+        } catch {
+            logger.error("producer flush failed at shutdown: \(error)")
+        }
+        await producer.close()
+        try? await client.shutdown()
+    }
+}
+
+// MARK: - TopicProvisioner
+
+/// Creates the relay's own topics (retry tiers and dead letters) when they are missing.
+public enum TopicProvisioner {
+    /// - Returns: the topics that were created (existing ones are left alone).
+    @discardableResult
+    public static func ensure(
+        _ topics: [String],
+        bootstrapServers: [String],
+        properties: [String: String],
+        partitions: Int = 3,
+        logger: Logger
+    ) async throws -> [String] {
+        let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, properties: properties, logger: logger)
+        var created: [String] = []
+        do {
+            for topic in topics {
+                if try await admin.ensureTopic(.init(name: topic, partitions: partitions)) {
+                    created.append(topic)
+                    logger.info("created topic", metadata: ["topic": "\(topic)"])
+                }
+            }
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        return created
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Rules
+import Yams
+
+extension RelayConfigLoader {
+    static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
+        let keys = ["brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes"]
+        guard let entries = reader.mapping(node, "kafka", allowed: keys) else { return }
+        for entry in entries {
+            let what = "kafka.\(entry.key)"
+            switch entry.key {
+            case "brokers":
+                if let brokers = reader.stringList(entry.value, what) {
+                    if brokers.isEmpty {
+                        reader.error(entry.value, "kafka.brokers is empty; list at least one host:port")
+                    }
+                    kafka.brokers = brokers
+                }
+            case "group_id":
+                if let group = reader.string(entry.value, what) {
+                    if group.isEmpty { reader.error(entry.value, "kafka.group_id must not be empty") }
+                    kafka.groupID = group
+                }
+            case "topics": kafka.topics = reader.stringList(entry.value, what) ?? kafka.topics
+            case "topic_patterns":
+                guard let nodes = reader.sequence(entry.value, what) else { continue }
+                for (index, patternNode) in nodes.enumerated() {
+                    guard let pattern = reader.string(patternNode, "\(what)[\(index)]") else { continue }
+                    do {
+                        _ = try Regex(pattern)
+                        kafka.topicPatterns.append(pattern)
+                    } catch {
+                        reader.error(patternNode, "\(what)[\(index)] is not a valid regular expression: \(error)")
+                    }
+                }
+            case "client_properties":
+                guard let properties = reader.mapping(entry.value, what) else { continue }
+                for property in properties {
+                    if let value = reader.string(property.value, "\(what).\(property.key)") {
+                        kafka.clientProperties[property.key] = value
+                    }
+                }
+            case "max_record_bytes":
+                kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
+            default: break
+            }
+        }
+    }
+
+    static func readAffonso(
+        _ node: Node,
+        _ reader: YAMLReader,
+        _ affonso: inout RelayConfiguration.Affonso,
+        purpose: Purpose
+    ) {
+        let keys = ["base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http"]
+        guard let entries = reader.mapping(node, "affonso", allowed: keys) else { return }
+        var baseURLNode: Node?
+        for entry in entries {
+            let what = "affonso.\(entry.key)"
+            switch entry.key {
+            case "base_url":
+                baseURLNode = entry.value
+                affonso.baseURL = reader.string(entry.value, what) ?? affonso.baseURL
+            case "api_key": affonso.apiKey = reader.optionalString(entry.value, what)
+            case "api_key_file": affonso.apiKeyFile = reader.optionalString(entry.value, what)
+            case "plan":
+                affonso.plan = reader.choice(entry.value, what, RelayConfiguration.Affonso.Plan.self) ?? affonso.plan
+            case "rate_limit":
+                guard let limits = reader.mapping(entry.value, what, allowed: ["per_minute", "burst"]) else { continue }
+                var perMinute: Int?
+                var burst: Int?
+                for limit in limits {
+                    let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1)
+                    if limit.key == "per_minute" { perMinute = value } else { burst = value }
+                }
+                if let perMinute {
+                    affonso.rateLimit = .init(perMinute: perMinute, burst: burst ?? max(1, perMinute / 30))
+                } else {
+                    reader.error(entry.value, "affonso.rate_limit needs per_minute")
+                }
+            case "timeout": affonso.timeout = reader.duration(entry.value, what) ?? affonso.timeout
+            case "allow_insecure_http":
+                affonso.allowInsecureHTTP = reader.bool(entry.value, what) ?? affonso.allowInsecureHTTP
+            default: break
+            }
+        }
+        if affonso.apiKey != nil && affonso.apiKeyFile != nil {
+            reader.error(node, "affonso: set api_key or api_key_file, not both")
+        }
+        let hasKeyEntry = entries.contains { $0.key == "api_key" || $0.key == "api_key_file" }
+        if purpose == .service && (!hasKeyEntry || affonso.apiKey == "") && affonso.apiKeyFile == nil {
+            reader.error(node, "affonso needs api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
+        }
+        let url = affonso.baseURL
+        let lower = url.lowercased()
+        if lower.hasPrefix("http://") {
+            let host = URL(string: url)?.host ?? ""
+            let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+            if !loopback && !affonso.allowInsecureHTTP && purpose == .service {
+                reader.error(
+                    baseURLNode ?? node,
+                    "affonso.base_url '\(url)' uses plain http to a non-loopback host; use https or set "
+                        + "allow_insecure_http: true"
+                )
+            }
+        } else if !lower.hasPrefix("https://") && !(purpose == .rules && url.isEmpty) {
+            reader.error(baseURLNode ?? node, "affonso.base_url must be an http(s) URL, got '\(url)'")
+        }
+    }
+
+    static func readDelivery(_ node: Node, _ reader: YAMLReader, _ delivery: inout RelayConfiguration.Delivery) {
+        let keys = ["max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found"]
+        guard let entries = reader.mapping(node, "delivery", allowed: keys) else { return }
+        for entry in entries {
+            let what = "delivery.\(entry.key)"
+            switch entry.key {
+            case "max_in_flight":
+                delivery.maximumInFlight = reader.integer(entry.value, what, minimum: 1) ?? delivery.maximumInFlight
+            case "ordering":
+                delivery.ordering =
+                    reader.choice(entry.value, what, RelayConfiguration.Delivery.Ordering.self) ?? delivery.ordering
+            case "in_process_attempts":
+                delivery.inProcessAttempts = reader.integer(entry.value, what, minimum: 1) ?? delivery.inProcessAttempts
+            case "unmatched":
+                delivery.unmatched =
+                    reader.choice(entry.value, what, RelayConfiguration.Delivery.Unmatched.self) ?? delivery.unmatched
+            case "referral_not_found":
+                delivery.referralNotFound =
+                    reader.choice(entry.value, what, RelayConfiguration.Delivery.ReferralNotFound.self)
+                    ?? delivery.referralNotFound
+            default: break
+            }
+        }
+    }
+
+    static func readRetry(_ node: Node, _ reader: YAMLReader, _ retry: inout RelayConfiguration.Retry) {
+        let keys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
+        guard let entries = reader.mapping(node, "retry", allowed: keys) else { return }
+        for entry in entries {
+            let what = "retry.\(entry.key)"
+            switch entry.key {
+            case "tiers":
+                guard let nodes = reader.sequence(entry.value, what) else { continue }
+                var tiers: [RelayConfiguration.Retry.Tier] = []
+                for (index, tierNode) in nodes.enumerated() {
+                    let tierWhat = "\(what)[\(index)]"
+                    guard let fields = reader.mapping(tierNode, tierWhat, allowed: ["topic", "delay"]) else { continue }
+                    let topic = fields.first { $0.key == "topic" }.flatMap {
+                        reader.string($0.value, "\(tierWhat).topic")
+                    }
+                    let delay = fields.first { $0.key == "delay" }.flatMap {
+                        reader.duration($0.value, "\(tierWhat).delay")
+                    }
+                    if let topic, let delay {
+                        tiers.append(.init(topic: topic, delay: delay))
+                    } else if !fields.contains(where: { $0.key == "topic" })
+                        || !fields.contains(where: { $0.key == "delay" })
+                    {
+                        reader.error(tierNode, "\(tierWhat) needs both topic and delay")
+                    }
+                }
+                retry.tiers = tiers
+            case "max_attempts":
+                retry.maximumAttempts = reader.integer(entry.value, what, minimum: 1) ?? retry.maximumAttempts
+            case "dead_letter_topic": retry.deadLetterTopic = reader.string(entry.value, what) ?? retry.deadLetterTopic
+            case "create_topics": retry.createTopics = reader.bool(entry.value, what) ?? retry.createTopics
+            default: break
+            }
+        }
+    }
+
+    static func readServer(_ node: Node, _ reader: YAMLReader, _ server: inout RelayConfiguration.Server) {
+        guard let entries = reader.mapping(node, "server", allowed: ["listen", "shutdown_grace"]) else { return }
+        for entry in entries {
+            let what = "server.\(entry.key)"
+            switch entry.key {
+            case "listen":
+                guard let listen = reader.string(entry.value, what) else { continue }
+                if let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                    (0...65535).contains(port)
+                {
+                    server.listen = listen
+                } else {
+                    reader.error(entry.value, "server.listen must be host:port, got '\(listen)'")
+                }
+            case "shutdown_grace": server.shutdownGrace = reader.duration(entry.value, what) ?? server.shutdownGrace
+            default: break
+            }
+        }
+    }
+
+    static func readLogging(_ node: Node, _ reader: YAMLReader, _ logging: inout RelayConfiguration.Logging) {
+        guard let entries = reader.mapping(node, "logging", allowed: ["level", "format"]) else { return }
+        for entry in entries {
+            let what = "logging.\(entry.key)"
+            switch entry.key {
+            case "level":
+                logging.level = reader.choice(entry.value, what, RelayConfiguration.Logging.Level.self) ?? logging.level
+            case "format":
+                logging.format =
+                    reader.choice(entry.value, what, RelayConfiguration.Logging.Format.self) ?? logging.format
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Rules
+import Yams
+
+/// Loads `relay.yaml` (SPEC.md §2): every error reads `file:line:col: message`.
+public enum RelayConfigLoader {
+    /// What a command needs from the file.
+    public enum Purpose: Sendable, Hashable {
+        /// The service: every `${VAR}` must be set.
+        case service
+        /// `rules check|test|apply`: unset variables outside rules are tolerated (they expand to "").
+        case rules
+    }
+
+    /// A loaded configuration: the sections, the compiled rules and any warnings.
+    public struct Loaded: Sendable {
+        public var configuration: RelayConfiguration
+        public var ruleSet: RuleSet
+        /// `file:line:col: warning: …` lines (e.g. a conversion rule without external_event_id).
+        public var warnings: [ConfigDiagnostic]
+    }
+
+    static let topLevelKeys = ["kafka", "affonso", "delivery", "retry", "server", "logging", "rules", "rule_files"]
+
+    /// Reads, validates and compiles the configuration at `path`.
+    /// - Parameters:
+    ///   - path: the file; `rule_files` globs are relative to its directory.
+    ///   - environment: for `${VAR}` expansion.
+    ///   - purpose: `.rules` tolerates unset variables outside rules.
+    /// - Throws: `ConfigError` with every error found (and the warnings).
+    public static func load(
+        path: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        purpose: Purpose = .service
+    ) throws(ConfigError) -> Loaded {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    file: path, line: 0, column: 0, message: "cannot read the configuration file (does it exist?)")
+            ])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(file: path, line: 0, column: 0, message: "the configuration file is not UTF-8 text")
+            ])
+        }
+        return try load(text: text, file: path, environment: environment, purpose: purpose)
+    }
+
+    /// Like `load(path:…)`, from text already read; `file` names it in errors and anchors `rule_files`.
+    public static func load(
+        text: String,
+        file: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        purpose: Purpose = .service
+    ) throws(ConfigError) -> Loaded {
+        let reader = YAMLReader(file: file, text: text, environment: environment)
+        var configuration = RelayConfiguration()
+        var sources = RuleSources()
+        var diagnostics: [ConfigDiagnostic] = []
+        if let root = reader.compose(text) {
+            if let entries = reader.mapping(root, "the configuration", allowed: topLevelKeys) {
+                reader.requiresVariables = purpose == .service
+                for entry in entries {
+                    switch entry.key {
+                    case "kafka": readKafka(entry.value, reader, &configuration.kafka)
+                    case "affonso": readAffonso(entry.value, reader, &configuration.affonso, purpose: purpose)
+                    case "delivery": readDelivery(entry.value, reader, &configuration.delivery)
+                    case "retry": readRetry(entry.value, reader, &configuration.retry)
+                    case "server": readServer(entry.value, reader, &configuration.server)
+                    case "logging": readLogging(entry.value, reader, &configuration.logging)
+                    default: break
+                    }
+                }
+                reader.requiresVariables = true
+                if let rules = entries.first(where: { $0.key == "rules" }) {
+                    let read = RuleReader(reader: reader, directory: directory(of: file))
+                    for rule in read.rules(rules.value) {
+                        configuration.rules.append(rule.definition)
+                        sources.append(rule.locations)
+                    }
+                }
+                if let files = entries.first(where: { $0.key == "rule_files" }) {
+                    let ruleFiles = readRuleFiles(files.value, reader, relativeTo: file, environment: environment)
+                    diagnostics += ruleFiles.diagnostics
+                    configuration.rules += ruleFiles.rules.map(\.definition)
+                    for rule in ruleFiles.rules { sources.append(rule.locations) }
+                }
+            }
+        } else if reader.diagnostics.isEmpty {
+            reader.error(line: 0, column: 0, "the configuration file is empty")
+        }
+        diagnostics = reader.diagnostics + diagnostics
+        var options = RuleSet.Options()
+        options.maximumRecordBytes = configuration.kafka.maximumRecordBytes
+        let compilation = RuleSet.compile(configuration.rules, options: options)
+        for issue in compilation.issues {
+            diagnostics.append(sources.diagnostic(for: issue, fallbackFile: file))
+        }
+        diagnostics = sortedByPosition(diagnostics)
+        let hasErrors = diagnostics.contains { $0.severity == .error }
+        guard !hasErrors, let ruleSet = compilation.ruleSet else {
+            throw ConfigError(diagnostics: diagnostics)
+        }
+        return Loaded(configuration: configuration, ruleSet: ruleSet, warnings: diagnostics)
+    }
+
+    /// Orders diagnostics by line and column within each file, files in order of first appearance.
+    static func sortedByPosition(_ diagnostics: [ConfigDiagnostic]) -> [ConfigDiagnostic] {
+        var fileOrder: [String: Int] = [:]
+        for diagnostic in diagnostics where fileOrder[diagnostic.file] == nil {
+            fileOrder[diagnostic.file] = fileOrder.count
+        }
+        return diagnostics.enumerated().sorted { lhs, rhs in
+            let left = (fileOrder[lhs.element.file] ?? 0, lhs.element.line, lhs.element.column, lhs.offset)
+            let right = (fileOrder[rhs.element.file] ?? 0, rhs.element.line, rhs.element.column, rhs.offset)
+            return left < right
+        }.map(\.element)
+    }
+
+    static func directory(of file: String) -> String {
+        let url = URL(fileURLWithPath: file)
+        return url.deletingLastPathComponent().path
+    }
+}

@@ -1,0 +1,77 @@
+import AffonsoAPI
+import KafkaClient
+import Relay
+
+// MARK: - Mapping onto the modules' configuration types
+
+extension RelayConfiguration {
+    /// The configuration of `affonso-relay run`, in the Kafka, Affonso and Relay modules' own types.
+    /// - Throws: ``ConfigError`` when the `affonso:` section names no key, or `server.listen` is unreadable.
+    public func serviceConfiguration(file: String) throws(ConfigError) -> RelayServiceConfiguration {
+        var consumer = KafkaConsumerConfiguration(
+            bootstrapServers: kafka.brokers,
+            groupID: kafka.groupID,
+            topics: kafka.topics + kafka.topicPatterns.map { $0.hasPrefix("^") ? $0 : "^" + $0 }
+        )
+        consumer.properties = kafka.clientProperties
+        var producer = KafkaProducerConfiguration(bootstrapServers: kafka.brokers)
+        producer.properties = kafka.clientProperties.filter { !Self.consumerOnlyProperties.contains($0.key) }
+
+        let credentials: AffonsoClientConfiguration.Credentials
+        if let key = affonso.apiKey {
+            credentials = .apiKey(key)
+        } else if let path = affonso.apiKeyFile {
+            credentials = .apiKeyFile(path)
+        } else {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    file: file, line: 0, column: 0,
+                    message: "affonso: set api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
+            ])
+        }
+        var client = AffonsoClientConfiguration(credentials: credentials)
+        client.baseURL = affonso.baseURL
+        client.plan = AffonsoPlan(name: affonso.plan.rawValue) ?? .launch
+        client.rateLimit = affonso.rateLimit.map { RateLimit(perMinute: $0.perMinute, burst: $0.burst) }
+        client.timeout = affonso.timeout
+        client.allowInsecureHTTP = affonso.allowInsecureHTTP
+        client.maximumConnections = delivery.maximumInFlight
+
+        var pipeline = DeliveryPipelineConfiguration()
+        pipeline.retry = RetryConfiguration(
+            tiers: retry.tiers.map { RetryConfiguration.Tier(topic: $0.topic, delay: $0.delay) },
+            maximumAttempts: retry.maximumAttempts,
+            inProcessAttempts: delivery.inProcessAttempts,
+            deadLetterTopic: retry.deadLetterTopic,
+            referralNotFound: delivery.referralNotFound == .retry ? .retry : .deadLetter
+        )
+        do {
+            try pipeline.retry.validate()
+            try pipeline.delivery.validate()
+        } catch {
+            throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 0, column: 0, message: error.message)])
+        }
+        pipeline.delivery = DeliveryConfiguration(
+            maximumInFlight: delivery.maximumInFlight,
+            ordering: DeliveryOrdering(rawValue: delivery.ordering.rawValue) ?? .key,
+            unmatched: delivery.unmatched == .deadLetter ? .deadLetter : .skip
+        )
+        pipeline.drainTimeout = server.shutdownGrace
+        pipeline.knownSecrets = affonso.apiKey.map { [$0] } ?? []
+
+        var service = RelayServiceConfiguration(
+            consumer: consumer, producer: producer, affonso: client, pipeline: pipeline)
+        service.createTopics = retry.createTopics
+        return service
+    }
+
+    /// librdkafka consumer properties that `client_properties` may hold but the producer must not get (it would
+    /// warn about each).
+    static let consumerOnlyProperties: Set<String> = [
+        "session.timeout.ms", "heartbeat.interval.ms", "group.instance.id", "group.protocol",
+        "partition.assignment.strategy", "max.poll.interval.ms", "auto.offset.reset", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "fetch.min.bytes", "fetch.max.bytes",
+        "fetch.wait.max.ms", "max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+        "isolation.level", "check.crcs", "enable.partition.eof",
+    ]
+}

@@ -1,0 +1,263 @@
+import Rules
+import Yams
+
+/// Reads Yams nodes of one file into typed values, collecting `file:line:col` diagnostics instead of stopping at
+/// the first problem. Expands `${VAR}` in every scalar.
+final class YAMLReader {
+    let file: String
+    let lines: SourceLines
+    let environment: [String: String]
+    /// When false, an unset `${VAR}` expands to the empty string (used outside the parts a command needs).
+    var requiresVariables = true
+    private(set) var diagnostics: [ConfigDiagnostic] = []
+
+    init(file: String, text: String, environment: [String: String]) {
+        self.file = file
+        lines = SourceLines(text)
+        self.environment = environment
+    }
+
+    var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    func error(_ node: Node?, _ message: String) {
+        let mark = node?.mark
+        diagnostics.append(
+            ConfigDiagnostic(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message))
+    }
+
+    func error(line: Int, column: Int, _ message: String) {
+        diagnostics.append(ConfigDiagnostic(file: file, line: line, column: column, message: message))
+    }
+
+    func add(_ diagnostic: ConfigDiagnostic) { diagnostics.append(diagnostic) }
+
+    func location(of node: Node) -> ExpressionLocation {
+        let mark = node.mark
+        var style = ExpressionLocation.Style.plain
+        if case .scalar(let scalar) = node {
+            switch scalar.style {
+            case .singleQuoted: style = .singleQuoted
+            case .doubleQuoted: style = .doubleQuoted
+            case .literal, .folded: style = .block
+            default: style = .plain
+            }
+        }
+        return ExpressionLocation(
+            file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, style: style, lines: lines)
+    }
+
+    // MARK: - Parsing
+
+    /// Parses the file's text; nil (with a diagnostic) when it is not YAML.
+    func compose(_ text: String) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
+                let detail = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
+                self.error(line: mark.line, column: mark.column, "invalid YAML: \(detail)")
+            case .reader(let problem, _, _, _):
+                self.error(line: 0, column: 0, "invalid YAML: \(problem)")
+            default:
+                self.error(line: 0, column: 0, "invalid YAML: \(error)")
+            }
+            return nil
+        } catch {
+            self.error(line: 0, column: 0, "invalid YAML: \(error)")
+            return nil
+        }
+    }
+
+    // MARK: - Structure
+
+    /// The entries of a mapping, after checking its keys against `allowed` (unknown keys get a "did you mean").
+    func mapping(_ node: Node, _ what: String, allowed: [String]? = nil) -> [(key: String, keyNode: Node, value: Node)]?
+    {
+        guard case .mapping(let mapping) = node else {
+            error(node, "\(what) must be a mapping (key: value)")
+            return nil
+        }
+        var entries: [(key: String, keyNode: Node, value: Node)] = []
+        var seen = Set<String>()
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                error(keyNode, "keys of \(what) must be plain strings")
+                continue
+            }
+            let key = scalar.string
+            if !seen.insert(key).inserted {
+                error(keyNode, "duplicate key '\(key)' in \(what)")
+                continue
+            }
+            if let allowed, !allowed.contains(key) {
+                let hint = Suggestion.closest(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? ""
+                error(keyNode, "unknown key '\(key)' in \(what)\(hint)")
+                continue
+            }
+            entries.append((key, keyNode, value))
+        }
+        return entries
+    }
+
+    func sequence(_ node: Node, _ what: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            error(node, "\(what) must be a list")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    // MARK: - Scalars
+
+    /// The scalar's text with `${VAR}` expanded. Non-scalars are errors.
+    func string(_ node: Node, _ what: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            error(node, "\(what) must be a single value, not a \(node.isMapping ? "mapping" : "list")")
+            return nil
+        }
+        return expand(scalar.string, node)
+    }
+
+    /// The scalar as text, or nil when it is YAML `null` / `~` / empty.
+    func optionalString(_ node: Node, _ what: String) -> String? {
+        if case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any,
+            node.tag.rawValue == Tag.Name.null.rawValue
+        {
+            return nil
+        }
+        return string(node, what)
+    }
+
+    func expand(_ text: String, _ node: Node) -> String? {
+        guard text.contains("$") else { return text }
+        var output = ""
+        var index = text.startIndex
+        var ok = true
+        while index < text.endIndex {
+            let character = text[index]
+            if character == "$", text[text.index(after: index)...].hasPrefix("$") {
+                output.append("$")
+                index = text.index(index, offsetBy: 2)
+                continue
+            }
+            if character == "$", text[text.index(after: index)...].hasPrefix("{"),
+                let close = text[index...].firstIndex(of: "}")
+            {
+                let name = String(text[text.index(index, offsetBy: 2)..<close])
+                if let value = environment[name] {
+                    output += value
+                } else if requiresVariables {
+                    let mark = node.mark
+                    let offset = text.distance(from: text.startIndex, to: index)
+                    let quoted = node.scalar.map { $0.style == .singleQuoted || $0.style == .doubleQuoted } ?? false
+                    error(
+                        line: mark?.line ?? 0,
+                        column: (mark?.column ?? 0) + offset + (quoted ? 1 : 0),
+                        "environment variable '\(name)' is not set (referenced as ${\(name)}); export it or "
+                            + "remove the reference"
+                    )
+                    ok = false
+                }
+                index = text.index(after: close)
+                continue
+            }
+            output.append(character)
+            index = text.index(after: index)
+        }
+        return ok ? output : nil
+    }
+
+    func bool(_ node: Node, _ what: String) -> Bool? {
+        guard let text = string(node, what) else { return nil }
+        switch text {
+        case "true", "True", "TRUE", "yes", "on": return true
+        case "false", "False", "FALSE", "no", "off": return false
+        default:
+            error(node, "\(what) must be true or false, got '\(text)'")
+            return nil
+        }
+    }
+
+    func integer(_ node: Node, _ what: String, minimum: Int = 0) -> Int? {
+        guard let text = string(node, what) else { return nil }
+        guard let value = Int(text.replacingUnderscores()) else {
+            error(node, "\(what) must be a whole number, got '\(text)'")
+            return nil
+        }
+        guard value >= minimum else {
+            error(node, "\(what) must be at least \(minimum), got \(value)")
+            return nil
+        }
+        return value
+    }
+
+    /// `250ms`, `30s`, `5m`, `1h` (also `1.5s`, and combinations such as `1h30m`).
+    func duration(_ node: Node, _ what: String) -> Duration? {
+        guard let text = string(node, what) else { return nil }
+        guard let duration = Self.parseDuration(text) else {
+            error(node, "\(what) must be a duration such as 250ms, 30s, 5m or 1h, got '\(text)'")
+            return nil
+        }
+        return duration
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        var total = Duration.zero
+        var rest = Substring(text)
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            let scale: Double
+            switch unit {
+            case "ns": scale = 1e-9
+            case "us", "µs": scale = 1e-6
+            case "ms": scale = 1e-3
+            case "s": scale = 1
+            case "m": scale = 60
+            case "h": scale = 3600
+            default: return nil
+            }
+            total += .nanoseconds(Int64((value * scale * 1e9).rounded()))
+        }
+        return total
+    }
+
+    func stringList(_ node: Node, _ what: String) -> [String]? {
+        guard let nodes = sequence(node, what) else { return nil }
+        var strings: [String] = []
+        for (index, element) in nodes.enumerated() {
+            guard let text = string(element, "\(what)[\(index)]") else { return nil }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ what: String, _ type: T.Type) -> T?
+    where T.RawValue == String {
+        guard let text = string(node, what) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let options = T.allCases.map(\.rawValue)
+            let hint = Suggestion.closest(to: text, in: options).map { "; did you mean '\($0)'?" } ?? ""
+            error(node, "\(what) must be one of \(options.joined(separator: ", ")), got '\(text)'\(hint)")
+            return nil
+        }
+        return value
+    }
+}
+
+extension Node {
+    var isMapping: Bool {
+        if case .mapping = self { return true }
+        return false
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String { filter { $0 != "_" } }
+}

@@ -1,0 +1,208 @@
+import CEL
+
+/// Checks an event against the Affonso contract (AFFONSO_API.md) before anything is sent, and normalizes it:
+/// timestamps become RFC 3339 strings, a missing `external_event_id` gets its default.
+enum EventValidator {
+    static let eventTypes: Set<String> = ["conversion", "lead", "trial", "milestone"]
+    static let identifiers = ["referral_id", "customer_id", "external_user_id", "click_id"]
+    static let intervals: Set<String> = ["monthly", "yearly"]
+    /// Every key a rule's `event` may set (AFFONSO_API.md); `affonso_id` is sent as `referral_id`.
+    static let fields: [String] = [
+        "event_name", "event_type", "referral_id", "customer_id", "external_user_id", "click_id", "affonso_id",
+        "external_event_id", "occurred_at", "sale_amount", "sale_amount_currency", "product_ids", "price_ids",
+        "interval", "is_subscription", "metadata",
+    ]
+
+    struct Context {
+        var rule: String
+        var defaultExternalEventID: () -> String
+    }
+
+    /// - Returns: the event's fields as they are sent, and its type, name and idempotency key.
+    static func validate(
+        _ fields: [(String, CELValue)],
+        _ context: Context
+    ) throws(RulesError) -> (
+        fields: [(String, CELValue)], eventType: String, eventName: String, externalEventID: String
+    ) {
+        func failure(_ field: String, _ message: String) -> RulesError {
+            RulesError(
+                code: .validation,
+                message: "rule '\(context.rule)' field '\(field)': \(message)",
+                rule: context.rule,
+                field: field
+            )
+        }
+        var output: [(String, CELValue)] = []
+        output.reserveCapacity(fields.count + 1)
+        var eventType = "milestone"
+        var eventName: String?
+        var externalEventID: String?
+        for (field, value) in fields {
+            switch field {
+            case "event_name":
+                eventName = try nonEmptyString(value, field, failure)
+                output.append((field, value))
+            case "event_type":
+                let type = try nonEmptyString(value, field, failure)
+                guard eventTypes.contains(type) else {
+                    throw failure(field, "must be one of conversion, lead, trial, milestone; got \(describe(value))")
+                }
+                eventType = type
+                output.append((field, value))
+            case "referral_id", "customer_id", "external_user_id", "click_id", "sale_amount_currency":
+                let text = try nonEmptyString(value, field, failure)
+                if field == "sale_amount_currency" && !ISO4217.codes.contains(text) {
+                    let hint =
+                        ISO4217.codes.contains(text.uppercased())
+                        ? " (codes are upper case: use .upperAscii())" : ""
+                    throw failure(field, "must be a three-letter ISO 4217 currency code, got \(describe(value))\(hint)")
+                }
+                output.append((field, value))
+            case "external_event_id":
+                externalEventID = try nonEmptyString(value, field, failure)
+                output.append((field, value))
+            case "occurred_at":
+                switch value {
+                case .timestamp(let timestamp): output.append((field, .string(RFC3339.format(timestamp))))
+                case .string(let text) where RFC3339.parse(text) != nil: output.append((field, value))
+                default:
+                    throw failure(
+                        field,
+                        "must be a timestamp or an RFC 3339 string, got \(describe(value)); "
+                            + "use timestamp(…) to convert"
+                    )
+                }
+            case "sale_amount":
+                let amount: Double
+                switch value {
+                case .int(let int): amount = Double(int)
+                case .uint(let uint): amount = Double(uint)
+                case .double(let double): amount = double
+                default: throw failure(field, "must be a number, got \(describe(value))")
+                }
+                guard amount.isFinite, amount > 0 else {
+                    throw failure(field, "must be a positive finite amount in major units, got \(describe(value))")
+                }
+                output.append((field, value))
+            case "product_ids", "price_ids":
+                guard case .list(let list) = value else {
+                    throw failure(field, "must be a list of strings, got \(describe(value))")
+                }
+                for element in list {
+                    guard case .string(let text) = element, !text.isEmpty else {
+                        throw failure(field, "must be a list of non-empty strings, has \(describe(element))")
+                    }
+                }
+                output.append((field, value))
+            case "interval":
+                guard case .string(let text) = value, intervals.contains(text) else {
+                    throw failure(field, "must be 'monthly' or 'yearly', got \(describe(value))")
+                }
+                output.append((field, value))
+            case "is_subscription":
+                guard case .bool = value else { throw failure(field, "must be a bool, got \(describe(value))") }
+                output.append((field, value))
+            case "metadata":
+                guard case .map(let map) = value else {
+                    throw failure(field, "must be a map, got \(describe(value))")
+                }
+                try checkJSON(value, path: field, failure)
+                _ = map
+                output.append((field, value))
+            default:
+                throw failure(field, "is not a field of Affonso events")
+            }
+        }
+        guard let eventName else {
+            throw failure("event_name", "is required")
+        }
+        guard identifiers.contains(where: { name in output.contains { $0.0 == name } }) else {
+            throw failure(
+                "referral_id",
+                "the event has no identifier; set at least one of referral_id (affonso_id), customer_id, "
+                    + "external_user_id, click_id (an identifier that evaluates to null is omitted)"
+            )
+        }
+        if eventType == "conversion" {
+            guard output.contains(where: { $0.0 == "sale_amount" }) else {
+                throw failure("sale_amount", "is required for a conversion")
+            }
+            guard output.contains(where: { $0.0 == "sale_amount_currency" }) else {
+                throw failure("sale_amount_currency", "is required for a conversion")
+            }
+        }
+        if externalEventID == nil {
+            let id = context.defaultExternalEventID()
+            externalEventID = id
+            output.append(("external_event_id", .string(id)))
+        }
+        return (output, eventType, eventName, externalEventID!)
+    }
+
+    private static func nonEmptyString(
+        _ value: CELValue,
+        _ field: String,
+        _ failure: (String, String) -> RulesError
+    ) throws(RulesError) -> String {
+        guard case .string(let text) = value else {
+            let hint: String
+            switch value {
+            case .int, .uint, .double: hint = "; use string(…) to convert"
+            default: hint = ""
+            }
+            throw failure(field, "must be a string, got \(describe(value))\(hint)")
+        }
+        guard !text.isEmpty else { throw failure(field, "must not be empty") }
+        return text
+    }
+
+    /// Metadata must be representable as JSON: string keys, finite numbers.
+    private static func checkJSON(
+        _ value: CELValue,
+        path: String,
+        _ failure: (String, String) -> RulesError
+    ) throws(RulesError) {
+        switch value {
+        case .double(let double) where !double.isFinite:
+            throw failure("metadata", "\(path) is \(double), which JSON cannot carry")
+        case .list(let list):
+            for (index, element) in list.enumerated() { try checkJSON(element, path: "\(path)[\(index)]", failure) }
+        case .map(let map):
+            for (key, element) in map.entries {
+                guard case .string(let name) = key else {
+                    throw failure("metadata", "\(path) has a non-string key \(describe(key))")
+                }
+                try checkJSON(element, path: "\(path).\(name)", failure)
+            }
+        case .optional(let wrapped):
+            if let wrapped { try checkJSON(wrapped, path: path, failure) }
+        default: break
+        }
+    }
+
+    /// A value as JSON (cut to 80 bytes) with its CEL type, for error messages.
+    static func describe(_ value: CELValue) -> String {
+        var text = JSONWriter.string(value)
+        if text.utf8.count > 80 { text = String(text.prefix(77)) + "..." }
+        return "\(text) (\(typeName(value)))"
+    }
+
+    static func typeName(_ value: CELValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "bool"
+        case .int: "int"
+        case .uint: "uint"
+        case .double: "double"
+        case .string: "string"
+        case .bytes: "bytes"
+        case .list: "list"
+        case .map: "map"
+        case .timestamp: "timestamp"
+        case .duration: "duration"
+        case .type: "type"
+        case .optional: "optional"
+        }
+    }
+}

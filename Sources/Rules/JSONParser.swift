@@ -1,0 +1,337 @@
+import CEL
+
+/// A strict JSON (RFC 8259) parser that produces `CELValue`s.
+///
+/// Numbers without fraction or exponent that fit `Int64` become `.int`; all others `.double` (SPEC.md §3).
+/// Objects keep their member order; a repeated member name keeps its last value.
+struct JSONParser {
+    /// Why a document is not acceptable JSON, with the byte offset where it was noticed.
+    struct Failure: Error, Sendable {
+        var message: String
+        var offset: Int
+    }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private let maximumDepth: Int
+    var index: Int = 0
+    private var depth = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
+        self.bytes = bytes
+        self.maximumDepth = maximumDepth
+    }
+
+    /// Parses `bytes` as one complete JSON document.
+    static func parse(_ bytes: [UInt8], maximumDepth: Int = 128) throws(Failure) -> CELValue {
+        let result: Result<CELValue, Failure> = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(buffer, maximumDepth: maximumDepth)
+            do throws(Failure) {
+                return .success(try parser.parseDocument())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    mutating func parseDocument() throws(Failure) -> CELValue {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if index != bytes.count {
+            throw fail("unexpected data after the JSON value")
+        }
+        return value
+    }
+
+    // MARK: - Values
+
+    var isAtEnd: Bool { index >= bytes.count }
+
+    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    func fail(_ message: String) -> Failure { Failure(message: message, offset: index) }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(Failure) {
+        guard index < bytes.count, bytes[index] == byte else {
+            throw isAtEnd ? fail("unexpected end of JSON, expected \(what)") : fail("expected \(what)")
+        }
+        index += 1
+    }
+
+    mutating func parseValue() throws(Failure) -> CELValue {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"):
+            try parseLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try parseLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try parseLiteral("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try parseNumber()
+        default:
+            throw fail("unexpected character '\(Self.describe(bytes[index]))'")
+        }
+    }
+
+    static func describe(_ byte: UInt8) -> String {
+        byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : "\\u{\(String(byte, radix: 16))}"
+    }
+
+    mutating func parseLiteral(_ literal: StaticString) throws(Failure) {
+        let count = literal.utf8CodeUnitCount
+        let start = literal.utf8Start
+        guard index + count <= bytes.count else { throw fail("invalid literal (expected true, false or null)") }
+        for offset in 0..<count where bytes[index + offset] != start[offset] {
+            throw fail("invalid literal (expected true, false or null)")
+        }
+        index += count
+    }
+
+    mutating func enter() throws(Failure) {
+        depth += 1
+        if depth > maximumDepth {
+            throw fail("JSON nesting deeper than \(maximumDepth) levels")
+        }
+    }
+
+    mutating func parseObject() throws(Failure) -> CELValue {
+        try enter()
+        index += 1
+        var entries: [(key: CELValue, value: CELValue)] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .map(CELMap(entries))
+        }
+        // A 64-bit summary of the keys seen (by length and end bytes): only a possible repeat is searched for.
+        var summary: UInt64 = 0
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else {
+                throw isAtEnd ? fail("unexpected end of JSON in an object") : fail("expected a member name string")
+            }
+            let key = try parseString()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after a member name")
+            skipWhitespace()
+            let value = try parseValue()
+            let utf8 = key.utf8
+            let bit = UInt64(1) << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+            if summary & bit != 0,
+                let position = entries.firstIndex(where: {
+                    if case .string(let existing) = $0.key { return existing == key }
+                    return false
+                })
+            {
+                entries[position].value = value
+            } else {
+                summary |= bit
+                entries.append((.string(key), value))
+            }
+            skipWhitespace()
+            guard let byte = current else { throw fail("unexpected end of JSON in an object") }
+            index += 1
+            if byte == UInt8(ascii: ",") { continue }
+            if byte == UInt8(ascii: "}") { break }
+            index -= 1
+            throw fail("expected ',' or '}' in an object")
+        }
+        depth -= 1
+        return .map(CELMap(entries))
+    }
+
+    mutating func parseArray() throws(Failure) -> CELValue {
+        try enter()
+        index += 1
+        var elements: [CELValue] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return .list(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            guard let byte = current else { throw fail("unexpected end of JSON in an array") }
+            index += 1
+            if byte == UInt8(ascii: ",") { continue }
+            if byte == UInt8(ascii: "]") { break }
+            index -= 1
+            throw fail("expected ',' or ']' in an array")
+        }
+        depth -= 1
+        return .list(elements)
+    }
+
+    // MARK: - Strings
+
+    mutating func parseString() throws(Failure) -> String {
+        index += 1
+        let start = index
+        var isASCII = true
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                if isASCII { return String(decoding: slice, as: UTF8.self) }
+                guard let string = String(validating: slice, as: UTF8.self) else {
+                    index = start
+                    throw fail("invalid UTF-8 in a string")
+                }
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw fail("unescaped control character in a string") }
+            if byte >= 0x80 { isASCII = false }
+            index += 1
+        }
+        if index >= bytes.count { throw fail("unterminated string") }
+        // Slow path: escapes present.
+        var buffer = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                guard let string = String(validating: buffer, as: UTF8.self) else {
+                    throw fail("invalid UTF-8 in a string")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard let escape = current else { throw fail("unterminated string") }
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""): buffer.append(0x22)
+                case UInt8(ascii: "\\"): buffer.append(0x5C)
+                case UInt8(ascii: "/"): buffer.append(0x2F)
+                case UInt8(ascii: "b"): buffer.append(0x08)
+                case UInt8(ascii: "f"): buffer.append(0x0C)
+                case UInt8(ascii: "n"): buffer.append(0x0A)
+                case UInt8(ascii: "r"): buffer.append(0x0D)
+                case UInt8(ascii: "t"): buffer.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try parseHex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else { throw fail("unpaired UTF-16 surrogate in a string") }
+                        index += 2
+                        let low = try parseHex4()
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw fail("unpaired UTF-16 surrogate in a string")
+                        }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(scalar) {
+                        throw fail("unpaired UTF-16 surrogate in a string")
+                    }
+                    buffer.append(contentsOf: Array(String(Character(UnicodeScalar(scalar)!)).utf8))
+                default:
+                    index -= 1
+                    throw fail("invalid escape '\\\(Self.describe(escape))' in a string")
+                }
+            default:
+                if byte < 0x20 { throw fail("unescaped control character in a string") }
+                buffer.append(byte)
+                index += 1
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func parseHex4() throws(Failure) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw fail("invalid \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw fail("invalid \\u escape")
+            }
+            value = value << 4 | digit
+            index += 1
+        }
+        return value
+    }
+
+    // MARK: - Numbers
+
+    mutating func parseNumber() throws(Failure) -> CELValue {
+        let start = index
+        var negative = false
+        if bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        guard let first = current, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
+            throw fail("invalid number")
+        }
+        // Accumulate as a negative magnitude so Int64.min fits.
+        var magnitude: Int64 = 0
+        var overflow = false
+        if first == UInt8(ascii: "0") {
+            index += 1
+            if let next = current, next >= UInt8(ascii: "0"), next <= UInt8(ascii: "9") {
+                throw fail("invalid number: leading zero")
+            }
+        } else {
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if !overflow {
+                    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                    let (next, o2) = times10.subtractingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+                    if o1 || o2 { overflow = true } else { magnitude = next }
+                }
+                index += 1
+            }
+        }
+        var isInteger = true
+        if current == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            guard let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                throw fail("invalid number: digits expected after '.'")
+            }
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            guard let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                throw fail("invalid number: digits expected in the exponent")
+            }
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+        }
+        if isInteger && !overflow {
+            if negative { return .int(magnitude) }
+            if magnitude != Int64.min { return .int(-magnitude) }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard let double = Double(text) else { throw fail("invalid number") }
+        return .double(double)
+    }
+}

@@ -1,0 +1,105 @@
+import CEL
+
+/// Writes `CELValue`s as canonical JSON: object members sorted by key, no insignificant whitespace.
+///
+/// Timestamps become RFC 3339 strings, durations seconds strings (`"1.5s"`), bytes base64 strings,
+/// optionals their value (or `null`). Non-string map keys are written as their string form.
+struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    static func encode(_ value: CELValue) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.write(value)
+        return writer.bytes
+    }
+
+    static func string(_ value: CELValue) -> String {
+        String(decoding: encode(value), as: UTF8.self)
+    }
+
+    mutating func write(_ value: CELValue) {
+        switch value {
+        case .null: append("null")
+        case .bool(let bool): append(bool ? "true" : "false")
+        case .int(let int): append(String(int))
+        case .uint(let uint): append(String(uint))
+        case .double(let double): writeDouble(double)
+        case .string(let string): writeString(string)
+        case .bytes(let data): writeString(Base64.encode(data))
+        case .list(let list):
+            bytes.append(UInt8(ascii: "["))
+            for (position, element) in list.enumerated() {
+                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                write(element)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .map(let map):
+            writeObject(map.entries.map { (Self.keyString($0.key), $0.value) })
+        case .timestamp(let timestamp): writeString(RFC3339.format(timestamp))
+        case .duration(let duration): writeString(RFC3339.format(duration))
+        case .type(let type): writeString(type.name)
+        case .optional(let wrapped):
+            if let wrapped { write(wrapped) } else { append("null") }
+        }
+    }
+
+    /// Writes an object whose members are sorted by key (byte order of UTF-8).
+    mutating func writeObject(_ members: [(String, CELValue)]) {
+        writeSortedObject(members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
+    }
+
+    /// Writes an object whose members are already sorted.
+    mutating func writeSortedObject(_ sorted: [(String, CELValue)]) {
+        bytes.append(UInt8(ascii: "{"))
+        for (position, member) in sorted.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(member.0)
+            bytes.append(UInt8(ascii: ":"))
+            write(member.1)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    static func keyString(_ key: CELValue) -> String {
+        switch key {
+        case .string(let string): string
+        case .int(let int): String(int)
+        case .uint(let uint): String(uint)
+        case .bool(let bool): bool ? "true" : "false"
+        default: JSONWriter.string(key)
+        }
+    }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func writeDouble(_ double: Double) {
+        guard double.isFinite else {
+            // JSON has no NaN or infinities; validation rejects them in events, this keeps output parseable.
+            writeString(double.isNaN ? "NaN" : (double < 0 ? "-Infinity" : "Infinity"))
+            return
+        }
+        append(double.description)
+    }
+
+    mutating func writeString(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

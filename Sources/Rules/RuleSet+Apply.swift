@@ -1,0 +1,131 @@
+import CEL
+
+extension RuleSet {
+    /// Maps one record to events: every rule whose topics include the record's topic and whose `match` is true
+    /// emits one event, in rule order.
+    ///
+    /// - Parameters:
+    ///   - record: the record as consumed.
+    ///   - onlyRule: re-runs only this rule (a retried record); other rules are ignored.
+    /// - Returns: the outcome; this never throws and no expression error escapes.
+    public func apply(_ record: SourceRecord, onlyRule: String? = nil) -> RecordOutcome {
+        let size = record.value.count + (record.key?.count ?? 0)
+        if size > options.maximumRecordBytes {
+            return .failed(
+                RulesError(
+                    code: .recordTooLarge,
+                    message: "record \(record.topic)/\(record.partition)@\(record.offset) is \(size) bytes, over "
+                        + "max_record_bytes (\(options.maximumRecordBytes)); raise kafka.max_record_bytes or shrink the event"
+                )
+            )
+        }
+        var indexes = ruleIndexes(forTopic: record.topic)
+        if let onlyRule { indexes = indexes.filter { rules[$0].name == onlyRule } }
+        if indexes.isEmpty { return .skipped }
+        let decoded: DecodedRecord
+        do {
+            decoded = try decoder.decode(record)
+        } catch {
+            return .failed(error)
+        }
+        var results: [RuleResult] = []
+        for index in indexes {
+            let rule = rules[index]
+            do {
+                if let event = try evaluate(rule, decoded, record) {
+                    results.append(RuleResult(rule: rule.name, result: .success(event)))
+                }
+            } catch {
+                results.append(RuleResult(rule: rule.name, result: .failure(error)))
+            }
+        }
+        return results.isEmpty ? .skipped : .results(results)
+    }
+
+    /// Runs one rule; nil when its `match` is false.
+    func evaluate(
+        _ rule: CompiledRule, _ decoded: DecodedRecord, _ record: SourceRecord
+    ) throws(RulesError)
+        -> MappedEvent?
+    {
+        func mapping(_ field: String, _ error: CELError) -> RulesError {
+            RulesError(
+                code: .mapping,
+                message: "rule '\(rule.name)' field '\(field)': \(error.message)",
+                rule: rule.name,
+                field: field
+            )
+        }
+        var activation = CELActivation([
+            "payload": decoded.payload,
+            "record": decoded.record,
+            "ce": decoded.ce,
+            "variables": .map(CELMap()),
+        ])
+        if let match = rule.match {
+            let value: CELValue
+            do {
+                value = try match.evaluate(activation)
+            } catch {
+                throw mapping("match", error)
+            }
+            switch value {
+            case .bool(true): break
+            case .bool(false): return nil
+            default:
+                throw RulesError(
+                    code: .mapping,
+                    message: "rule '\(rule.name)' field 'match': must be a bool, got \(EventValidator.describe(value))",
+                    rule: rule.name,
+                    field: "match"
+                )
+            }
+        }
+        if !rule.variables.isEmpty {
+            var entries: [(String, CELValue)] = []
+            entries.reserveCapacity(rule.variables.count)
+            for variable in rule.variables {
+                do {
+                    entries.append((variable.name, try variable.program.evaluate(activation)))
+                } catch {
+                    throw mapping("variables.\(variable.name)", error)
+                }
+                activation.variables["variables"] = .map(CELMap(entries))
+            }
+        }
+        var fields: [(String, CELValue)] = []
+        fields.reserveCapacity(rule.fields.count + 1)
+        for field in rule.fields {
+            var value: CELValue
+            do {
+                value = try field.program.evaluate(activation)
+            } catch {
+                throw mapping(field.written, error)
+            }
+            while case .optional(let wrapped) = value {
+                guard let wrapped else {
+                    value = .null
+                    break
+                }
+                value = wrapped
+            }
+            if case .null = value { continue }
+            fields.append((field.key, value))
+        }
+        let validated = try EventValidator.validate(
+            fields,
+            .init(rule: rule.name) { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
+        )
+        let sorted = validated.fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var writer = JSONWriter()
+        writer.writeSortedObject(sorted)
+        return MappedEvent(
+            rule: rule.name,
+            eventType: validated.eventType,
+            eventName: validated.eventName,
+            externalEventID: validated.externalEventID,
+            sortedFields: sorted,
+            body: writer.bytes
+        )
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import Logging
+import Relay
+import RelayConfig
+import ServiceLifecycle
+
+/// `affonso-relay run --config relay.yaml`: the service (SPEC.md §1, §6).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the relay: consume, map, deliver to Affonso, commit after acknowledgement."
+    )
+
+    @Option(name: .long, help: "Path to relay.yaml.")
+    var config: String
+
+    func run() async throws {
+        let loaded = try RelayCommandSupport.load(config)
+        let logger = RelayCommandSupport.bootstrapLogging(loaded.configuration.logging)
+        for warning in loaded.warnings { logger.warning("\(warning.description)") }
+        logger.info("librdkafka \(LibrdkafkaVersion.current)")
+        let serviceConfiguration: RelayServiceConfiguration
+        do {
+            serviceConfiguration = try loaded.configuration.serviceConfiguration(file: config)
+        } catch {
+            for diagnostic in error.diagnostics { RelayCommandSupport.printError(diagnostic.description) }
+            throw ExitCode(2)
+        }
+        guard let listen = RelayHTTPServer.parseListen(loaded.configuration.server.listen) else {
+            RelayCommandSupport.printError(
+                "\(config): server.listen '\(loaded.configuration.server.listen)' is not host:port, e.g. 0.0.0.0:9464")
+            throw ExitCode(2)
+        }
+        let renderMetrics = RelayMetrics.bootstrapPrometheus()
+        let relay: RelayService
+        do {
+            relay = try RelayService(
+                configuration: serviceConfiguration, rules: loaded.ruleSet, logger: logger)
+        } catch {
+            RelayCommandSupport.printError("\(config): \(error)")
+            throw ExitCode(2)
+        }
+        let server = RelayHTTPServer.make(
+            host: listen.host, port: listen.port,
+            isReady: { relay.isReady }, metrics: renderMetrics, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: relay, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: server),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+/// What the service commands share: loading the configuration and setting up logs.
+enum RelayCommandSupport {
+    /// Loads and compiles `relay.yaml`; prints each problem as `file:line:col: message` and exits 2 on errors.
+    static func load(_ path: String) throws -> RelayConfigLoader.Loaded {
+        do {
+            return try RelayConfigLoader.load(path: path)
+        } catch {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(2)
+        }
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// JSON lines (or text) on standard error at the configured level.
+    static func bootstrapLogging(_ logging: RelayConfiguration.Logging) -> Logger {
+        let level = Logger.Level(rawValue: logging.level.rawValue) ?? .info
+        switch logging.format {
+        case .json:
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        return Logger(label: "affonso-relay")
+    }
+}

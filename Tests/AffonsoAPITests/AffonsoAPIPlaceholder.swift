@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct AffonsoAPITestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}

@@ -1,0 +1,322 @@
+import AffonsoSandbox
+import Foundation
+import Logging
+import Testing
+
+@testable import AffonsoAPI
+
+/// The client over real sockets against an in-process sandbox on a free port: one test per outcome class.
+@Suite("AffonsoClient against the sandbox")
+struct AffonsoClientSandboxTests {
+    static let key = "sk_test_sandbox"
+    static let readOnlyKey = "sk_test_readonly"
+
+    static func sandboxConfiguration() -> SandboxConfiguration {
+        var configuration = SandboxConfiguration()
+        configuration.apiKeys = [.defaultKey, SandboxAPIKey(key: readOnlyKey, scopes: [])]
+        configuration.referrals = [
+            SandboxReferral(id: "ref_1", affiliateID: "aff_1", customerID: "cus_1", externalUserID: "u_1"),
+            SandboxReferral(id: "ref_2", affiliateID: "aff_2", customerID: "cus_2", externalUserID: "u_2"),
+        ]
+        return configuration
+    }
+
+    /// Runs `body` with a started sandbox and a client pointed at it.
+    static func withSandbox(
+        sandbox configureSandbox: (inout SandboxConfiguration) -> Void = { _ in },
+        client configureClient: (inout AffonsoClientConfiguration) -> Void = { _ in },
+        logger: Logger = Logger(label: "test"),
+        _ body: (AffonsoClient, AffonsoSandboxServer) async throws -> Void
+    ) async throws {
+        var sandboxConfiguration = Self.sandboxConfiguration()
+        configureSandbox(&sandboxConfiguration)
+        let server = try AffonsoSandboxServer(configuration: sandboxConfiguration)
+        try await server.withRunning { port in
+            var configuration = AffonsoClientConfiguration(credentials: .apiKey(key))
+            configuration.baseURL = "http://127.0.0.1:\(port)"
+            configuration.plan = .unlimited
+            configuration.maximumConnections = 8
+            configureClient(&configuration)
+            let client = try AffonsoClient(configuration: configuration, logger: logger)
+            do {
+                try await body(client, server)
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+
+    static func conversion(_ id: String, customer: String = "cus_1") -> AffonsoEvent {
+        var event = AffonsoEvent(eventName: "invoice_paid", eventType: .conversion)
+        event.customerID = customer
+        event.externalEventID = id
+        event.saleAmount = 99
+        event.saleAmountCurrency = "USD"
+        event.occurredAt = "2026-11-25T10:00:00Z"
+        event.metadata = ["stripe_invoice": .string(id)]
+        return event
+    }
+
+    static func failure(_ outcome: AffonsoOutcome) throws -> AffonsoError {
+        guard case .failed(let error) = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            throw CancellationError()
+        }
+        return error
+    }
+
+    // MARK: - Delivered
+
+    @Test("a conversion is delivered with its commission")
+    func deliveredConversion() async throws {
+        try await Self.withSandbox { client, server in
+            let outcome = try await client.send(Self.conversion("in_1"))
+            guard case .delivered(let delivery) = outcome else {
+                Issue.record("expected delivered, got \(outcome)")
+                return
+            }
+            #expect((200..<300).contains(delivery.status))
+            #expect(delivery.referralID == "ref_1")
+            #expect(delivery.commissionID != nil)
+            #expect(delivery.commissionAmount == 29.7)
+            #expect(delivery.externalEventID == "in_1")
+            #expect(server.ledger.map(\.externalEventID) == ["in_1"])
+
+            // The same external_event_id again is an idempotent replay, not a second commission.
+            let replay = try await client.send(Self.conversion("in_1"))
+            guard case .delivered(let replayed) = replay else {
+                Issue.record("expected the replay to be delivered, got \(replay)")
+                return
+            }
+            #expect(replayed.commissionID == delivery.commissionID)
+            #expect(server.ledger.count == 1)
+            #expect(server.ledger.first?.replays == 1)
+        }
+    }
+
+    @Test("a trial milestone is delivered with the action and new referral status")
+    func deliveredMilestone() async throws {
+        try await Self.withSandbox { client, _ in
+            var event = AffonsoEvent(eventName: "trial_started", eventType: .trial)
+            event.externalUserID = "u_1"
+            event.externalEventID = "trial_1"
+            let outcome = try await client.send(event)
+            guard case .delivered(let delivery) = outcome else {
+                Issue.record("expected delivered, got \(outcome)")
+                return
+            }
+            #expect(delivery.referralID == "ref_1")
+            #expect(delivery.referralStatus == "trialing")
+            #expect(delivery.action != nil)
+            #expect(delivery.commissionID == nil)
+        }
+    }
+
+    @Test("pre-encoded bytes from the rules engine are sent as they are")
+    func preEncodedBody() async throws {
+        try await Self.withSandbox { client, server in
+            let body = #"{"event_name":"signup","event_type":"lead","customer_id":"cus_2","external_event_id":"l_1"}"#
+            let sender: any AffonsoSending = client  // what the relay holds
+            let result = try await sender.sendMeasured(body: Array(body.utf8), externalEventID: "l_1")
+            #expect(result.outcome.isDelivered)
+            #expect(result.requests == 1)
+            #expect(server.ledger.first?.referralID == "ref_2")
+        }
+    }
+
+    @Test("many concurrent sends over a small pool are all delivered once")
+    func concurrentSends() async throws {
+        try await Self.withSandbox { client, server in
+            let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<200 {
+                    group.addTask { try await client.send(Self.conversion("c_\(index)")).isDelivered }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(delivered == 200)
+            #expect(server.ledger.count == 200)
+        }
+    }
+
+    // MARK: - Failures
+
+    @Test("a conversion without sale_amount is a validation failure naming the field")
+    func validation() async throws {
+        try await Self.withSandbox { client, server in
+            var event = Self.conversion("bad_1")
+            event.saleAmount = nil
+            let error = try Self.failure(try await client.send(event))
+            #expect(error.errorClass == .validation)
+            #expect(error.status == 400 || error.status == 422)
+            #expect(error.apiErrorCode == "VALIDATION_ERROR")
+            #expect(error.message.contains("sale_amount"))
+            #expect(!error.isRetriable)
+            #expect(server.ledger.isEmpty)
+        }
+    }
+
+    @Test("a wrong key is a 401 credentials fault that never shows the key, in errors or logs")
+    func unauthorized() async throws {
+        let wrongKey = "sk_live_wrong_and_secret_123"
+        let (logger, logs) = CollectingLogHandler.logger()
+        try await Self.withSandbox(client: { $0.credentials = .apiKey(wrongKey) }, logger: logger) { client, _ in
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.errorClass == .credentials)
+            #expect(error.code == .unauthorized)
+            #expect(error.status == 401)
+            #expect(error.message.contains("affonso.api_key"))
+            for text in [error.message, "\(error)", String(reflecting: error), error.shortDescription, logs.all] {
+                #expect(!text.contains(wrongKey))
+            }
+            #expect(!logs.all.isEmpty, "the client logs requests at debug level")
+        }
+    }
+
+    @Test("a key without write:commissions is a 403 credentials fault")
+    func forbidden() async throws {
+        try await Self.withSandbox(client: { $0.credentials = .apiKey(Self.readOnlyKey) }) { client, _ in
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.errorClass == .credentials)
+            #expect(error.code == .forbidden)
+            #expect(error.status == 403)
+            #expect(error.message.contains("write:commissions"))
+        }
+    }
+
+    @Test("a 401, then the key file is fixed: the next send re-reads it and is delivered")
+    func keyFileRotation() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("affonso-key-\(UUID())")
+        try Data("sk_test_revoked\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await Self.withSandbox(client: { $0.credentials = .apiKeyFile(file.path) }) { client, _ in
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.status == 401)
+            #expect(error.message.contains(file.path))
+
+            try Data("\(Self.key)\n".utf8).write(to: file)
+            #expect(try await client.send(Self.conversion("in_1")).isDelivered)
+        }
+    }
+
+    @Test("a key file rotated before the 401 arrives is used for an immediate second try")
+    func keyFileRotatedUnderneath() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("affonso-key-\(UUID())")
+        try Data("sk_test_old".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await Self.withSandbox(
+            sandbox: { $0.apiKeys = [SandboxAPIKey(key: "sk_test_new", scopes: [SandboxAPIKey.writeCommissions])] },
+            client: { $0.credentials = .apiKeyFile(file.path) }
+        ) { client, server in
+            // The client read "sk_test_old" at start; the secret was rotated since.
+            try Data("sk_test_new".utf8).write(to: file)
+            #expect(try await client.send(Self.conversion("in_1")).isDelivered)
+            #expect(server.stats.byStatus[401] == 1)
+        }
+    }
+
+    @Test("identifiers no referral has are referral_not_found")
+    func referralNotFound() async throws {
+        try await Self.withSandbox { client, _ in
+            let error = try Self.failure(try await client.send(Self.conversion("in_1", customer: "cus_nobody")))
+            #expect(error.errorClass == .referralNotFound)
+            #expect(error.status == 404)
+            #expect(error.apiErrorCode == "REFERRAL_NOT_FOUND")
+            #expect(error.isRetriable)
+        }
+    }
+
+    @Test("identifiers of two different referrals are identifier_mismatch")
+    func identifierMismatch() async throws {
+        try await Self.withSandbox { client, _ in
+            var event = Self.conversion("in_1")
+            event.externalUserID = "u_2"  // customer cus_1 is ref_1, user u_2 is ref_2
+            let error = try Self.failure(try await client.send(event))
+            #expect(error.errorClass == .identifierMismatch)
+            #expect(error.status == 409)
+            #expect(!error.isRetriable)
+        }
+    }
+
+    @Test("a 429 closes the shared gate for Retry-After; the next send waits for it and is delivered")
+    func rateLimited() async throws {
+        try await Self.withSandbox { client, server in
+            var faults = SandboxFaults()
+            faults.rateLimitNext = 1
+            faults.rateLimitRetryAfter = .seconds(1)
+            server.setFaults(faults)
+
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.errorClass == .rateLimited)
+            #expect(error.status == 429)
+            #expect(error.retryAfter == .seconds(1))
+            #expect(client.rateLimiter.gateRemaining != nil, "the gate is closed for every sender")
+
+            let next = try await client.sendMeasured(body: try Self.conversion("in_1").jsonBody())
+            #expect(next.outcome.isDelivered)
+            #expect(next.rateLimitWait > .zero, "the next send waited at the gate")
+            #expect(client.rateLimiter.gateRemaining == nil)
+            #expect(server.ledger.count == 1)
+        }
+    }
+
+    @Test("a client paced to the launch plan gets no 429 from a sandbox enforcing the launch plan")
+    func pacedToPlan() async throws {
+        try await Self.withSandbox(sandbox: { $0.plan = .launch }, client: { $0.plan = .launch }) { client, server in
+            let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<20 {
+                    group.addTask { try await client.send(Self.conversion("p_\(index)")).isDelivered }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(delivered == 20)
+            #expect(server.stats.rateLimited == 0)
+        }
+    }
+
+    @Test("a 5xx is api_5xx and retriable")
+    func serverError() async throws {
+        try await Self.withSandbox { client, server in
+            var faults = SandboxFaults()
+            faults.errorRate = 1
+            server.setFaults(faults)
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.errorClass == .api5xx)
+            #expect(error.status == 500)
+            #expect(error.isRetriable)
+            #expect(server.ledger.isEmpty)
+        }
+    }
+
+    @Test("no response within affonso.timeout is a timeout")
+    func timeout() async throws {
+        try await Self.withSandbox(client: { $0.timeout = .milliseconds(300) }) { client, server in
+            var faults = SandboxFaults()
+            faults.timeoutRate = 1
+            faults.timeoutHold = .seconds(2)
+            server.setFaults(faults)
+            let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            #expect(error.errorClass == .timeout)
+            #expect(error.status == nil)
+            #expect(error.message.contains("affonso.timeout"))
+            #expect(error.isRetriable)
+        }
+    }
+
+    @Test("nothing listening is a connection failure")
+    func connectionRefused() async throws {
+        var configuration = AffonsoClientConfiguration(credentials: .apiKey(Self.key))
+        configuration.baseURL = "http://127.0.0.1:1"
+        configuration.connectTimeout = .seconds(1)
+        let client = try AffonsoClient(configuration: configuration)
+        let outcome = try await client.send(Self.conversion("in_1"))
+        try await client.shutdown()
+        let error = try Self.failure(outcome)
+        #expect(error.errorClass == .connection)
+        #expect(error.status == nil)
+        #expect(error.message.contains("127.0.0.1:1"))
+        #expect(!error.message.contains(Self.key))
+        #expect(error.isRetriable)
+    }
+}

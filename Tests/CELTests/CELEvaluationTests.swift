@@ -1,0 +1,167 @@
+import CEL
+import Testing
+
+@Suite struct CELEvaluationTests {
+    func evaluate(_ source: String, _ variables: [String: CELValue] = [:]) throws(CELError) -> CELValue {
+        try CELEnvironment().compile(source).evaluate(CELActivation(variables))
+    }
+
+    @Test func compiledProgramEvaluatesManyActivations() throws {
+        let program = try CELEnvironment().compile("payload.type == 'invoice.paid' && payload.amount > 0")
+        for (type, amount, expected) in [("invoice.paid", 5, true), ("invoice.paid", 0, false), ("other", 5, false)] {
+            let payload = CELValue.map(CELMap([("type", .string(type)), ("amount", .int(Int64(amount)))]))
+            #expect(try program.evaluate(CELActivation(["payload": payload])) == .bool(expected))
+        }
+    }
+
+    @Test func oneProgramIsSafeToShareAcrossTasks() async throws {
+        let program = try CELEnvironment().compile("p.items.map(i, i.id).join(',') + ':' + string(p.n)")
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<64 {
+                group.addTask {
+                    // Different shapes per task so the field position caches keep changing under contention.
+                    var fields: [(String, CELValue)] = [("n", .int(Int64(n)))]
+                    let items = CELValue.list((0..<3).map { .map(CELMap([("id", .string("i\($0)"))])) })
+                    if n % 2 == 0 { fields.insert(("pad", .null), at: 0) }
+                    fields.append(("items", items))
+                    let activation = CELActivation(["p": .map(CELMap(fields))])
+                    for _ in 0..<200 {
+                        guard (try? program.evaluate(activation)) == .string("i0,i1,i2:\(n)") else { return false }
+                    }
+                    return true
+                }
+            }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(results)
+    }
+
+    @Test func replaceRefusesHugeResults() throws {
+        let big = String(repeating: "a", count: 5_000)
+        #expect {
+            _ = try evaluate("s.replace('', s)", ["s": .string(big)])
+        } throws: { error in
+            (error as? CELError)?.code == .limit
+        }
+        #expect(try evaluate("'abc'.replace('', '-')") == .string("-a-b-c-"))
+    }
+
+    @Test func referencedVariablesListsActivationRoots() throws {
+        let program = try CELEnvironment().compile("payload.a.map(x, x + variables.b) + [record.c]")
+        #expect(program.referencedVariables == ["payload", "variables", "record"])
+    }
+
+    @Test func stripeRuleFields() throws {
+        let invoice = CELValue.map(
+            CELMap([
+                ("id", .string("in_1")), ("customer", .string("cus_1")), ("amount_paid", .int(4900)),
+                ("currency", .string("eur")), ("subscription", .string("sub_1")),
+                (
+                    "lines",
+                    .map(
+                        CELMap([
+                            (
+                                "data",
+                                .list([
+                                    .map(CELMap([("price", .map(CELMap([("id", .string("price_a"))])))])),
+                                    .map(CELMap([("price", .map(CELMap([("id", .string("price_b"))])))])),
+                                ])
+                            )
+                        ])
+                    )
+                ),
+            ])
+        )
+        let variables: [String: CELValue] = [
+            "variables": .map(CELMap([("invoice", invoice)])),
+            "payload": .map(CELMap([("created", .int(1_718_035_200))])),
+        ]
+        #expect(try evaluate("double(variables.invoice.amount_paid) / 100.0", variables) == .double(49))
+        #expect(try evaluate("variables.invoice.currency.upperAscii()", variables) == .string("EUR"))
+        #expect(
+            try evaluate("variables.invoice.lines.data.map(l, l.price.id)", variables)
+                == .list([.string("price_a"), .string("price_b")])
+        )
+        #expect(try evaluate("has(variables.invoice.subscription)", variables) == .bool(true))
+        #expect(try evaluate("has(variables.invoice.discount)", variables) == .bool(false))
+        #expect(
+            try evaluate("timestamp(payload.created)", variables) == .timestamp(CELTimestamp(seconds: 1_718_035_200))
+        )
+    }
+
+    @Test func errorsNameTheProblemAndPosition() {
+        do {
+            _ = try evaluate("payload.missing + 1", ["payload": .map(CELMap())])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .evaluation)
+            #expect(error.message.contains("no such key: 'missing'"))
+            #expect(error.position?.column == 8)
+        }
+        do {
+            _ = try evaluate("invoice_paid")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("undeclared reference to 'invoice_paid'"))
+        }
+    }
+
+    @Test func logicalOperatorsAbsorbErrorsInEitherOrder() throws {
+        #expect(try evaluate("x.missing || true", ["x": .map(CELMap())]) == .bool(true))
+        #expect(try evaluate("true || x.missing", ["x": .map(CELMap())]) == .bool(true))
+        #expect(try evaluate("x.missing && false", ["x": .map(CELMap())]) == .bool(false))
+        #expect(throws: CELError.self) { try evaluate("x.missing && true", ["x": .map(CELMap())]) }
+    }
+
+    @Test func numericMapKeysAndHeterogeneousComparison() throws {
+        #expect(try evaluate("{1: 'a'}[1u]") == .string("a"))
+        #expect(try evaluate("{1u: 'a'}[1.0]") == .string("a"))
+        #expect(try evaluate("1 == 1.0 && 1u < 2 && 2.5 > 2") == .bool(true))
+        #expect(throws: CELError.self) { try evaluate("1 + 1u") }
+        #expect(throws: CELError.self) { try evaluate("9223372036854775807 + 1") }
+    }
+
+    @Test func largeMapsUseTheIndexConsistently() throws {
+        let entries = (0..<100).map { (key: CELValue.int(Int64($0)), value: CELValue.string("v\($0)")) }
+        let map = CELMap(entries)
+        #expect(map[.uint(42)] == .string("v42"))
+        #expect(map[.double(7)] == .string("v7"))
+        #expect(map[.double(7.5)] == nil)
+        #expect(try evaluate("m[99] + m[0u]", ["m": .map(map)]) == .string("v99v0"))
+    }
+
+    @Test(arguments: [
+        ("1e6", "1e+06"), ("123456.0", "123456"), ("0.0001", "0.0001"), ("0.00001", "1e-05"), ("49.0", "49"),
+        ("-4.5e-3", "-0.0045"), ("0.1 + 0.2", "0.30000000000000004"), ("1234567.0", "1.234567e+06"),
+    ])
+    func doublesPrintLikeCELGo(_ source: String, _ expected: String) throws {
+        #expect(try evaluate("string(\(source))") == .string(expected))
+    }
+
+    @Test func largeExpressionsCompile() throws {
+        let source = "size([" + Array(repeating: "1", count: 45_000).joined(separator: ",") + "])"
+        #expect(try evaluate(source) == .int(45_000))
+    }
+
+    @Test func timeZones() throws {
+        #expect(try evaluate("timestamp('2009-02-13T23:31:30Z').getHours('Europe/Berlin')") == .int(0))
+        #expect(try evaluate("timestamp('2009-02-13T23:31:30Z').getHours('+05:30')") == .int(5))
+        #expect(throws: CELError.self) { try evaluate("timestamp('2009-02-13T23:31:30Z').getHours('Mars/Base')") }
+    }
+
+    @Test func typedJSONRoundTrip() throws {
+        let values: [CELValue] = [
+            .null, .bool(true), .int(-5), .uint(7), .double(1.5), .double(.infinity), .string("é\n"),
+            .bytes([0, 255]), .list([.int(1)]), .map(CELMap([(.int(1), .string("a"))])),
+            .timestamp(CELTimestamp(seconds: 1_234_567_890, nanos: 5)), .duration(CELDuration(seconds: -1, nanos: -5)),
+            .type(CELType(name: "int")),
+        ]
+        for value in values {
+            let decoded = try CELValue(typedJSONText: value.typedJSONText)
+            #expect(decoded.conformanceEquals(value), "\(value.typedJSONText)")
+            #expect(try CELValue(typedJSON: value.typedJSON).conformanceEquals(value))
+        }
+        #expect(CELValue.int(1).typedJSONText == #"{"int":"1"}"#)
+        #expect(CELValue.double(.nan).typedJSONText == #"{"double":"NaN"}"#)
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct CELTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct IntegrationTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}

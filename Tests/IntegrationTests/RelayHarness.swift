@@ -1,0 +1,212 @@
+import AffonsoSandbox
+import Foundation
+import KafkaClient
+import Logging
+import Relay
+import RelayConfig
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// One relay under test: unique topics and group on the stack's Tansu broker, an in-process sandbox with the
+/// given referrals, and `RelayService` running in a `ServiceGroup` until ``stop()``.
+final class RelayHarness: Sendable {
+    let source: String
+    let group: String
+    let retryTopics: [String]
+    let deadLetterTopic: String
+    let sandbox: AffonsoSandboxServer
+    let sandboxURL: String
+    private let running = Mutex<(ServiceGroup, Task<Void, any Error>)?>(nil)
+    private let sandboxTask: Task<Void, any Error>
+
+    static let logger: Logger = {
+        var logger = Logger(label: "RelayIntegrationTests")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// The rules every relay test uses: invoices become conversions (and a milestone, for fan-out when
+    /// `fanOut` is set), keyed by the Stripe customer.
+    static func rules(source: String, fanOut: Bool) -> String {
+        var text = """
+            rules:
+              - name: invoice-paid
+                topics: ["\(source)"]
+                match: "payload.type == 'invoice.paid'"
+                event:
+                  event_name: "'invoice_paid'"
+                  event_type: "'conversion'"
+                  customer_id: "payload.customer"
+                  sale_amount: "double(payload.amount) / 100.0"
+                  sale_amount_currency: "payload.currency.upperAscii()"
+                  external_event_id: "payload.id"
+
+            """
+        if fanOut {
+            text += """
+                  - name: invoice-milestone
+                    topics: ["\(source)"]
+                    match: "payload.type == 'invoice.paid'"
+                    event:
+                      event_name: "'invoice_seen'"
+                      event_type: "'milestone'"
+                      customer_id: "payload.customer"
+                      external_event_id: "'seen-' + payload.id"
+
+                """
+        }
+        return text
+    }
+
+    /// - Parameters:
+    ///   - referrals: the sandbox's referrals.
+    ///   - tiers: retry-tier delays.
+    ///   - extra: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
+    init(
+        referrals: [SandboxReferral],
+        partitions: Int = 3,
+        fanOut: Bool = false,
+        tiers: [String] = ["1s", "2s"],
+        maxAttempts: Int = 3,
+        maxRecordBytes: Int = 1_048_576,
+        delivery: [String] = []
+    ) async throws {
+        let name = uniqueName("relay")
+        source = "\(name).billing"
+        group = "\(name).group"
+        retryTopics = tiers.map { "\(name).retry.\($0)" }
+        deadLetterTopic = "\(name).dlq"
+        try await createKafkaTopic(source, partitions: partitions)
+
+        var configuration = SandboxConfiguration()
+        configuration.referrals = referrals
+        sandbox = try AffonsoSandboxServer(configuration: configuration, logger: Self.logger)
+        sandboxTask = Task { [sandbox] in try await sandbox.run() }
+        let port = try await sandbox.waitUntilListening()
+        sandboxURL = "http://127.0.0.1:\(port)"
+
+        let yaml = """
+            kafka:
+              brokers: [\((kafkaBrokers ?? []).map { "\"\($0)\"" }.joined(separator: ", "))]
+              group_id: \(group)
+              topics: ["\(source)"]
+              max_record_bytes: \(maxRecordBytes)
+              client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
+            affonso:
+              base_url: \(sandboxURL)
+              api_key: sk_test_sandbox
+              plan: unlimited
+              timeout: 2s
+            delivery:
+            \(([ "in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
+            retry:
+              tiers:
+            \(zip(retryTopics, tiers).map { "    - {topic: \($0.0), delay: \($0.1)}" }.joined(separator: "\n"))
+              max_attempts: \(maxAttempts)
+              dead_letter_topic: \(deadLetterTopic)
+            server:
+              shutdown_grace: 10s
+            logging: {level: warning, format: json}
+            \(Self.rules(source: source, fanOut: fanOut))
+            """
+        let loaded = try RelayConfigLoader.load(text: yaml, file: "relay-test.yaml", environment: [:])
+        let service = try RelayService(
+            configuration: try loaded.configuration.serviceConfiguration(file: "relay-test.yaml"),
+            rules: loaded.ruleSet,
+            logger: Self.logger
+        )
+        self.service = service
+    }
+
+    let service: RelayService
+
+    /// Starts the relay.
+    func start() {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                logger: Self.logger
+            )
+        )
+        let task = Task { try await group.run() }
+        running.withLock { $0 = (group, task) }
+    }
+
+    /// Gracefully stops the relay (drain, commit, leave the group) and the sandbox.
+    func stop() async throws {
+        if let (group, task) = running.withLock({ $0 }) {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+        sandboxTask.cancel()
+    }
+
+    /// Produces JSON invoices; `customer` picks the key and customer id of each.
+    func produceInvoices(
+        _ ids: [String],
+        customer: (Int) -> String,
+        amount: Int = 9900
+    ) async throws {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
+        for (index, id) in ids.enumerated() {
+            let customerID = customer(index)
+            let value = """
+                {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
+                """
+            _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+        }
+        await producer.close()
+    }
+
+    /// Produces raw values (poison records) with a key.
+    func produceRaw(_ values: [[UInt8]], key: String = "poison") async throws {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
+        for value in values {
+            _ = try await producer.send(topic: source, key: Array(key.utf8), value: value)
+        }
+        await producer.close()
+    }
+
+    /// The group's committed offset and the log end offset of every source partition.
+    func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64?, end: Int64)] {
+        var configuration = kafkaConsumerConfiguration(topic: source, group: group)
+        configuration.autoCommitInterval = nil
+        let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
+        defer { Task { await consumer.close() } }
+        let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
+        let committed = try await consumer.committedOffsets(for: list)
+        var result: [(Int64?, Int64)] = []
+        for partition in list {
+            let end = try await consumer.watermarks(topic: source, partition: partition.partition).high
+            result.append((committed[partition], end))
+        }
+        return result
+    }
+
+    /// Reads every record of the dead-letter topic that exists now (waits up to `timeout` for `count`).
+    func deadLetters(count: Int, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
+        let consumer = try KafkaConsumer(
+            configuration: kafkaConsumerConfiguration(topic: deadLetterTopic, group: uniqueName("dlq-reader")),
+            logger: Self.logger
+        )
+        let collector = KafkaCollector(consumer)
+        _ = await collector.waitFor(count: count, timeout: timeout)
+        await consumer.close()
+        return collector.messages
+    }
+}
+
+/// A referral the tests' invoices can match.
+func referral(_ index: Int) -> SandboxReferral {
+    SandboxReferral(id: "ref_test_\(index)", affiliateID: "aff_test", customerID: "cus_test_\(index)")
+}
+
+extension KafkaConsumerMessage {
+    /// The value of the last header named `key`, as text.
+    func header(_ key: String) -> String? {
+        headers.last { $0.key == key }?.value.map { String(decoding: $0, as: UTF8.self) }
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KafkaClientTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}

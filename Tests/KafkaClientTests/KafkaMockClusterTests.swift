@@ -1,0 +1,250 @@
+import KafkaClient
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Producer and consumer against librdkafka's in-process mock cluster.
+@Suite(.timeLimit(.minutes(2)))
+struct KafkaMockClusterTests {
+    private func consumer(
+        _ cluster: KafkaMockCluster,
+        topic: String,
+        group: String,
+        configure: (inout KafkaConsumerConfiguration) -> Void = { _ in },
+        rebalanceHandler: KafkaConsumer.RebalanceHandler? = nil
+    ) throws -> KafkaConsumer {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers,
+            groupID: group,
+            topics: [topic]
+        )
+        configure(&configuration)
+        return try KafkaConsumer(configuration: configuration, logger: testLogger, rebalanceHandler: rebalanceHandler)
+    }
+
+    private func produce(
+        _ cluster: KafkaMockCluster,
+        topic: String,
+        values: Range<Int>
+    ) async throws -> [KafkaProducer.DeliveryReport] {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        var reports: [KafkaProducer.DeliveryReport] = []
+        for value in values {
+            reports.append(try await producer.send(topic: topic, key: bytes("k\(value)"), value: bytes("\(value)")))
+        }
+        await producer.close()
+        return reports
+    }
+
+    @Test func recordsRoundTripWithKeyAndHeadersInOrder() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("orders", partitions: 3)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        var sent: [String: (key: [UInt8]?, headers: [KafkaHeader], report: KafkaProducer.DeliveryReport)] = [:]
+        for index in 0..<9 {
+            let key = index.isMultiple(of: 3) ? nil : bytes("cus_\(index)")
+            let headers = [
+                KafkaHeader(key: "trace", string: "t\(index)"),
+                KafkaHeader(key: "nothing", value: nil),
+                KafkaHeader(key: "trace", string: "second"),
+                KafkaHeader(key: "empty", value: []),
+            ]
+            let report = try await producer.send(
+                topic: "orders", key: key, value: bytes("{\"n\":\(index)}"), headers: headers)
+            #expect(report.topic == "orders")
+            sent["{\"n\":\(index)}"] = (key, headers, report)
+        }
+        await producer.close()
+
+        let consumer = try consumer(cluster, topic: "orders", group: "round-trip")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 9))
+        await consumer.close()
+        let received = collector.messages
+        #expect(received.count == 9)
+        for message in received {
+            let expected = try #require(sent[text(message.value)!])
+            #expect(message.topic == "orders")
+            #expect(message.key == expected.key)
+            #expect(message.headers == expected.headers)
+            #expect(message.partition == expected.report.partition)
+            #expect(message.offset == expected.report.offset)
+            #expect(message.timestampMilliseconds != nil)
+        }
+        await cluster.close()
+    }
+
+    @Test func storedOffsetIsCommittedExactly() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("ledger", partitions: 1)
+        _ = try await produce(cluster, topic: "ledger", values: 0..<10)
+        let consumer = try consumer(cluster, topic: "ledger", group: "exact")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 10))
+        let partition = KafkaTopicPartition(topic: "ledger", partition: 0)
+
+        // All ten were read, none stored: a commit commits nothing.
+        try await consumer.commit()
+        #expect(try await consumer.committedOffsets(for: [partition]) == [:])
+
+        // Records 0…3 processed: store 4 (the next to read), commit, and exactly 4 is committed.
+        try consumer.storeOffset(topic: "ledger", partition: 0, offset: 4)
+        try await consumer.commit()
+        #expect(try await consumer.committedOffsets(for: [partition]) == [partition: 4])
+
+        // A later store is committed by the background auto-commit (every second) without commit().
+        try consumer.storeOffset(topic: "ledger", partition: 0, offset: 7)
+        let autoCommitted = await eventually(timeout: .seconds(10)) {
+            (try? await consumer.committedOffsets(for: [partition])) == [partition: 7]
+        }
+        #expect(autoCommitted)
+        let watermarks = try await consumer.watermarks(topic: "ledger", partition: 0)
+        #expect(watermarks.high == 10)
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func storingOffsetOfUnassignedPartitionThrows() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("mine", partitions: 1)
+        try cluster.createTopic("theirs", partitions: 1)
+        _ = try await produce(cluster, topic: "mine", values: 0..<3)
+        let consumer = try consumer(cluster, topic: "mine", group: "unassigned")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 3))
+
+        let otherTopic = #expect(throws: KafkaError.self) {
+            try consumer.storeOffset(topic: "theirs", partition: 0, offset: 1)
+        }
+        #expect(otherTopic?.code == .notAssigned)
+        #expect(otherTopic?.message.contains("theirs[0]") == true)
+        let otherPartition = #expect(throws: KafkaError.self) {
+            try consumer.storeOffset(topic: "mine", partition: 7, offset: 1)
+        }
+        #expect(otherPartition?.code == .notAssigned)
+
+        try await consumer.commit()
+        let committed = try await consumer.committedOffsets(for: [
+            KafkaTopicPartition(topic: "theirs", partition: 0), KafkaTopicPartition(topic: "mine", partition: 0),
+        ])
+        #expect(committed.isEmpty)
+        await consumer.close()
+        let afterClose = #expect(throws: KafkaError.self) {
+            try consumer.storeOffset(topic: "mine", partition: 0, offset: 1)
+        }
+        #expect(afterClose?.code == .notAssigned || afterClose?.code == .closed)
+        await cluster.close()
+    }
+
+    @Test func pauseStopsDeliveryAndResumeRestartsIt() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("paused", partitions: 1)
+        _ = try await produce(cluster, topic: "paused", values: 0..<5)
+        let consumer = try consumer(cluster, topic: "paused", group: "pause")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 5))
+
+        consumer.pause(topic: "paused", partition: 0)
+        #expect(consumer.pausedPartitions == [KafkaTopicPartition(topic: "paused", partition: 0)])
+        _ = try await produce(cluster, topic: "paused", values: 5..<10)
+        try await Task.sleep(for: .seconds(2))
+        #expect(collector.messages.count == 5, "a paused partition delivered records")
+
+        consumer.resume(topic: "paused", partition: 0)
+        #expect(await collector.waitFor(count: 10))
+        #expect(collector.messages.map(\.offset) == Array(0..<10))
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func fullBufferLosesAndDuplicatesNothing() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("flood", partitions: 2)
+        _ = try await produce(cluster, topic: "flood", values: 0..<300)
+        let consumer = try consumer(cluster, topic: "flood", group: "backpressure") { $0.bufferCapacity = 8 }
+        let collector = Collector(consumer) { _ in usleepMilliseconds(1) }
+        #expect(await collector.waitFor(count: 300, timeout: .seconds(60)))
+        try await Task.sleep(for: .milliseconds(500))
+        await consumer.close()
+        let values = collector.messages.compactMap { text($0.value).flatMap(Int.init) }
+        #expect(values.count == 300)
+        #expect(Set(values) == Set(0..<300))
+        for partition in [Int32(0), 1] {
+            let offsets = collector.messages.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == offsets.sorted(), "records of partition \(partition) out of order")
+        }
+        await cluster.close()
+    }
+
+    @Test func fullBufferStillServesRebalances() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("stuck", partitions: 2)
+        _ = try await produce(cluster, topic: "stuck", values: 0..<200)
+        let events = Mutex<[KafkaConsumer.RebalanceEvent]>([])
+        // The first member never reads: its buffer fills after 4 records.
+        // The mock cluster lets a rebalance run for the session timeout less a second.
+        let idle = try consumer(cluster, topic: "stuck", group: "stuck") {
+            $0.bufferCapacity = 4
+            $0.sessionTimeout = .seconds(6)
+            $0.properties["heartbeat.interval.ms"] = "500"
+        } rebalanceHandler: {
+            event in
+            events.withLock { $0.append(event) }
+        }
+        #expect(await eventually(timeout: .seconds(30)) { idle.assignment.count == 2 })
+        try await Task.sleep(for: .milliseconds(500))
+        let busy = try consumer(cluster, topic: "stuck", group: "stuck") { $0.sessionTimeout = .seconds(6) }
+        let collector = Collector(busy)
+        let rebalanced = await eventually(timeout: .seconds(30)) {
+            busy.assignment.count == 1 && idle.assignment.count == 1 && !collector.messages.isEmpty
+        }
+        #expect(rebalanced, "a member with a full buffer blocked the rebalance")
+        let seen = events.withLock { $0 }
+        #expect(seen.count == 2, "events: \(seen)")
+        if case .revoked(let partitions) = seen.last {
+            #expect(partitions.count == 1)
+            #expect(busy.assignment == Set(partitions))
+        } else {
+            Issue.record("the idle member was not asked to revoke a partition: \(seen)")
+        }
+        await busy.close()
+        await idle.close()
+        await cluster.close()
+    }
+
+    @Test func rebalanceHandlerSeesAssignmentAndCloseEndsTheStream() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("events", partitions: 2)
+        let events = Mutex<[KafkaConsumer.RebalanceEvent]>([])
+        let consumer = try consumer(cluster, topic: "events", group: "handler") { _ in
+        } rebalanceHandler: { event in
+            events.withLock { $0.append(event) }
+        }
+        let collector = Collector(consumer)
+        let assigned = await eventually(timeout: .seconds(30)) { consumer.assignment.count == 2 }
+        #expect(assigned)
+        await consumer.close()
+        let all = [
+            KafkaTopicPartition(topic: "events", partition: 0), KafkaTopicPartition(topic: "events", partition: 1),
+        ]
+        let seen = events.withLock { $0 }
+        #expect(seen.first == .assigned(all))
+        #expect(seen.last == .revoked(all))
+        #expect(await eventually(timeout: .seconds(5)) { collector.error == nil && consumer.assignment.isEmpty })
+        await cluster.close()
+    }
+}
+
+private func usleepMilliseconds(_ milliseconds: Int) {
+    var request = timespec(tv_sec: 0, tv_nsec: milliseconds * 1_000_000)
+    nanosleep(&request, nil)
+}

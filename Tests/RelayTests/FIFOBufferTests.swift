@@ -1,0 +1,50 @@
+import Testing
+
+@testable import Relay
+
+@Suite("FIFOBuffer")
+struct FIFOBufferTests {
+    @Test("keeps first-in, first-out order across compactions")
+    func order() {
+        var buffer = FIFOBuffer<Int>()
+        var expected = 0
+        var next = 0
+        for round in 0..<50 {
+            for _ in 0..<(100 + round * 37) {
+                buffer.append(next)
+                next += 1
+            }
+            for _ in 0..<(90 + round * 30) {
+                #expect(buffer.removeFirst() == expected)
+                expected += 1
+            }
+        }
+        #expect(buffer.count == next - expected)
+        #expect(buffer.first == expected)
+        #expect(buffer.last == next - 1)
+        #expect(Array(buffer.elements) == Array(expected..<next))
+    }
+
+    @Test("removeAll(where:) keeps the order of the rest and returns the removed in order")
+    func removeWhere() {
+        var buffer = FIFOBuffer<Int>()
+        for value in 0..<10 { buffer.append(value) }
+        _ = buffer.removeFirst()
+        let removed = buffer.removeAll { $0 % 3 == 0 }
+        #expect(removed == [3, 6, 9])
+        #expect(Array(buffer.elements) == [1, 2, 4, 5, 7, 8])
+        #expect(buffer[2] == 4)
+        #expect(buffer.popFirst() == 1)
+    }
+
+    @Test("an emptied buffer is empty")
+    func empty() {
+        var buffer = FIFOBuffer<String>()
+        #expect(buffer.isEmpty)
+        #expect(buffer.popFirst() == nil)
+        buffer.append("a")
+        _ = buffer.removeFirst()
+        #expect(buffer.isEmpty)
+        #expect(buffer.first == nil)
+    }
+}

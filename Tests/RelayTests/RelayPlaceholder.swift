@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct RelayTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}

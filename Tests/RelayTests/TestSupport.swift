@@ -1,0 +1,31 @@
+import Relay
+
+/// A deterministic random source (SplitMix64) so randomized tests replay exactly.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Always returns the same value: all ones gives the top of a jitter range, zero its bottom.
+struct FixedGenerator: RandomNumberGenerator {
+    var value: UInt64
+
+    mutating func next() -> UInt64 { self.value }
+}
+
+extension PartitionID {
+    static func test(_ partition: Int32, topic: String = "billing.stripe") -> PartitionID {
+        PartitionID(topic: topic, partition: partition)
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct RulesTestsPlaceholder {
-    @Test func packageBuilds() { #expect(Bool(true)) }
-}
