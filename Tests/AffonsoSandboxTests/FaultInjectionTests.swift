@@ -112,13 +112,23 @@ struct FaultInjectionTests {
     }
 
     @Test func outageStartsAfterItsDelay() async throws {
+        try await RunningSandbox.with { sandbox in
+            _ = try await sandbox.post("/_sandbox/faults", #"{"outage_after_ms":1000,"outage_for_ms":60000}"#)
+            let before = try await sandbox.event(Body.lead())
+            #expect(before.status == 200)
+            try await Task.sleep(for: .milliseconds(1200))
+            let during = try await sandbox.event(Body.lead())
+            #expect(during.status == 503)
+        }
+    }
+
+    @Test func outageFromConfigurationStartsWithTheServer() async throws {
         try await RunningSandbox.with {
-            $0.faults.outageAfter = .milliseconds(300)
+            $0.faults.outageAfter = .zero
             $0.faults.outageFor = .seconds(60)
         } _: { sandbox in
-            #expect(try await sandbox.event(Body.lead()).status == 200)
-            try await Task.sleep(for: .milliseconds(400))
-            #expect(try await sandbox.event(Body.lead()).status == 503)
+            let reply = try await sandbox.event(Body.lead())
+            #expect(reply.status == 503)
         }
     }
 
