@@ -88,12 +88,12 @@ struct RulesCommand: AsyncParsableCommand {
             let topic = topic
             let input = FileHandle.standardInput
             let output = FileHandle.standardOutput
-            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount) * 4
             var pending: [UInt8] = []
             var lineNumber = 0
             var ended = false
             while !ended {
-                let chunk = input.readData(ofLength: 1 << 20)
+                let chunk = input.readData(ofLength: 4 << 20)
                 if chunk.isEmpty {
                     ended = true
                     if !pending.isEmpty { pending.append(0x0A) }
