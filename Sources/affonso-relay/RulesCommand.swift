@@ -17,8 +17,13 @@ struct RulesCommand: AsyncParsableCommand {
         var config: String
     }
 
-    /// Loads the rules, printing diagnostics; exits 2 (or 1 with `failureCode`) on errors.
+    /// Loads the rules, printing diagnostics; exits `failureCode` on configuration errors, 2 when the file is
+    /// missing or unreadable.
     static func load(_ path: String, failureCode: Int32 = 2) throws -> RelayConfigLoader.Loaded {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            printError("\(path): cannot read the configuration file (does it exist?)")
+            throw ExitCode(2)
+        }
         do {
             let loaded = try RelayConfigLoader.load(path: path, purpose: .rules)
             return loaded
