@@ -86,6 +86,20 @@ struct ConfigLoadingTests {
         }
     }
 
+    @Test("a rule topic the consumer does not subscribe to is a warning at the topic")
+    func unsubscribedTopic() throws {
+        let loaded = try load(
+            "affonso: {api_key: k}\nkafka: {topics: [a], topic_patterns: [\"tenant-.*\"]}\n"
+                + Self.rules.replacingOccurrences(of: "topics: [t]", with: "topics: [a, tenant-x, t]")
+        )
+        #expect(
+            loaded.warnings.map(\.description) == [
+                "relay.yaml:5:27: warning: rule 'r' reads topic 't', which is not in kafka.topics or "
+                    + "kafka.topic_patterns; the relay will never receive its records"
+            ]
+        )
+    }
+
     @Test("rules commands tolerate unset variables outside rules, not inside them")
     func rulesPurpose() throws {
         let text = "affonso:\n  api_key: ${AFFONSO_API_KEY}\n" + Self.rules
