@@ -40,7 +40,7 @@ struct ExampleReader {
             case "value":
                 values += 1
                 guard let value = yamlValue(entry.value) else { return nil }
-                record.value = Array(JSONText.encode(value).utf8)
+                record.value = Array(RulesJSON.encode(value).utf8)
             case "value_base64":
                 values += 1
                 guard let text = reader.string(entry.value, field), let data = Data(base64Encoded: text) else {
@@ -67,7 +67,8 @@ struct ExampleReader {
                 record.partition = Int32(clamping: reader.integer(entry.value, field) ?? 0)
             case "offset": record.offset = Int64(reader.integer(entry.value, field) ?? 0)
             case "timestamp":
-                guard let text = reader.string(entry.value, field), let timestamp = Timestamps.parse(text) else {
+                guard let text = reader.string(entry.value, field), let timestamp = RulesJSON.parseTimestamp(text)
+                else {
                     reader.error(entry.value, "\(field) must be an RFC 3339 time")
                     return nil
                 }

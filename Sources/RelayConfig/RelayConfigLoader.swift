@@ -94,7 +94,7 @@ public enum RelayConfigLoader {
         var options = RuleSet.Options()
         options.maximumRecordBytes = configuration.kafka.maximumRecordBytes
         let compilation = RuleSet.compile(configuration.rules, options: options)
-        for issue in compilation.issues {
+        for issue in compilation.issues + unsubscribedTopics(configuration) {
             diagnostics.append(sources.diagnostic(for: issue, fallbackFile: file))
         }
         diagnostics = sortedByPosition(diagnostics)
@@ -103,6 +103,31 @@ public enum RelayConfigLoader {
             throw ConfigError(diagnostics: diagnostics)
         }
         return Loaded(configuration: configuration, ruleSet: ruleSet, warnings: diagnostics)
+    }
+
+    /// Warnings for rule topics the consumer does not subscribe to (`kafka.topics` / `kafka.topic_patterns`).
+    static func unsubscribedTopics(_ configuration: RelayConfiguration) -> [RuleIssue] {
+        let kafka = configuration.kafka
+        guard !kafka.topics.isEmpty || !kafka.topicPatterns.isEmpty else { return [] }
+        let patterns = kafka.topicPatterns.compactMap { try? Regex("^(?:" + $0 + ")") }
+        var issues: [RuleIssue] = []
+        for (index, rule) in configuration.rules.enumerated() {
+            for (topicIndex, topic) in rule.topics.enumerated() where !(topic.hasPrefix("/") && topic.hasSuffix("/")) {
+                if kafka.topics.contains(topic) { continue }
+                if patterns.contains(where: { (try? $0.firstMatch(in: topic)) != nil }) { continue }
+                issues.append(
+                    RuleIssue(
+                        severity: .warning,
+                        ruleIndex: index,
+                        rule: rule.name,
+                        path: .topic(topicIndex),
+                        message: "rule '\(rule.name)' reads topic '\(topic)', which is not in kafka.topics or "
+                            + "kafka.topic_patterns; the relay will never receive its records"
+                    )
+                )
+            }
+        }
+        return issues
     }
 
     /// Orders diagnostics by line and column within each file, files in order of first appearance.

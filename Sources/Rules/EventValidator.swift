@@ -104,11 +104,10 @@ enum EventValidator {
                 guard case .bool = value else { throw failure(field, "must be a bool, got \(describe(value))") }
                 output.append((field, value))
             case "metadata":
-                guard case .map(let map) = value else {
+                guard case .map = value else {
                     throw failure(field, "must be a map, got \(describe(value))")
                 }
                 try checkJSON(value, path: field, failure)
-                _ = map
                 output.append((field, value))
             default:
                 throw failure(field, "is not a field of Affonso events")

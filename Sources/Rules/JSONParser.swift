@@ -134,7 +134,8 @@ struct JSONParser {
             skipWhitespace()
             let value = try parseValue()
             let utf8 = key.utf8
-            let bit = UInt64(1) << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+            let bit =
+                UInt64(1) << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
             if summary & bit != 0,
                 let position = entries.firstIndex(where: {
                     if case .string(let existing) = $0.key { return existing == key }

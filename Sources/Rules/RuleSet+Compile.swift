@@ -53,7 +53,8 @@ extension RuleSet {
                     return try environment.compile(source)
                 } catch {
                     // The position is reported separately; keep the message to its first line (no caret excerpt).
-                    let message = error.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? error.message
+                    let message =
+                        error.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? error.message
                     issue(path, "\(what): \(message)", error.position)
                     return nil
                 }

@@ -4,6 +4,12 @@ import Foundation
 import RelayConfig
 import Rules
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `affonso-relay rules check|test|apply` (SPEC.md §1, §3, §4).
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +23,13 @@ struct RulesCommand: AsyncParsableCommand {
         var config: String
     }
 
-    /// Loads the rules, printing diagnostics; exits 2 (or 1 with `failureCode`) on errors.
+    /// Loads the rules, printing diagnostics; exits `failureCode` on configuration errors, 2 when the file is
+    /// missing or unreadable.
     static func load(_ path: String, failureCode: Int32 = 2) throws -> RelayConfigLoader.Loaded {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            printError("\(path): cannot read the configuration file (does it exist?)")
+            throw ExitCode(2)
+        }
         do {
             let loaded = try RelayConfigLoader.load(path: path, purpose: .rules)
             return loaded
@@ -86,14 +97,15 @@ struct RulesCommand: AsyncParsableCommand {
             let loaded = try RulesCommand.load(options.config)
             let ruleSet = loaded.ruleSet
             let topic = topic
-            let input = FileHandle.standardInput
+            let input = StandardInput()
             let output = FileHandle.standardOutput
-            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount) * 4
             var pending: [UInt8] = []
             var lineNumber = 0
             var ended = false
             while !ended {
-                let chunk = input.readData(ofLength: 1 << 20)
+                // Whatever is available (up to 4 MiB): lines piped in slowly are answered as they arrive.
+                let chunk = input.read(upTo: 4 << 20)
                 if chunk.isEmpty {
                     ended = true
                     if !pending.isEmpty { pending.append(0x0A) }
@@ -165,4 +177,33 @@ private final class StripeResults: @unchecked Sendable {
     }
     func set(_ index: Int, _ value: [UInt8]) { slots[index] = value }
     var values: [[UInt8]] { Array(slots) }
+}
+
+/// Reads standard input with read(2): blocks until some bytes are available, then takes whatever else is
+/// already waiting (poll with no timeout), so slow streams are answered line by line and fast ones in big batches.
+private struct StandardInput {
+    func read(upTo count: Int) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            if filled > 0 && !isReadable() { break }
+            let got = buffer.withUnsafeMutableBytes { readStandardInput($0.baseAddress! + filled, count - filled) }
+            if got > 0 {
+                filled += got
+            } else if got == 0 || errno != EINTR {
+                break
+            }
+        }
+        buffer.removeSubrange(filled...)
+        return buffer
+    }
+
+    private func isReadable() -> Bool {
+        var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+}
+
+private func readStandardInput(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(0, buffer, count)
 }

@@ -66,6 +66,54 @@ struct ConfigLoadingTests {
         )
     }
 
+    static let durations: [(String, Duration?)] = [
+        ("250ms", .milliseconds(250)), ("30s", .seconds(30)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
+        ("1.5s", .milliseconds(1500)), ("1h30m", .seconds(5400)), ("30", nil), ("5 m", nil), ("soon", nil), ("1d", nil),
+    ]
+
+    @Test("durations: 250ms 30s 5m 1h (and combinations); anything else is an error", arguments: durations)
+    func duration(_ testCase: (String, Duration?)) {
+        let text = "affonso: {api_key: k}\nserver: {shutdown_grace: \(testCase.0)}\n" + Self.rules
+        do {
+            let loaded = try load(text)
+            #expect(loaded.configuration.server.shutdownGrace == testCase.1)
+        } catch {
+            #expect(testCase.1 == nil)
+            #expect(
+                error.errors.first?.description
+                    == "relay.yaml:2:26: server.shutdown_grace must be a duration such as 250ms, 30s, 5m or 1h, got '\(testCase.0)'"
+            )
+        }
+    }
+
+    @Test("a rule topic the consumer does not subscribe to is a warning at the topic")
+    func unsubscribedTopic() throws {
+        let loaded = try load(
+            "affonso: {api_key: k}\nkafka: {topics: [a], topic_patterns: [\"tenant-.*\"]}\n"
+                + Self.rules.replacingOccurrences(of: "topics: [t]", with: "topics: [a, tenant-x, t]")
+        )
+        #expect(
+            loaded.warnings.map(\.description) == [
+                "relay.yaml:5:27: warning: rule 'r' reads topic 't', which is not in kafka.topics or "
+                    + "kafka.topic_patterns; the relay will never receive its records"
+            ]
+        )
+    }
+
+    @Test("rules commands tolerate unset variables outside rules, not inside them")
+    func rulesPurpose() throws {
+        let text = "affonso:\n  api_key: ${AFFONSO_API_KEY}\n" + Self.rules
+        let loaded = try RelayConfigLoader.load(text: text, file: "relay.yaml", environment: [:], purpose: .rules)
+        #expect(loaded.ruleSet.ruleNames == ["r"])
+        let inRule = text.replacingOccurrences(of: "payload.c", with: "'${TENANT}'")
+        #expect {
+            _ = try RelayConfigLoader.load(text: inRule, file: "relay.yaml", environment: [:], purpose: .rules)
+        } throws: { error in
+            (error as? ConfigError)?.errors.first?.description.contains("environment variable 'TENANT' is not set")
+                == true
+        }
+    }
+
     @Test("unknown keys are errors with a did-you-mean hint, at their line and column")
     func unknownKeys() {
         let errors = failures(

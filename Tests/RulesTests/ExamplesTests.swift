@@ -19,6 +19,23 @@ struct ExamplesTests {
         #expect(loaded.warnings.isEmpty)
     }
 
+    @Test("the example configuration loads for the service when AFFONSO_API_KEY is set, and says so when not")
+    func serviceLoad() throws {
+        let loaded = try RelayConfigLoader.load(path: Self.config, environment: ["AFFONSO_API_KEY": "sk_test_1"])
+        #expect(loaded.configuration.affonso.apiKey == "sk_test_1")
+        #expect(loaded.configuration.kafka.topics == ["billing.stripe", "app.lifecycle", "app.orders"])
+        #expect(loaded.configuration.retry.tiers.count == 3)
+        #expect(loaded.configuration.rules.count == 5)
+        #expect {
+            _ = try RelayConfigLoader.load(path: Self.config, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.errors.map(\.description) == [
+                Self.config + ":14:12: environment variable 'AFFONSO_API_KEY' is not set (referenced as "
+                    + "${AFFONSO_API_KEY}); export it or remove the reference"
+            ]
+        }
+    }
+
     @Test("an example that expects the wrong value fails with the difference")
     func failingExample() throws {
         let text = """

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// The built `affonso-relay` (debug, else release).
+let relayBinary: String = {
+    let debug = repositoryRoot + "/.build/debug/affonso-relay"
+    return FileManager.default.isExecutableFile(atPath: debug)
+        ? debug : repositoryRoot + "/.build/release/affonso-relay"
+}()
+
+/// Runs the built `affonso-relay` binary (built by `swift build` / `swift test` beside the tests).
+@Suite(
+    "affonso-relay rules (binary)",
+    .enabled(if: FileManager.default.isExecutableFile(atPath: relayBinary), "affonso-relay is not built")
+)
+struct RulesCommandTests {
+
+    struct Run {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    func run(_ arguments: [String], input: String = "") throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: relayBinary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: output, as: UTF8.self),
+            standardError: String(decoding: errors, as: UTF8.self)
+        )
+    }
+
+    @Test("rules test passes on the shipped examples")
+    func rulesTest() throws {
+        let result = try run(["rules", "test", "--config", "examples/relay.yaml"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.hasSuffix("16 passed, 0 failed\n"))
+    }
+
+    @Test("rules check on a broken copy prints file:line:col and exits 1")
+    func rulesCheckBroken() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "check-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("relay.yaml").path
+        try """
+        rules:
+          - name: paid
+            topics: [billing.stripe]
+            event:
+              event_name: invoice_paid
+              customer_id: "payload.customer"
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try run(["rules", "check", "--config", config])
+        #expect(result.status == 1)
+        #expect(
+            result.standardError
+                == "\(config):5:19: event.event_name: undeclared reference 'invoice_paid'; did you mean the string 'invoice_paid'?\n"
+        )
+    }
+
+    @Test("rules apply writes one line per input line, in order; a missing config exits 2")
+    func rulesApply() throws {
+        let input = """
+            {"value": {"type": "user.signed_up", "event_id": "e1", "occurred_at": "2026-11-25T14:03:12Z", "user": {"id": "u1", "plan": "free"}}}
+            {"value": {"type": "user.logged_in"}}
+            not json
+            """
+        let result = try run(
+            ["rules", "apply", "--config", "examples/relay.yaml", "--topic", "app.lifecycle"], input: input)
+        #expect(result.status == 0)
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(
+            lines.first?.hasPrefix(#"{"results":[{"rule":"app-user-signed-up","event":{"event_name":"signup""#) == true)
+        #expect(lines.dropFirst().first == #"{"skipped":true}"#)
+        #expect(lines.last?.hasPrefix(#"{"error":{"class":"decode","message":"input line 3: "#) == true)
+
+        let missing = try run(["rules", "apply", "--config", "nope.yaml", "--topic", "t"])
+        #expect(missing.status == 2)
+        #expect(missing.standardError == "nope.yaml: cannot read the configuration file (does it exist?)\n")
+    }
+}
