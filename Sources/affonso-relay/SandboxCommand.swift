@@ -90,6 +90,7 @@ struct SandboxCommand: AsyncParsableCommand {
         } catch {
             Self.exit(withMessage: error.message)
         }
+        await Self.blockShutdownSignalsOnMainThread()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [server],
@@ -168,6 +169,21 @@ struct SandboxCommand: AsyncParsableCommand {
         faults.outageFor = self.outageFor?.duration
         configuration.faults = faults
         return configuration
+    }
+
+    /// On Linux, Dispatch delivers SIGTERM/SIGINT to `ServiceGroup` through a signalfd, which only
+    /// sees a signal that every thread blocks. Dispatch's and NIO's threads block it already; the main
+    /// thread does not, so without this the default action kills the process before a graceful
+    /// shutdown can start.
+    @MainActor
+    private static func blockShutdownSignalsOnMainThread() {
+        #if os(Linux)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        #endif
     }
 
     private static func exit(withMessage message: String) -> Never {

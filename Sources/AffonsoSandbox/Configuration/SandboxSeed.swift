@@ -25,11 +25,17 @@ public struct SandboxSeed: Sendable, Hashable {
     /// Reads a seed file (YAML or JSON; JSON is read as YAML).
     /// - Throws: `SandboxError` naming the file, entry and field that is wrong.
     public static func load(path: String) throws(SandboxError) -> SandboxSeed {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SandboxError(.invalidSeedFile, "\(path): referral seed file not found; check the --referrals path")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw SandboxError(.invalidSeedFile, "\(path): cannot read the referral seed file (\(error))")
+            throw SandboxError(
+                .invalidSeedFile,
+                "\(path): cannot read the referral seed file as UTF-8 text (\(error.localizedDescription))"
+            )
         }
         return try self.parse(text, source: path)
     }

@@ -5,6 +5,8 @@ struct LedgerState: Sendable {
     private(set) var entries: [SandboxLedgerEntry] = []
     private var entryByExternalEventID: [String: Int] = [:]
     private var results: [EventResult] = []
+    private var commissionSequence = 0
+    private let idPrefix = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 36) + "x"
     private let seed: [SandboxReferral]
     private let defaultCommissionRate: Double
     private let commissionRates: [String: Double]
@@ -45,7 +47,7 @@ struct LedgerState: Sendable {
             let saleAmount = event.saleAmount ?? 0
             result = .commission(
                 EventResult.Commission(
-                    id: "com_" + Self.randomSuffix(),
+                    id: self.nextCommissionID(),
                     referralID: referral.id,
                     affiliateID: referral.affiliateID,
                     saleAmount: saleAmount,
@@ -108,8 +110,9 @@ struct LedgerState: Sendable {
         self.entryByExternalEventID.removeAll()
     }
 
-    private static func randomSuffix() -> String {
-        let text = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        return String(repeating: "0", count: 16 - text.count) + text
+    /// `com_` + a per-process random prefix + a sequence number: unique, and no syscall per id.
+    private mutating func nextCommissionID() -> String {
+        self.commissionSequence += 1
+        return "com_" + self.idPrefix + String(self.commissionSequence, radix: 36)
     }
 }

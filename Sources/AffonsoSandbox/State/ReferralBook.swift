@@ -41,61 +41,77 @@ struct ReferralBook: Sendable {
     /// Finds the one referral the event's identifiers point to. Identifiers that are not known yet
     /// are linked to that referral, unless it already has a different value for them.
     mutating func resolve(_ event: SandboxEvent) -> Resolution {
-        let lookups: [(field: String, value: String?, index: [String: Int])] = [
-            ("referral_id", event.referralID, self.byID),
-            ("customer_id", event.customerID, self.byCustomerID),
-            ("external_user_id", event.externalUserID, self.byExternalUserID),
-            ("click_id", event.clickID, self.byClickID),
+        let sent: [(field: String, value: String?)] = [
+            ("referral_id", event.referralID),
+            ("customer_id", event.customerID),
+            ("external_user_id", event.externalUserID),
+            ("click_id", event.clickID),
         ]
-        var match: (field: String, value: String, index: Int)?
-        for lookup in lookups {
-            guard let value = lookup.value, let index = lookup.index[value] else { continue }
-            if let match, match.index != index {
+        var matchIndex = -1
+        var matchField = ""
+        var matchValue = ""
+        for (field, value) in sent {
+            guard let value, let index = self.index(field)[value] else { continue }
+            if matchIndex >= 0, matchIndex != index {
                 return .mismatch(
-                    "\(match.field) \"\(match.value)\" belongs to referral \(self.referrals[match.index].id) but "
-                        + "\(lookup.field) \"\(value)\" belongs to referral \(self.referrals[index].id); "
+                    "\(matchField) \"\(matchValue)\" belongs to referral \(self.referrals[matchIndex].id) but "
+                        + "\(field) \"\(value)\" belongs to referral \(self.referrals[index].id); "
                         + "send identifiers of one referral"
                 )
             }
-            match = (lookup.field, value, index)
+            matchIndex = index
+            matchField = field
+            matchValue = value
         }
-        guard let match else {
-            let sent = lookups.compactMap { lookup in lookup.value.map { "\(lookup.field) \"\($0)\"" } }
+        guard matchIndex >= 0 else {
+            let list = sent.compactMap { item in item.value.map { "\(item.field) \"\($0)\"" } }
             return .notFound(
-                "no referral matches \(sent.joined(separator: ", ")); check the identifiers, or create the "
+                "no referral matches \(list.joined(separator: ", ")); check the identifiers, or create the "
                     + "referral first (click or signup tracking)"
             )
         }
-        let referral = self.referrals[match.index]
+        let referral = self.referrals[matchIndex]
         // An unknown referral_id never links; it must name a referral.
         if let id = event.referralID, id != referral.id {
             return .notFound(
-                "no referral has referral_id \"\(id)\" (\(match.field) \"\(match.value)\" belongs to \(referral.id))"
+                "no referral has referral_id \"\(id)\" (\(matchField) \"\(matchValue)\" belongs to \(referral.id))"
             )
         }
-        let links: [(field: String, sent: String?, known: String?, key: WritableKeyPath<SandboxReferral, String?>)] = [
-            ("customer_id", event.customerID, referral.customerID, \.customerID),
-            ("external_user_id", event.externalUserID, referral.externalUserID, \.externalUserID),
-            ("click_id", event.clickID, referral.clickID, \.clickID),
+        let known: [(field: String, sent: String?, known: String?)] = [
+            ("customer_id", event.customerID, referral.customerID),
+            ("external_user_id", event.externalUserID, referral.externalUserID),
+            ("click_id", event.clickID, referral.clickID),
         ]
-        for link in links {
-            if let sent = link.sent, let known = link.known, sent != known {
+        for (field, sentValue, knownValue) in known {
+            if let sentValue, let knownValue, sentValue != knownValue {
                 return .mismatch(
-                    "\(match.field) \"\(match.value)\" belongs to referral \(referral.id), whose \(link.field) is "
-                        + "\"\(known)\", not \"\(sent)\"; send identifiers of one referral"
+                    "\(matchField) \"\(matchValue)\" belongs to referral \(referral.id), whose \(field) is "
+                        + "\"\(knownValue)\", not \"\(sentValue)\"; send identifiers of one referral"
                 )
             }
         }
-        for link in links where link.known == nil {
-            guard let sent = link.sent else { continue }
-            self.referrals[match.index][keyPath: link.key] = sent
-            switch link.field {
-            case "customer_id": self.byCustomerID[sent] = match.index
-            case "external_user_id": self.byExternalUserID[sent] = match.index
-            default: self.byClickID[sent] = match.index
-            }
+        if referral.customerID == nil, let value = event.customerID {
+            self.referrals[matchIndex].customerID = value
+            self.byCustomerID[value] = matchIndex
         }
-        return .found(match.index)
+        if referral.externalUserID == nil, let value = event.externalUserID {
+            self.referrals[matchIndex].externalUserID = value
+            self.byExternalUserID[value] = matchIndex
+        }
+        if referral.clickID == nil, let value = event.clickID {
+            self.referrals[matchIndex].clickID = value
+            self.byClickID[value] = matchIndex
+        }
+        return .found(matchIndex)
+    }
+
+    private func index(_ field: String) -> [String: Int] {
+        switch field {
+        case "referral_id": self.byID
+        case "customer_id": self.byCustomerID
+        case "external_user_id": self.byExternalUserID
+        default: self.byClickID
+        }
     }
 
     /// Moves a referral forward (lead → trialing → customer); never backwards.
