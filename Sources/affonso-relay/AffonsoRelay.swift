@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct AffonsoRelay: AsyncParsableCommand {
@@ -13,4 +14,23 @@ struct AffonsoRelay: AsyncParsableCommand {
             TopicsCommand.self,
         ]
     )
+
+    /// Like ArgumentParser's, except that bad flags exit 2 with one line (SPEC.md §1), not 64 with the usage.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let line = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+                FileHandle.standardError.write(Data("affonso-relay: \(line) (see --help)\n".utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
