@@ -47,7 +47,6 @@ func kafkaConsumerConfiguration(topic: String, group: String) -> KafkaConsumerCo
         bootstrapServers: kafkaBrokers ?? [], groupID: group, topics: [topic])
     configuration.sessionTimeout = .seconds(6)
     configuration.properties["heartbeat.interval.ms"] = "500"
-    configuration.properties["max.poll.interval.ms"] = "10000"
     return configuration
 }
 

@@ -96,7 +96,7 @@ final class RelayHarness: Sendable {
               group_id: \(group)
               topics: ["\(source)"]
               max_record_bytes: \(maxRecordBytes)
-              client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500", max.poll.interval.ms: "10000"}
+              client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
             affonso:
               base_url: \(sandboxURL)
               \(apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: sk_test_sandbox")
@@ -181,21 +181,21 @@ final class RelayHarness: Sendable {
 
     /// The source's offsets committed by the relay's group so far (all partitions; 0 where none).
     func committedTotal(partitions: Int = 3) async throws -> Int64 {
-        try await committedAndEndOffsets(partitions: partitions).reduce(0) { $0 + ($1.committed ?? 0) }
+        try await committedAndEndOffsets(partitions: partitions).reduce(0) { $0 + $1.committed }
     }
 
-    /// The group's committed offset and the log end offset of every source partition.
-    func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64?, end: Int64)] {
+    /// The group's committed offset (0 when none) and the log end offset of every source partition.
+    func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64, end: Int64)] {
         var configuration = kafkaConsumerConfiguration(topic: source, group: group)
         configuration.autoCommitInterval = nil
         let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
         do {
             let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
             let committed = try await consumer.committedOffsets(for: list)
-            var result: [(Int64?, Int64)] = []
+            var result: [(Int64, Int64)] = []
             for partition in list {
                 let end = try await consumer.watermarks(topic: source, partition: partition.partition).high
-                result.append((committed[partition], end))
+                result.append((committed[partition] ?? 0, end))
             }
             await consumer.close()
             return result
