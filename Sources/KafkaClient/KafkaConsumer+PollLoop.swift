@@ -9,7 +9,8 @@ extension KafkaConsumer {
     ///
     /// Each turn takes up to `batchLimit` messages from the message queue (only as many as the buffer has room
     /// for), then serves the consumer queue without blocking (rebalance callbacks run here). When the buffer is
-    /// full it only serves the consumer queue, waking every 10 ms to look for room.
+    /// full it only serves the consumer queue until the application has drained half of the buffer (the iterator
+    /// then wakes it with `rd_kafka_queue_yield`).
     func pollLoop() {
         let rk = handle.pointer!
         let messageQueue = queues.messages!
@@ -34,7 +35,7 @@ extension KafkaConsumer {
                     take(message, rk, into: &batch, names: &topicNames)
                     rd_kafka_message_destroy(message)
                 }
-            } else if let message = rd_kafka_consumer_poll(rk, 10) {
+            } else if let message = rd_kafka_consumer_poll(rk, 100) {
                 take(message, rk, into: &batch, names: &topicNames)
                 rd_kafka_message_destroy(message)
             }
@@ -66,7 +67,7 @@ extension KafkaConsumer {
         let result = state.withLock {
             state -> ((Int, Int)?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
             guard case .running = state.lifecycle else { return (nil, nil, nil) }
-            guard !batch.isEmpty else { return ((state.epoch, capacity - state.buffer.count), nil, nil) }
+            guard !batch.isEmpty else { return ((state.epoch, state.room(capacity: capacity)), nil, nil) }
             var messages = batch
             if state.epoch != epoch {
                 messages.removeAll { state.staleSince[$0.topicPartition, default: 0] > epoch }
@@ -87,7 +88,7 @@ extension KafkaConsumer {
                 first = message
                 state.waiter = nil
             }
-            return ((state.epoch, capacity - state.buffer.count), waiter, first)
+            return ((state.epoch, state.room(capacity: capacity)), waiter, first)
         }
         if let waiter = result.1 { waiter.resume(returning: result.2) }
         return result.0
@@ -169,6 +170,7 @@ extension KafkaConsumer {
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
         rd_kafka_queue_destroy(queues.messages)
+        rd_kafka_queue_destroy(queues.consumer)
         rd_kafka_destroy(rk)
         let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
             if case .failed = state.lifecycle {} else { state.lifecycle = .closed }

@@ -30,10 +30,21 @@ extension KafkaConsumer {
         var epoch = 0
         /// The epoch at which each partition last became stale.
         var staleSince: [KafkaTopicPartition: Int] = [:]
+        /// True while the poll thread waits for the application to drain half of the full buffer.
+        var isPollerWaitingForRoom = false
         /// True once librdkafka is destroyed; no call may use the handle any more.
         var isDestroyed = false
         /// Application calls currently using the handle.
         var activeCalls = 0
+
+        /// How many messages the poll thread may take now. Once the buffer is full it gets no room until half of
+        /// it is drained, so it takes big batches instead of one message per wake-up.
+        mutating func room(capacity: Int) -> Int {
+            if isPollerWaitingForRoom { return 0 }
+            let room = capacity - buffer.count
+            if room <= 0 { isPollerWaitingForRoom = true }
+            return max(room, 0)
+        }
 
         /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
         mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {

@@ -109,6 +109,7 @@ public final class KafkaConsumer: Sendable {
         handle.set(pointer)
         rd_kafka_poll_set_consumer(pointer)
         queues.messages = rd_kafka_queue_new(pointer)
+        queues.consumer = rd_kafka_queue_get_consumer(pointer)
 
         let subscription = RDKafkaTopicPartitionList.make(
             configuration.topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
@@ -338,7 +339,10 @@ public final class KafkaConsumer: Sendable {
 
     /// librdkafka queues owned by the consumer; set once in `init`, destroyed by the poll thread.
     final class Queues: @unchecked Sendable {
+        /// Where every assigned partition's messages are forwarded.
         var messages: OpaquePointer!
+        /// The consumer queue (rebalance, commit and error events); yielded to wake the poll thread.
+        var consumer: OpaquePointer!
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.

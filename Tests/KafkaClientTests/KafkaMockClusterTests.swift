@@ -166,6 +166,27 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func pauseIsRememberedUntilThePartitionIsAssigned() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("later", partitions: 2)
+        let reports = try await produce(cluster, topic: "later", values: 0..<20)
+        let onPartitionZero = reports.filter { $0.partition == 0 }.count
+        let consumer = try consumer(cluster, topic: "later", group: "remembered")
+        // Paused before the group assigned anything: applied when the assignment arrives.
+        consumer.pause(topic: "later", partition: 1)
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: onPartitionZero))
+        try await Task.sleep(for: .seconds(2))
+        #expect(collector.messages.count == onPartitionZero, "the paused partition delivered records")
+        #expect(collector.messages.allSatisfy { $0.partition == 0 })
+
+        consumer.resume(topic: "later", partition: 1)
+        #expect(await collector.waitFor(count: 20))
+        #expect(Set(collector.messages.map(\.partition)) == [0, 1])
+        await consumer.close()
+        await cluster.close()
+    }
+
     @Test func fullBufferLosesAndDuplicatesNothing() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("flood", partitions: 2)
