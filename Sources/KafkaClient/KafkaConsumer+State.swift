@@ -66,6 +66,20 @@ extension KafkaConsumer {
         var count: Int { storage.count - head }
         var isEmpty: Bool { count == 0 }
 
+        /// Takes the messages of `batch`, leaving it empty. When the buffer is empty the arrays are swapped, so the
+        /// messages move without being copied.
+        mutating func append(moving batch: inout [KafkaConsumerMessage?]) {
+            if isEmpty {
+                storage.removeAll(keepingCapacity: true)
+                head = 0
+                swap(&storage, &batch)
+            } else {
+                compactIfNeeded()
+                storage.append(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+
         mutating func append(contentsOf messages: [KafkaConsumerMessage]) {
             compactIfNeeded()
             storage.reserveCapacity(storage.count + messages.count)
