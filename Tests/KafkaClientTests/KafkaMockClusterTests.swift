@@ -145,6 +145,41 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func seekRewindsAnOwnedPartition() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("replay", partitions: 1)
+        _ = try await produce(cluster, topic: "replay", values: 0..<6)
+        let consumer = try consumer(cluster, topic: "replay", group: "seek")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 6))
+        try await consumer.seek(topic: "replay", partition: 0, offset: 2)
+        #expect(await collector.waitFor(count: 10))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(collector.messages.map(\.offset) == [0, 1, 2, 3, 4, 5, 2, 3, 4, 5])
+        let notOwned = await #expect(throws: KafkaError.self) {
+            try await consumer.seek(topic: "replay", partition: 3, offset: 0)
+        }
+        #expect(notOwned?.code == .notAssigned)
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func patternSubscriptionReadsEveryMatchingTopic() async throws {
+        let cluster = try KafkaMockCluster()
+        for topic in ["tenant-a.billing", "tenant-b.billing", "tenant-a.audit"] {
+            try cluster.createTopic(topic, partitions: 1)
+            _ = try await produce(cluster, topic: topic, values: 0..<2)
+        }
+        let consumer = try consumer(cluster, topic: "^tenant-[a-z]+\\.billing$", group: "pattern")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 4))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(Set(collector.messages.map(\.topic)) == ["tenant-a.billing", "tenant-b.billing"])
+        #expect(collector.messages.count == 4)
+        await consumer.close()
+        await cluster.close()
+    }
+
     @Test func pauseStopsDeliveryAndResumeRestartsIt() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("paused", partitions: 1)
