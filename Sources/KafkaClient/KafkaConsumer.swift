@@ -36,7 +36,10 @@ public final class KafkaConsumer: Sendable {
         case lost([KafkaTopicPartition])
     }
 
-    /// Called on every rebalance; see ``RebalanceEvent``. It must not wait for ``messages``.
+    /// Called on every rebalance; see ``RebalanceEvent``. The poll thread waits for it (at most
+    /// ``KafkaConsumerConfiguration/revokeDeadline``), so it must not wait for ``messages`` or call ``close()``;
+    /// storing offsets, ``commit()`` and ``pause(topic:partition:)`` are fine. Empty steps of a cooperative
+    /// rebalance are not reported.
     public typealias RebalanceHandler = @Sendable (RebalanceEvent) async -> Void
 
     /// Low and high watermark of a partition: the first offset still in the log and the next offset to be written.

@@ -277,6 +277,43 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func revokeDeadlineBoundsASlowHandler() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("slow", partitions: 1)
+        let handlerFinished = Mutex(false)
+        let consumer = try consumer(cluster, topic: "slow", group: "slow") {
+            $0.revokeDeadline = .milliseconds(300)
+        } rebalanceHandler: { event in
+            guard case .revoked = event else { return }
+            try? await Task.sleep(for: .seconds(5))
+            handlerFinished.withLock { $0 = true }
+        }
+        _ = Collector(consumer)
+        #expect(await eventually(timeout: .seconds(30)) { consumer.assignment.count == 1 })
+        await consumer.close()
+        #expect(handlerFinished.withLock { $0 } == false, "close waited for the handler beyond the revoke deadline")
+        let late = #expect(throws: KafkaError.self) { try consumer.storeOffset(topic: "slow", partition: 0, offset: 1) }
+        #expect(late?.code == .notAssigned)
+        await cluster.close()
+    }
+
+    @Test func producerRefusesSendsAfterClose() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("closed", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        let report = try await producer.send(topic: "closed", key: nil, value: bytes("one"))
+        #expect(report.offset == 0)
+        await producer.close()
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: "closed", key: nil, value: bytes("two"))
+        }
+        #expect(error?.code == .closed)
+        await cluster.close()
+    }
+
     @Test func rebalanceHandlerSeesAssignmentAndCloseEndsTheStream() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("events", partitions: 2)
