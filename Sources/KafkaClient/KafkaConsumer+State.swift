@@ -40,7 +40,11 @@ extension KafkaConsumer {
         /// How many messages the poll thread may take now. Once the buffer is full it gets no room until half of
         /// it is drained, so it takes big batches instead of one message per wake-up.
         mutating func room(capacity: Int) -> Int {
-            if isPollerWaitingForRoom { return 0 }
+            if isPollerWaitingForRoom {
+                // Also drained by pause (held back), seek and revoke (dropped), not only by the iterator.
+                if buffer.count > capacity / 2 { return 0 }
+                isPollerWaitingForRoom = false
+            }
             let room = capacity - buffer.count
             if room <= 0 { isPollerWaitingForRoom = true }
             return max(room, 0)

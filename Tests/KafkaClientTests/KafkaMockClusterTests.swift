@@ -222,6 +222,34 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func pausingThePartitionThatFilledTheBufferLetsOthersFlow() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("crowded", partitions: 2)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        var crowded: Int32 = 0
+        for index in 0..<20 {
+            crowded = try await producer.send(topic: "crowded", key: bytes("same"), value: bytes("\(index)")).partition
+        }
+        let consumer = try consumer(cluster, topic: "crowded", group: "crowded") { $0.bufferCapacity = 4 }
+        #expect(await eventually(timeout: .seconds(30)) { consumer.assignment.count == 2 })
+        try await Task.sleep(for: .seconds(1))  // the buffer is now full of the crowded partition's records
+        consumer.pause(topic: "crowded", partition: crowded)
+        var other = 0
+        for index in 0..<30 {
+            let report = try await producer.send(topic: "crowded", key: bytes("k\(index)"), value: bytes("o\(index)"))
+            if report.partition != crowded { other += 1 }
+        }
+        await producer.close()
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: other, timeout: .seconds(20)))
+        #expect(collector.messages.allSatisfy { $0.partition != crowded })
+        await consumer.close()
+        await cluster.close()
+    }
+
     @Test func fullBufferLosesAndDuplicatesNothing() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("flood", partitions: 2)
