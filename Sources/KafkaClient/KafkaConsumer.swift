@@ -82,7 +82,11 @@ public final class KafkaConsumer: Sendable {
         guard configuration.bufferCapacity > 0 else {
             throw KafkaError(code: .configuration, message: "bufferCapacity must be at least 1")
         }
-        let conf = try RDKafkaConfig.make(configuration.librdkafkaProperties, client: "Kafka consumer")
+        let conf = try RDKafkaConfig.make(
+            configuration.librdkafkaProperties,
+            optional: KafkaConsumerConfiguration.optionalLibrdkafkaProperties,
+            client: "Kafka consumer"
+        )
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf) { rk, error, partitions, opaque in
             guard let rk, let partitions, let opaque else { return }
