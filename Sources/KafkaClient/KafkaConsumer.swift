@@ -124,6 +124,8 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(subscription) }
         let error = rd_kafka_subscribe(pointer, subscription)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_queue_destroy(queues.messages)
+            rd_kafka_queue_destroy(queues.consumer)
             rd_kafka_destroy(pointer)
             throw KafkaError.rdKafka(
                 error, "could not subscribe group '\(configuration.groupID)' to \(configuration.topics)")
