@@ -1,3 +1,5 @@
+import CRdKafka
+
 extension KafkaConsumer {
     /// The consumer's records as an `AsyncSequence` (see ``KafkaConsumer/messages``).
     public struct Messages: AsyncSequence, Sendable {
@@ -33,6 +35,10 @@ extension KafkaConsumer {
 
     private func take(_ state: inout State) -> Take {
         if let message = state.buffer.popFirst() {
+            if state.isPollerWaitingForRoom, state.buffer.count <= configuration.bufferCapacity / 2 {
+                state.isPollerWaitingForRoom = false
+                rd_kafka_queue_yield(queues.consumer)
+            }
             return .message(message)
         }
         switch state.lifecycle {

@@ -9,7 +9,8 @@ extension KafkaConsumer {
     ///
     /// Each turn takes up to `batchLimit` messages from the message queue (only as many as the buffer has room
     /// for), then serves the consumer queue without blocking (rebalance callbacks run here). When the buffer is
-    /// full it only serves the consumer queue, waking every 10 ms to look for room.
+    /// full it only serves the consumer queue until the application has drained half of the buffer (the iterator
+    /// then wakes it with `rd_kafka_queue_yield`).
     func pollLoop() {
         let rk = handle.pointer!
         let messageQueue = queues.messages!
@@ -17,13 +18,15 @@ extension KafkaConsumer {
         let raw = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: batchLimit)
         defer { raw.deallocate() }
         var topicNames = TopicNames()
-        var batch: [KafkaConsumerMessage] = []
+        var batch: [KafkaConsumerMessage?] = []
         batch.reserveCapacity(batchLimit)
         var epoch = 0
         var room = configuration.bufferCapacity
         while true {
             if room > 0 {
-                let count = rd_kafka_consume_batch_queue(messageQueue, 50, raw, min(room, batchLimit))
+                // A batch call waits for a full batch or its timeout: take what is there, else wait for one.
+                var count = rd_kafka_consume_batch_queue(messageQueue, 0, raw, min(room, batchLimit))
+                if count == 0 { count = rd_kafka_consume_batch_queue(messageQueue, 50, raw, 1) }
                 for index in 0..<max(count, 0) {
                     guard let message = raw[index] else { continue }
                     take(message, rk, into: &batch, names: &topicNames)
@@ -34,11 +37,11 @@ extension KafkaConsumer {
                     take(message, rk, into: &batch, names: &topicNames)
                     rd_kafka_message_destroy(message)
                 }
-            } else if let message = rd_kafka_consumer_poll(rk, 10) {
+            } else if let message = rd_kafka_consumer_poll(rk, 100) {
                 take(message, rk, into: &batch, names: &topicNames)
                 rd_kafka_message_destroy(message)
             }
-            guard let next = deliver(batch, collectedSince: epoch) else { break }
+            guard let next = deliver(&batch, collectedSince: epoch) else { break }
             if next.0 != epoch { topicNames = TopicNames() }  // partitions were revoked: topic handles may go
             (epoch, room) = next
             batch.removeAll(keepingCapacity: true)
@@ -49,7 +52,7 @@ extension KafkaConsumer {
     private func take(
         _ message: UnsafeMutablePointer<rd_kafka_message_t>,
         _ rk: OpaquePointer,
-        into batch: inout [KafkaConsumerMessage],
+        into batch: inout [KafkaConsumerMessage?],
         names: inout TopicNames
     ) {
         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -61,25 +64,24 @@ extension KafkaConsumer {
 
     /// Hands a batch to the buffer (or a waiting iterator); returns the current epoch and the room left in the
     /// buffer, or nil to stop polling.
-    private func deliver(_ batch: [KafkaConsumerMessage], collectedSince epoch: Int) -> (Int, Int)? {
+    private func deliver(_ batch: inout [KafkaConsumerMessage?], collectedSince epoch: Int) -> (Int, Int)? {
         let capacity = configuration.bufferCapacity
         let result = state.withLock {
             state -> ((Int, Int)?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
             guard case .running = state.lifecycle else { return (nil, nil, nil) }
-            guard !batch.isEmpty else { return ((state.epoch, capacity - state.buffer.count), nil, nil) }
-            var messages = batch
+            guard !batch.isEmpty else { return ((state.epoch, state.room(capacity: capacity)), nil, nil) }
             if state.epoch != epoch {
-                messages.removeAll { state.staleSince[$0.topicPartition, default: 0] > epoch }
+                batch.removeAll { state.staleSince[$0!.topicPartition, default: 0] > epoch }
             }
             if !state.userPaused.isEmpty {
-                messages.removeAll { message in
-                    let partition = message.topicPartition
+                batch.removeAll { message in
+                    let partition = message!.topicPartition
                     guard state.userPaused.contains(partition) else { return false }
-                    state.held[partition, default: []].append(message)
+                    state.held[partition, default: []].append(message!)
                     return true
                 }
             }
-            state.buffer.append(contentsOf: messages)
+            state.buffer.append(moving: &batch)
             var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
             var first: KafkaConsumerMessage?
             if state.waiter != nil, let message = state.buffer.popFirst() {
@@ -87,7 +89,7 @@ extension KafkaConsumer {
                 first = message
                 state.waiter = nil
             }
-            return ((state.epoch, capacity - state.buffer.count), waiter, first)
+            return ((state.epoch, state.room(capacity: capacity)), waiter, first)
         }
         if let waiter = result.1 { waiter.resume(returning: result.2) }
         return result.0
@@ -169,6 +171,7 @@ extension KafkaConsumer {
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
         rd_kafka_queue_destroy(queues.messages)
+        rd_kafka_queue_destroy(queues.consumer)
         rd_kafka_destroy(rk)
         let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
             if case .failed = state.lifecycle {} else { state.lifecycle = .closed }

@@ -30,10 +30,25 @@ extension KafkaConsumer {
         var epoch = 0
         /// The epoch at which each partition last became stale.
         var staleSince: [KafkaTopicPartition: Int] = [:]
+        /// True while the poll thread waits for the application to drain half of the full buffer.
+        var isPollerWaitingForRoom = false
         /// True once librdkafka is destroyed; no call may use the handle any more.
         var isDestroyed = false
         /// Application calls currently using the handle.
         var activeCalls = 0
+
+        /// How many messages the poll thread may take now. Once the buffer is full it gets no room until half of
+        /// it is drained, so it takes big batches instead of one message per wake-up.
+        mutating func room(capacity: Int) -> Int {
+            if isPollerWaitingForRoom {
+                // Also drained by pause (held back), seek and revoke (dropped), not only by the iterator.
+                if buffer.count > capacity / 2 { return 0 }
+                isPollerWaitingForRoom = false
+            }
+            let room = capacity - buffer.count
+            if room <= 0 { isPollerWaitingForRoom = true }
+            return max(room, 0)
+        }
 
         /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
         mutating func invalidate(_ partitions: Set<KafkaTopicPartition>) {
@@ -54,6 +69,20 @@ extension KafkaConsumer {
 
         var count: Int { storage.count - head }
         var isEmpty: Bool { count == 0 }
+
+        /// Takes the messages of `batch`, leaving it empty. When the buffer is empty the arrays are swapped, so the
+        /// messages move without being copied.
+        mutating func append(moving batch: inout [KafkaConsumerMessage?]) {
+            if isEmpty {
+                storage.removeAll(keepingCapacity: true)
+                head = 0
+                swap(&storage, &batch)
+            } else {
+                compactIfNeeded()
+                storage.append(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
 
         mutating func append(contentsOf messages: [KafkaConsumerMessage]) {
             compactIfNeeded()

@@ -36,7 +36,10 @@ public final class KafkaConsumer: Sendable {
         case lost([KafkaTopicPartition])
     }
 
-    /// Called on every rebalance; see ``RebalanceEvent``. It must not wait for ``messages``.
+    /// Called on every rebalance; see ``RebalanceEvent``. The poll thread waits for it (at most
+    /// ``KafkaConsumerConfiguration/revokeDeadline``), so it must not wait for ``messages`` or call ``close()``;
+    /// storing offsets, ``commit()`` and ``pause(topic:partition:)`` are fine. Empty steps of a cooperative
+    /// rebalance are not reported.
     public typealias RebalanceHandler = @Sendable (RebalanceEvent) async -> Void
 
     /// Low and high watermark of a partition: the first offset still in the log and the next offset to be written.
@@ -79,7 +82,11 @@ public final class KafkaConsumer: Sendable {
         guard configuration.bufferCapacity > 0 else {
             throw KafkaError(code: .configuration, message: "bufferCapacity must be at least 1")
         }
-        let conf = try RDKafkaConfig.make(configuration.librdkafkaProperties, client: "Kafka consumer")
+        let conf = try RDKafkaConfig.make(
+            configuration.librdkafkaProperties,
+            optional: KafkaConsumerConfiguration.optionalLibrdkafkaProperties,
+            client: "Kafka consumer"
+        )
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf) { rk, error, partitions, opaque in
             guard let rk, let partitions, let opaque else { return }
@@ -109,6 +116,7 @@ public final class KafkaConsumer: Sendable {
         handle.set(pointer)
         rd_kafka_poll_set_consumer(pointer)
         queues.messages = rd_kafka_queue_new(pointer)
+        queues.consumer = rd_kafka_queue_get_consumer(pointer)
 
         let subscription = RDKafkaTopicPartitionList.make(
             configuration.topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
@@ -116,6 +124,8 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(subscription) }
         let error = rd_kafka_subscribe(pointer, subscription)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_queue_destroy(queues.messages)
+            rd_kafka_queue_destroy(queues.consumer)
             rd_kafka_destroy(pointer)
             throw KafkaError.rdKafka(
                 error, "could not subscribe group '\(configuration.groupID)' to \(configuration.topics)")
@@ -338,7 +348,10 @@ public final class KafkaConsumer: Sendable {
 
     /// librdkafka queues owned by the consumer; set once in `init`, destroyed by the poll thread.
     final class Queues: @unchecked Sendable {
+        /// Where every assigned partition's messages are forwarded.
         var messages: OpaquePointer!
+        /// The consumer queue (rebalance, commit and error events); yielded to wake the poll thread.
+        var consumer: OpaquePointer!
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.

@@ -77,6 +77,14 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
         self.properties = [:]
     }
 
+    /// Tuning defaults that librdkafka before 2.2 does not know (skipped there); `properties` override them.
+    ///
+    /// `fetch.queue.backoff.ms` (librdkafka default 1000): once librdkafka's prefetch queue is over its limits,
+    /// the next fetch of a partition is postponed by this much. The consumer drains that queue in far less than
+    /// a second, so with the default it then sat idle for the rest of the second (measured: 1 s stalls, a third of
+    /// the throughput).
+    static let optionalLibrdkafkaProperties: [(String, String)] = [("fetch.queue.backoff.ms", "20")]
+
     /// The librdkafka properties this configuration stands for.
     var librdkafkaProperties: [(String, String)] {
         var defaults: [(String, String)] = [

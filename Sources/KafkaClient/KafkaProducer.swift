@@ -167,8 +167,9 @@ public final class KafkaProducer: Sendable {
         while !state.withLock({ $0.isClosing }) {
             rd_kafka_poll(rk, 100)
         }
+        // Fail what is still outstanding, and serve those reports so no `send` waits forever.
         rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
-        rd_kafka_poll(rk, 0)
+        for _ in 0..<200 where rd_kafka_outq_len(rk) > 0 { rd_kafka_poll(rk, 10) }
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
         rd_kafka_destroy(rk)
@@ -181,7 +182,7 @@ public final class KafkaProducer: Sendable {
 
     private func withHandle<T>(_ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError) -> T {
         let isOpen = state.withLock { state -> Bool in
-            guard !state.isDestroyed else { return false }
+            guard !state.isDestroyed, !state.isClosing else { return false }
             state.activeCalls += 1
             return true
         }

@@ -145,6 +145,41 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func seekRewindsAnOwnedPartition() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("replay", partitions: 1)
+        _ = try await produce(cluster, topic: "replay", values: 0..<6)
+        let consumer = try consumer(cluster, topic: "replay", group: "seek")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 6))
+        try await consumer.seek(topic: "replay", partition: 0, offset: 2)
+        #expect(await collector.waitFor(count: 10))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(collector.messages.map(\.offset) == [0, 1, 2, 3, 4, 5, 2, 3, 4, 5])
+        let notOwned = await #expect(throws: KafkaError.self) {
+            try await consumer.seek(topic: "replay", partition: 3, offset: 0)
+        }
+        #expect(notOwned?.code == .notAssigned)
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func patternSubscriptionReadsEveryMatchingTopic() async throws {
+        let cluster = try KafkaMockCluster()
+        for topic in ["tenant-a.billing", "tenant-b.billing", "tenant-a.audit"] {
+            try cluster.createTopic(topic, partitions: 1)
+            _ = try await produce(cluster, topic: topic, values: 0..<2)
+        }
+        let consumer = try consumer(cluster, topic: "^tenant-[a-z]+\\.billing$", group: "pattern")
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: 4))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(Set(collector.messages.map(\.topic)) == ["tenant-a.billing", "tenant-b.billing"])
+        #expect(collector.messages.count == 4)
+        await consumer.close()
+        await cluster.close()
+    }
+
     @Test func pauseStopsDeliveryAndResumeRestartsIt() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("paused", partitions: 1)
@@ -162,6 +197,55 @@ struct KafkaMockClusterTests {
         consumer.resume(topic: "paused", partition: 0)
         #expect(await collector.waitFor(count: 10))
         #expect(collector.messages.map(\.offset) == Array(0..<10))
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func pauseIsRememberedUntilThePartitionIsAssigned() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("later", partitions: 2)
+        let reports = try await produce(cluster, topic: "later", values: 0..<20)
+        let onPartitionZero = reports.filter { $0.partition == 0 }.count
+        let consumer = try consumer(cluster, topic: "later", group: "remembered")
+        // Paused before the group assigned anything: applied when the assignment arrives.
+        consumer.pause(topic: "later", partition: 1)
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: onPartitionZero))
+        try await Task.sleep(for: .seconds(2))
+        #expect(collector.messages.count == onPartitionZero, "the paused partition delivered records")
+        #expect(collector.messages.allSatisfy { $0.partition == 0 })
+
+        consumer.resume(topic: "later", partition: 1)
+        #expect(await collector.waitFor(count: 20))
+        #expect(Set(collector.messages.map(\.partition)) == [0, 1])
+        await consumer.close()
+        await cluster.close()
+    }
+
+    @Test func pausingThePartitionThatFilledTheBufferLetsOthersFlow() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("crowded", partitions: 2)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        var crowded: Int32 = 0
+        for index in 0..<20 {
+            crowded = try await producer.send(topic: "crowded", key: bytes("same"), value: bytes("\(index)")).partition
+        }
+        let consumer = try consumer(cluster, topic: "crowded", group: "crowded") { $0.bufferCapacity = 4 }
+        #expect(await eventually(timeout: .seconds(30)) { consumer.assignment.count == 2 })
+        try await Task.sleep(for: .seconds(1))  // the buffer is now full of the crowded partition's records
+        consumer.pause(topic: "crowded", partition: crowded)
+        var other = 0
+        for index in 0..<30 {
+            let report = try await producer.send(topic: "crowded", key: bytes("k\(index)"), value: bytes("o\(index)"))
+            if report.partition != crowded { other += 1 }
+        }
+        await producer.close()
+        let collector = Collector(consumer)
+        #expect(await collector.waitFor(count: other, timeout: .seconds(20)))
+        #expect(collector.messages.allSatisfy { $0.partition != crowded })
         await consumer.close()
         await cluster.close()
     }
@@ -218,6 +302,43 @@ struct KafkaMockClusterTests {
         }
         await busy.close()
         await idle.close()
+        await cluster.close()
+    }
+
+    @Test func revokeDeadlineBoundsASlowHandler() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("slow", partitions: 1)
+        let handlerFinished = Mutex(false)
+        let consumer = try consumer(cluster, topic: "slow", group: "slow") {
+            $0.revokeDeadline = .milliseconds(300)
+        } rebalanceHandler: { event in
+            guard case .revoked = event else { return }
+            try? await Task.sleep(for: .seconds(5))
+            handlerFinished.withLock { $0 = true }
+        }
+        _ = Collector(consumer)
+        #expect(await eventually(timeout: .seconds(30)) { consumer.assignment.count == 1 })
+        await consumer.close()
+        #expect(handlerFinished.withLock { $0 } == false, "close waited for the handler beyond the revoke deadline")
+        let late = #expect(throws: KafkaError.self) { try consumer.storeOffset(topic: "slow", partition: 0, offset: 1) }
+        #expect(late?.code == .notAssigned)
+        await cluster.close()
+    }
+
+    @Test func producerRefusesSendsAfterClose() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("closed", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        let report = try await producer.send(topic: "closed", key: nil, value: bytes("one"))
+        #expect(report.offset == 0)
+        await producer.close()
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: "closed", key: nil, value: bytes("two"))
+        }
+        #expect(error?.code == .closed)
         await cluster.close()
     }
 

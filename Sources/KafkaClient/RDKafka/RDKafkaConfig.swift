@@ -3,9 +3,19 @@ import CRdKafka
 /// Builds an `rd_kafka_conf_t` from key/value pairs; throws on the first key librdkafka rejects.
 enum RDKafkaConfig {
     /// Returns a new configuration; the caller owns it until handed to `rd_kafka_new`.
-    static func make(_ properties: [(String, String)], client: String) throws(KafkaError) -> OpaquePointer {
+    /// `optional` properties are tuning defaults that older librdkafka versions may not know; they are skipped
+    /// when librdkafka does not accept them.
+    static func make(
+        _ properties: [(String, String)],
+        optional: [(String, String)] = [],
+        client: String
+    ) throws(KafkaError) -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
         var errorBuffer = [CChar](repeating: 0, count: 512)
+        let explicit = Set(properties.map(\.0))
+        for (key, value) in optional where !explicit.contains(key) {
+            _ = rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count)
+        }
         for (key, value) in properties {
             let result = rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count)
             if result != RD_KAFKA_CONF_OK {

@@ -1,0 +1,20 @@
+import KafkaClient
+import Testing
+
+@Suite(.enabled(if: kafkaBrokers != nil, kafkaSkipReason), .timeLimit(.minutes(1)))
+struct KafkaAdminTests {
+    @Test func ensureTopicCreatesOnceAndListTopicsShowsPartitions() async throws {
+        let admin = try KafkaAdmin(bootstrapServers: kafkaBrokers ?? [], logger: kafkaTestLogger)
+        let name = uniqueName("admin")
+        let topic = KafkaAdmin.TopicSpecification(name: name, partitions: 3, configs: ["retention.ms": "3600000"])
+        #expect(try await admin.ensureTopic(topic))
+        #expect(try await admin.ensureTopic(topic) == false)
+        let again = await #expect(throws: KafkaError.self) { try await admin.createTopic(topic) }
+        #expect(again?.code == .topicAlreadyExists)
+        let listed = try await admin.listTopics()
+        #expect(listed.first { $0.name == name }?.partitionCount == 3)
+        await admin.close()
+        let closed = await #expect(throws: KafkaError.self) { try await admin.listTopics() }
+        #expect(closed?.code == .closed)
+    }
+}
