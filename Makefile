@@ -35,10 +35,12 @@ stack-up: setup
 stack-down:
 	@scripts/stack stop
 
+# Unit tests run in parallel; integration tests share one broker, so they run one at a time.
 test: setup lint lint-deploy build
 	@scripts/stack start
 	@set -a; source $(TOOLS)/stack.env; set +a; \
-	  $(RUNTIME_ENV) swift test $(SWIFT_BUILD_FLAGS); rc=$$?; \
+	  $(RUNTIME_ENV) swift test $(SWIFT_BUILD_FLAGS) --skip IntegrationTests \
+	  && $(RUNTIME_ENV) swift test $(SWIFT_BUILD_FLAGS) --filter IntegrationTests --no-parallel; rc=$$?; \
 	  scripts/stack stop; exit $$rc
 
 demo: setup build
