@@ -12,6 +12,7 @@ struct AffonsoRelay: AsyncParsableCommand {
             CELCommand.self,
             SandboxCommand.self,
             TopicsCommand.self,
+            DLQCommand.self,
         ]
     )
 

@@ -78,6 +78,12 @@ struct RelayFlowTests {
             #expect(letter.header("affonso-relay.original.topic") == relay.source)
             #expect(letter.key.map { String(decoding: $0, as: UTF8.self) } == "poison")
         }
+        let inspected = try await DeadLetterReader.read(
+            topic: relay.deadLetterTopic, bootstrapServers: kafkaBrokers ?? [],
+            properties: ["session.timeout.ms": "6000"],
+            logger: RelayHarness.logger)
+        #expect(inspected.letters.map(\.envelope.errorClass.rawValue).sorted() == classes.sorted())
+        #expect(inspected.letters.allSatisfy { $0.envelope.original.topic == relay.source })
         let mapping = letters.first { $0.header("affonso-relay.error.class") == "mapping" }
         #expect(mapping?.header("affonso-relay.rule") == "invoice-paid")
         #expect(mapping?.header("affonso-relay.error.message")?.contains("customer") == true)
