@@ -26,15 +26,7 @@ struct DLQCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let loaded = try RelayCommandSupport.load(config)
-            let logger = RelayCommandSupport.bootstrapLogging(loaded.configuration.logging)
-            let service: RelayServiceConfiguration
-            do {
-                service = try loaded.configuration.serviceConfiguration(file: config)
-            } catch {
-                for diagnostic in error.diagnostics { RelayCommandSupport.printError(diagnostic.description) }
-                throw ExitCode(2)
-            }
+            let (_, logger, service) = try RelayCommandSupport.loadService(config)
             let (letters, unreadable) = try await DeadLetterReader.read(
                 topic: service.pipeline.retry.deadLetterTopic,
                 bootstrapServers: service.consumer.bootstrapServers,

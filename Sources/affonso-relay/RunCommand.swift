@@ -17,17 +17,8 @@ struct RunCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let loaded = try RelayCommandSupport.load(config)
-        let logger = RelayCommandSupport.bootstrapLogging(loaded.configuration.logging)
-        for warning in loaded.warnings { logger.warning("\(warning.description)") }
+        let (loaded, logger, serviceConfiguration) = try RelayCommandSupport.loadService(config)
         logger.info("librdkafka \(LibrdkafkaVersion.current)")
-        let serviceConfiguration: RelayServiceConfiguration
-        do {
-            serviceConfiguration = try loaded.configuration.serviceConfiguration(file: config)
-        } catch {
-            for diagnostic in error.diagnostics { RelayCommandSupport.printError(diagnostic.description) }
-            throw ExitCode(2)
-        }
         guard let listen = RelayHTTPServer.parseListen(loaded.configuration.server.listen) else {
             RelayCommandSupport.printError(
                 "\(config): server.listen '\(loaded.configuration.server.listen)' is not host:port, e.g. 0.0.0.0:9464")
@@ -73,6 +64,19 @@ enum RelayCommandSupport {
 
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Loads `relay.yaml`, sets up logging and maps the configuration onto the service's types; exits 2 on errors.
+    static func loadService(_ path: String) throws -> (RelayConfigLoader.Loaded, Logger, RelayServiceConfiguration) {
+        let loaded = try load(path)
+        let logger = bootstrapLogging(loaded.configuration.logging)
+        for warning in loaded.warnings { logger.warning("\(warning.description)") }
+        do {
+            return (loaded, logger, try loaded.configuration.serviceConfiguration(file: path))
+        } catch {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(2)
+        }
     }
 
     /// JSON lines (or text) on standard error at the configured level.

@@ -19,15 +19,7 @@ struct TopicsCommand: AsyncParsableCommand {
         var config: String
 
         func run() async throws {
-            let loaded = try RelayCommandSupport.load(config)
-            let logger = RelayCommandSupport.bootstrapLogging(loaded.configuration.logging)
-            let service: RelayServiceConfiguration
-            do {
-                service = try loaded.configuration.serviceConfiguration(file: config)
-            } catch {
-                for diagnostic in error.diagnostics { RelayCommandSupport.printError(diagnostic.description) }
-                throw ExitCode(2)
-            }
+            let (_, logger, service) = try RelayCommandSupport.loadService(config)
             let created = try await TopicProvisioner.ensure(
                 service.relayTopics,
                 bootstrapServers: service.consumer.bootstrapServers,
