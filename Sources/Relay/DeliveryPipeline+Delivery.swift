@@ -30,14 +30,15 @@ extension DeliveryPipeline {
     private func deliver(_ mapped: MappedEvent, of event: EventJob) async -> Bool {
         var inProcessAttempt = 1
         while let turn = await waitForTurn() {
-            let started = ContinuousClock.now
-            let outcome: AffonsoOutcome
+            let result: AffonsoSendResult
             do {
-                outcome = try await client.send(body: mapped.body, externalEventID: mapped.externalEventID)
+                result = try await client.sendMeasured(body: mapped.body, externalEventID: mapped.externalEventID)
             } catch {
                 return false
             }
-            metrics.recordResponse(status: outcome.status, duration: ContinuousClock.now - started)
+            let outcome = result.outcome
+            metrics.recordResponse(
+                status: outcome.status, duration: result.requestDuration, rateLimitWait: result.rateLimitWait)
             let failure: AffonsoError
             switch outcome {
             case .delivered:
@@ -53,7 +54,6 @@ extension DeliveryPipeline {
             }
             if failure.errorClass == .rateLimited {
                 noteAnswered(turn)
-                metrics.recordRateLimited()
                 continue
             }
             let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError

@@ -42,16 +42,21 @@ public final class RelayMetrics: Sendable {
         Counter(label: prefix + "dead_lettered_total", dimensions: [("class", errorClass.rawValue)]).increment()
     }
 
-    func recordRateLimited() {
-        Counter(label: prefix + "rate_limit_waits_total").increment()
-    }
-
-    func recordResponse(status: Int?, duration: Duration) {
+    /// One request: its HTTP status (`none` for transport failures), how long it took, and how long it waited for
+    /// the rate limiter first.
+    func recordResponse(status: Int?, duration: Duration, rateLimitWait: Duration) {
         let status = status.map(String.init) ?? "none"
         Counter(label: prefix + "api_responses_total", dimensions: [("status", status)]).increment()
-        Timer(label: prefix + "request_duration_seconds").recordNanoseconds(
-            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        )
+        Timer(label: prefix + "request_duration_seconds").recordNanoseconds(Self.nanoseconds(duration))
+        if rateLimitWait > .zero {
+            Counter(label: prefix + "rate_limit_waits_total").increment()
+            FloatingPointCounter(label: prefix + "rate_limit_wait_seconds_total").increment(
+                by: Double(Self.nanoseconds(rateLimitWait)) / 1e9)
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     func recordCommittable(partition: PartitionID, offset: Int64) {
