@@ -45,6 +45,18 @@ struct RulesCommandTests {
         )
     }
 
+    @Test(
+        "bad flags exit 2 with one line naming the flag",
+        arguments: [["rules", "check"], ["rules", "test", "--config"], ["sandbox", "--latency", "5parsecs"]]
+    )
+    func badFlags(arguments: [String]) throws {
+        let result = try run(arguments)
+        #expect(result.status == 2)
+        let lines = result.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "expected one line, got: \(result.standardError)")
+        #expect(lines.first?.contains("--") == true)
+    }
+
     @Test("rules test passes on the shipped examples")
     func rulesTest() throws {
         let result = try run(["rules", "test", "--config", "examples/relay.yaml"])
