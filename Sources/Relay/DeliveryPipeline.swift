@@ -105,6 +105,7 @@ public final class DeliveryPipeline: Sendable {
                 await consumer.close()
                 self.workContinuation.finish()
             }
+            group.addTask { await self.reportLag(consumer) }
             for await work in self.work {
                 switch work {
                 case .deliver(let job):
@@ -122,6 +123,26 @@ public final class DeliveryPipeline: Sendable {
             try await group.waitForAll()
         }
         self.consumer.withLock { $0 = nil }
+    }
+
+    /// Every 10 s: `consumer_lag` = log end offset − committable offset, per assigned partition.
+    private func reportLag(_ consumer: KafkaConsumer) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(10)) } catch { return }
+            let positions = state.withLock { state in
+                state.tracker.assignedPartitions.compactMap { partition in
+                    state.tracker.committableOffset(for: partition).map { (partition, $0) }
+                }
+            }
+            for (partition, committable) in positions {
+                guard
+                    let end = try? await consumer.watermarks(
+                        topic: partition.topic, partition: partition.partition, timeout: .seconds(2)
+                    ).high
+                else { continue }
+                metrics.recordLag(partition: partition, lag: max(0, end - committable))
+            }
+        }
     }
 
     // MARK: - Records
@@ -275,6 +296,7 @@ public final class DeliveryPipeline: Sendable {
         for job in actions.start {
             workContinuation.yield(.deliver(job))
         }
+        metrics.setInFlight(state.withLock { $0.dispatcher.bufferedCount })
         if !actions.offsetsToStore.isEmpty, let consumer = consumer.withLock({ $0 }) {
             for (partition, offset) in actions.offsetsToStore {
                 do {

@@ -12,6 +12,7 @@ public final class RelayMetrics: Sendable {
     private let credentialsFault: Gauge
 
     public init() {
+        // Events accepted and not finished: sending, waiting to retry, or queued behind their key.
         inFlight = Gauge(label: prefix + "in_flight")
         pausedPartitions = Gauge(label: prefix + "paused_partitions")
         credentialsFault = Gauge(label: prefix + "credentials_fault")
@@ -64,6 +65,13 @@ public final class RelayMetrics: Sendable {
             label: prefix + "committed_offset",
             dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
         ).record(offset)
+    }
+
+    func recordLag(partition: PartitionID, lag: Int64) {
+        Gauge(
+            label: prefix + "consumer_lag",
+            dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
+        ).record(lag)
     }
 
     func setPausedPartitions(_ count: Int) { pausedPartitions.record(count) }
