@@ -24,8 +24,7 @@ public enum DeadLetterReader {
     ///   - bootstrapServers: the brokers.
     ///   - properties: client properties (SASL, TLS, …).
     ///   - limit: stop after this many.
-    ///   - joinTimeout: how long to wait for the first record (joining the group takes seconds).
-    ///   - idleTimeout: how long to wait for more records once they stop arriving.
+    ///   - logger: the consumer's logger.
     /// - Returns: dead letters in partition, then offset order; records without readable relay headers are skipped
     ///   and counted in `unreadable`.
     public static func read(
@@ -33,26 +32,51 @@ public enum DeadLetterReader {
         bootstrapServers: [String],
         properties: [String: String],
         limit: Int = .max,
+        logger: Logger
+    ) async throws -> (letters: [DeadLetter], unreadable: Int) {
+        var letters: [DeadLetter] = []
+        var unreadable = 0
+        let messages = try await records(
+            topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit, logger: logger)
+        for message in messages {
+            let headers = message.headers.map { RecordHeader(key: $0.key, value: $0.value) }
+            guard let envelope = try? RetryEnvelope.parse(headers) else {
+                unreadable += 1
+                continue
+            }
+            let coordinates = RecordCoordinates(
+                topic: message.topic, partition: message.partition, offset: message.offset)
+            letters.append(DeadLetter(coordinates: coordinates, message: message, envelope: envelope))
+        }
+        return (letters, unreadable)
+    }
+
+    /// Reads a topic from its start until no record arrived for `idleTimeout` (or none at all within
+    /// `joinTimeout`), with a throwaway group that commits nothing.
+    /// - Returns: the records in partition, then offset order.
+    public static func records(
+        topic: String,
+        bootstrapServers: [String],
+        properties: [String: String],
+        limit: Int = .max,
         joinTimeout: Duration = .seconds(15),
         idleTimeout: Duration = .seconds(3),
         logger: Logger
-    ) async throws -> (letters: [DeadLetter], unreadable: Int) {
+    ) async throws -> [KafkaConsumerMessage] {
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: bootstrapServers,
-            groupID: "affonso-relay.dlq-reader.\(UInt64.random(in: 0...UInt64.max))",
+            groupID: "affonso-relay.reader.\(UInt64.random(in: 0...UInt64.max))",
             topics: [topic]
         )
         configuration.properties = properties
         configuration.autoCommitInterval = nil
         configuration.autoOffsetReset = .earliest
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        var letters: [DeadLetter] = []
-        var unreadable = 0
+        var messages: [KafkaConsumerMessage] = []
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let lastSeen = LastSeen(ContinuousClock.now + joinTimeout - idleTimeout)
                 group.addTask {
-                    // Ends the read once nothing new arrived for `idleTimeout` (or nothing at all within `joinTimeout`).
                     while ContinuousClock.now - lastSeen.instant < idleTimeout {
                         try await Task.sleep(for: .milliseconds(100))
                     }
@@ -60,26 +84,16 @@ public enum DeadLetterReader {
                 }
                 for try await message in consumer.messages {
                     lastSeen.touch()
-                    let headers = message.headers.map { RecordHeader(key: $0.key, value: $0.value) }
-                    guard let envelope = try? RetryEnvelope.parse(headers) else {
-                        unreadable += 1
-                        continue
-                    }
-                    letters.append(
-                        DeadLetter(
-                            coordinates: RecordCoordinates(
-                                topic: message.topic, partition: message.partition, offset: message.offset),
-                            message: message,
-                            envelope: envelope
-                        )
-                    )
-                    if letters.count >= limit { break }
+                    messages.append(message)
+                    if messages.count >= limit { break }
                 }
                 group.cancelAll()
             }
         } catch is CancellationError {}
         await consumer.close()
-        return (letters.sorted { $0.coordinates < $1.coordinates }, unreadable)
+        return messages.sorted {
+            ($0.topic, $0.partition, $0.offset) < ($1.topic, $1.partition, $1.offset)
+        }
     }
 
     private final class LastSeen: Sendable {

@@ -257,13 +257,15 @@ public final class DeliveryPipeline: Sendable {
             timestamp: (envelope?.originalTimestamp).map(CELTimestamp.init(date:))
                 ?? message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
         )
-        if let envelope, !rules.ruleNames.contains(envelope.rule) {
+        // A replayed dead letter without a rule (decode, unmatched) is mapped by every rule again.
+        let onlyRule = envelope.flatMap { $0.rule.isEmpty ? nil : $0.rule }
+        if let onlyRule, !rules.ruleNames.contains(onlyRule) {
             return deadLetter(
-                envelope.rule, .ruleRemoved,
-                "rule '\(envelope.rule)' no longer exists; restore it and replay the dead letter, or drop it"
+                onlyRule, .ruleRemoved,
+                "rule '\(onlyRule)' no longer exists; restore it and replay the dead letter, or drop it"
             )
         }
-        switch rules.apply(record, onlyRule: envelope?.rule) {
+        switch rules.apply(record, onlyRule: onlyRule) {
         case .skipped, .results([]):
             metrics.recordSkipped(topic: message.topic)
             guard configuration.delivery.unmatched == .deadLetter, envelope == nil else { return [] }

@@ -80,8 +80,9 @@ extension RetryEnvelope {
         }
 
         let attempt = try integer(HeaderName.attempt, as: Int.self)
-        guard attempt >= 1 else {
-            throw Self.malformed("header \(HeaderName.attempt) is \(attempt); it counts failed attempts from 1")
+        guard attempt >= 0 else {
+            throw Self.malformed(
+                "header \(HeaderName.attempt) is \(attempt); it counts failed attempts (0 for a replayed dead letter)")
         }
         let rule = try text(HeaderName.rule)!
         let topic = try text(HeaderName.originalTopic)!

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Relay
 import RelayConfig
+import Rules
 
 /// `affonso-relay dlq inspect` (SPEC.md §1): what is in the dead-letter topic, and why.
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
-        abstract: "Inspect dead letters.",
-        subcommands: [Inspect.self]
+        abstract: "Inspect and replay dead letters.",
+        subcommands: [Inspect.self, Replay.self]
     )
 
     struct Inspect: AsyncParsableCommand {
@@ -59,6 +60,90 @@ struct DLQCommand: AsyncParsableCommand {
                     "\(letters.count) dead letter\(letters.count == 1 ? "" : "s")"
                         + (unreadable > 0 ? ", \(unreadable) record(s) without relay headers skipped" : ""))
             }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-map selected dead letters with today's rules and send them again through the relay.",
+            discussion: """
+                Selected dead letters go to the first retry tier with their attempts reset, so the running relay \
+                delivers them under its rate limit and retry rules. Replayed ones are remembered in \
+                <dead_letter_topic>.replayed: a second replay sends nothing new.
+                """
+        )
+
+        @Option(name: .long, help: "Path to relay.yaml.")
+        var config: String
+
+        @Option(name: .long, help: "Only dead letters of this rule.")
+        var rule: String?
+
+        @Option(name: .customLong("error-class"), help: "Only dead letters of this class, e.g. mapping.")
+        var errorClass: String?
+
+        @Option(name: .long, help: "Only dead letters since this time: RFC 3339, or a duration ago such as 2h.")
+        var since: String?
+
+        @Flag(name: .customLong("dry-run"), help: "Show what would be sent; send nothing.")
+        var dryRun = false
+
+        func run() async throws {
+            let (loaded, logger, service) = try RelayCommandSupport.loadService(config)
+            var selection = DeadLetterReplayer.Selection(rule: rule)
+            if let errorClass {
+                guard let parsed = ErrorClass(rawValue: errorClass) else {
+                    let known = ErrorClass.allCases.map(\.rawValue).joined(separator: ", ")
+                    RelayCommandSupport.printError("--error-class \(errorClass) is not one of: \(known)")
+                    throw ExitCode(2)
+                }
+                selection.errorClass = parsed
+            }
+            if let since {
+                guard let date = Self.parseSince(since) else {
+                    RelayCommandSupport.printError(
+                        "--since \(since) is neither an RFC 3339 time nor a duration such as 30m or 2h")
+                    throw ExitCode(2)
+                }
+                selection.since = date
+            }
+            let replayer = DeadLetterReplayer(service: service, rules: loaded.ruleSet, logger: logger)
+            let entries = try await replayer.replay(selection, dryRun: dryRun)
+            for entry in entries {
+                let envelope = entry.deadLetter.envelope
+                let verb = !entry.isNew ? "already replayed" : dryRun ? "would replay" : "replayed"
+                print(
+                    "\(verb)  \(entry.deadLetter.coordinates)  \(envelope.errorClass)  → \(Self.describe(entry.outcome))"
+                )
+            }
+            let sent = entries.filter(\.isNew).count
+            print(
+                "\(entries.count) selected, \(sent) \(dryRun ? "would be sent" : "sent"), "
+                    + "\(entries.count - sent) already replayed"
+            )
+        }
+
+        static func describe(_ outcome: RecordOutcome) -> String {
+            switch outcome {
+            case .skipped: return "no rule matches now"
+            case .failed(let error): return "\(error.errorClass): \(error.message)"
+            case .results(let results):
+                return results.map { result in
+                    if let event = result.event { return "\(result.rule): \(event.eventType) \(event.externalEventID)" }
+                    return "\(result.rule): \(result.error?.description ?? "error")"
+                }.joined(separator: "; ")
+            }
+        }
+
+        static func parseSince(_ text: String) -> Date? {
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+            for (suffix, seconds) in units where text.hasSuffix(suffix) {
+                if let value = Double(text.dropLast(suffix.count)) {
+                    return Date().addingTimeInterval(-value * seconds)
+                }
+            }
+            return nil
         }
     }
 }

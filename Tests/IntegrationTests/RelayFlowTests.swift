@@ -123,4 +123,39 @@ struct RelayFlowTests {
         #expect(Date().timeIntervalSince(started) >= 2, "two 1 s tiers must have been waited for")
         #expect(relay.sandbox.ledger.isEmpty)
     }
+
+    @Test func dlqReplayDeliversFixedDeadLettersOnceAndASecondReplaySendsNothing() async throws {
+        let relay = try await RelayHarness(
+            referrals: [], partitions: 1, delivery: ["referral_not_found: dead_letter"]
+        )
+        let ids = (0..<3).map { "in_replay_\($0)" }
+        try await relay.produceInvoices(ids) { _ in "cus_test_5" }
+        try relay.start()
+        let letters = try await relay.deadLetters(count: 3)
+        #expect(letters.count == 3)
+        try relay.sandbox.addReferral(referral(5))
+        let replayer = DeadLetterReplayer(
+            service: relay.serviceConfiguration, rules: relay.rules, logger: RelayHarness.logger)
+
+        let dryRun = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: true)
+        #expect(dryRun.count == 3 && dryRun.allSatisfy(\.isNew))
+        #expect(
+            dryRun.allSatisfy {
+                if case .results(let results) = $0.outcome { results.first?.event != nil } else { false }
+            })
+        try await Task.sleep(for: .seconds(2))
+        #expect(relay.sandbox.ledger.isEmpty, "a dry run sends nothing")
+
+        let first = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: false)
+        #expect(first.filter(\.isNew).count == 3)
+        let delivered = await kafkaEventually(timeout: .seconds(30)) { relay.sandbox.ledger.count >= 3 }
+        #expect(delivered, "replayed dead letters are delivered by the running relay")
+
+        let second = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: false)
+        #expect(second.count == 3 && second.allSatisfy { !$0.isNew }, "a second replay sends nothing new")
+        try await Task.sleep(for: .seconds(3))
+        try await relay.stop()
+        #expect(Set(relay.sandbox.ledger.compactMap(\.externalEventID)) == Set(ids))
+        #expect(relay.sandbox.ledger.allSatisfy { $0.replays == 0 })
+    }
 }

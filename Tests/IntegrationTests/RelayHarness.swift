@@ -121,8 +121,8 @@ final class RelayHarness: Sendable {
         self.rules = loaded.ruleSet
     }
 
-    private let serviceConfiguration: RelayServiceConfiguration
-    private let rules: RuleSet
+    let serviceConfiguration: RelayServiceConfiguration
+    let rules: RuleSet
     private let current = Mutex<RelayService?>(nil)
 
     /// The running relay (the last one started).

@@ -147,7 +147,7 @@ struct RetryEnvelopeTests {
         "malformed headers are refused with a message naming the header",
         arguments: [
             ("affonso-relay.attempt", "three"),
-            ("affonso-relay.attempt", "0"),
+            ("affonso-relay.attempt", "-1"),
             ("affonso-relay.original.partition", "p3"),
             ("affonso-relay.error.class", "teapot"),
             ("affonso-relay.error.status", "5xx"),

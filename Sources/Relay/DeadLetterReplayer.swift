@@ -1,0 +1,130 @@
+import Foundation
+import KafkaClient
+import Logging
+import Rules
+
+// MARK: - DeadLetterReplayer
+
+/// `dlq replay`: sends selected dead letters through the relay's normal path again. Each is re-mapped with today's
+/// rules (a dry run shows the outcome) and written to the first retry tier with its attempts reset and `not_before`
+/// now, so the running relay delivers it under the same rate limit, ordering and retry rules as everything else.
+/// What was replayed is remembered in `<dead-letter topic>.replayed`, so a second replay sends nothing new.
+public struct DeadLetterReplayer: Sendable {
+    /// Which dead letters to replay.
+    public struct Selection: Sendable {
+        /// Only this rule's dead letters. Default: all.
+        public var rule: String?
+        /// Only this class. Default: all.
+        public var errorClass: ErrorClass?
+        /// Only those dead-lettered at or after this time. Default: all.
+        public var since: Date?
+        public init(rule: String? = nil, errorClass: ErrorClass? = nil, since: Date? = nil) {
+            self.rule = rule
+            self.errorClass = errorClass
+            self.since = since
+        }
+
+        func contains(_ envelope: RetryEnvelope) -> Bool {
+            (rule == nil || envelope.rule == rule) && (errorClass == nil || envelope.errorClass == errorClass)
+                && (since.map { envelope.notBefore >= $0 } ?? true)
+        }
+    }
+
+    /// What happened to one selected dead letter.
+    public struct Entry: Sendable {
+        public var deadLetter: DeadLetterReader.DeadLetter
+        /// Today's rules' outcome for the record.
+        public var outcome: RecordOutcome
+        /// False when it had been replayed before (and was not sent again).
+        public var isNew: Bool
+    }
+
+    public var service: RelayServiceConfiguration
+    public var rules: RuleSet
+    public var logger: Logger
+
+    public init(service: RelayServiceConfiguration, rules: RuleSet, logger: Logger) {
+        self.service = service
+        self.rules = rules
+        self.logger = logger
+    }
+
+    /// The topic that remembers replayed dead letters (one record per replayed dead letter, keyed by its coordinates).
+    public var replayedTopic: String { service.pipeline.retry.deadLetterTopic + ".replayed" }
+
+    /// Re-maps the selected dead letters and, unless `dryRun`, writes the new ones to the first retry tier.
+    /// - Returns: every selected dead letter with its outcome under today's rules.
+    /// - Throws: ``KafkaError`` when the topics cannot be read or written; ``RelayError`` when no retry tier exists.
+    public func replay(_ selection: Selection, dryRun: Bool) async throws -> [Entry] {
+        guard let tier = service.pipeline.retry.tiers.first else {
+            throw RelayError(
+                code: .invalidConfiguration,
+                message: "dlq replay needs a retry tier to send through; add one under retry.tiers"
+            )
+        }
+        let brokers = service.consumer.bootstrapServers
+        let properties = service.consumer.properties
+        let letters = try await DeadLetterReader.read(
+            topic: service.pipeline.retry.deadLetterTopic, bootstrapServers: brokers, properties: properties,
+            logger: logger
+        ).letters
+        try await TopicProvisioner.ensure(
+            [replayedTopic], bootstrapServers: brokers, properties: properties, logger: logger)
+        let replayed = try await replayedKeys()
+        var entries: [Entry] = []
+        let producer = try KafkaProducer(configuration: service.producer, logger: logger)
+        do {
+            for letter in letters where selection.contains(letter.envelope) {
+                let key = "\(letter.coordinates)"
+                let entry = Entry(deadLetter: letter, outcome: remap(letter), isNew: !replayed.contains(key))
+                entries.append(entry)
+                guard entry.isNew, !dryRun else { continue }
+                try await resend(letter, to: tier.topic, producer: producer)
+                _ = try await producer.send(topic: replayedTopic, key: Array(key.utf8), value: Array("{}".utf8))
+            }
+        } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
+        return entries
+    }
+
+    /// Today's rules on the dead letter's original record (the named rule, or all rules when it had none).
+    func remap(_ letter: DeadLetterReader.DeadLetter) -> RecordOutcome {
+        let envelope = letter.envelope
+        let record = SourceRecord(
+            topic: envelope.original.topic,
+            partition: envelope.original.partition,
+            offset: envelope.original.offset,
+            key: letter.message.key,
+            value: letter.message.value,
+            headers: letter.message.headers.compactMap { header in
+                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
+                    return nil
+                }
+                return SourceRecord.Header(name: header.key, value: value)
+            }
+        )
+        return rules.apply(record, onlyRule: envelope.rule.isEmpty ? nil : envelope.rule)
+    }
+
+    private func resend(_ letter: DeadLetterReader.DeadLetter, to topic: String, producer: KafkaProducer) async throws {
+        var envelope = letter.envelope
+        envelope.attempt = 0
+        envelope.notBefore = Date()
+        let headers = envelope.headers(
+            keeping: letter.message.headers.map { RecordHeader(key: $0.key, value: $0.value) })
+        _ = try await producer.send(
+            topic: topic, key: letter.message.key, value: letter.message.value,
+            headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }
+        )
+    }
+
+    private func replayedKeys() async throws -> Set<String> {
+        let records = try await DeadLetterReader.records(
+            topic: replayedTopic, bootstrapServers: service.consumer.bootstrapServers,
+            properties: service.consumer.properties, logger: logger)
+        return Set(records.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
+    }
+}
