@@ -366,8 +366,13 @@ extension ErrorClass {
 }
 
 extension CELTimestamp {
+    /// A Kafka timestamp (milliseconds since the epoch); before 1970 the nanoseconds stay positive.
     init(milliseconds: Int64) {
-        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        var (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        if remainder < 0 {
+            seconds -= 1
+            remainder += 1000
+        }
         self.init(seconds: seconds, nanos: Int32(remainder * 1_000_000))
     }
 
