@@ -32,6 +32,9 @@ public final class DeliveryPipeline: Sendable {
     let consumer = Mutex<KafkaConsumer?>(nil)
     let work: AsyncStream<Work>
     let workContinuation: AsyncStream<Work>.Continuation
+    /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
+    let offsetsStored: AsyncStream<Void>
+    let offsetsStoredContinuation: AsyncStream<Void>.Continuation
 
     /// Something for the pipeline's task group to run.
     enum Work: Sendable {
@@ -65,6 +68,7 @@ public final class DeliveryPipeline: Sendable {
         self.retryTopics = Set(configuration.retryTopics)
         self.state = Mutex(State(configuration: configuration))
         (self.work, self.workContinuation) = AsyncStream.makeStream()
+        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The rebalance handler to give the ``KafkaConsumer``: it drains revoked partitions before they are unassigned.
@@ -106,6 +110,7 @@ public final class DeliveryPipeline: Sendable {
                 self.workContinuation.finish()
             }
             group.addTask { await self.reportLag(consumer) }
+            group.addTask { await self.commitStoredOffsets(consumer) }
             for await work in self.work {
                 switch work {
                 case .deliver(let job):
@@ -123,6 +128,23 @@ public final class DeliveryPipeline: Sendable {
             try await group.waitForAll()
         }
         self.consumer.withLock { $0 = nil }
+    }
+
+    /// Commits stored offsets whenever they advance, one commit at a time, at most every `commitInterval`, so that
+    /// a crash re-delivers little more than what was in flight. (The consumer also commits every second, on revoke
+    /// and on close.)
+    private func commitStoredOffsets(_ consumer: KafkaConsumer) async {
+        for await _ in offsetsStored {
+            do {
+                try await consumer.commit()
+            } catch {
+                // A rebalance or close is under way; the revoke and close commits, or the next one, cover it.
+                logger.debug("offset commit skipped", metadata: ["error": "\(error)"])
+            }
+            if configuration.commitInterval > .zero {
+                try? await Task.sleep(for: configuration.commitInterval)
+            }
+        }
     }
 
     /// Every 10 s: `consumer_lag` = log end offset − committable offset, per assigned partition.
@@ -304,6 +326,7 @@ public final class DeliveryPipeline: Sendable {
                 do {
                     try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
                     metrics.recordCommittable(partition: partition, offset: offset)
+                    offsetsStoredContinuation.yield()
                 } catch {
                     // The partition was revoked or lost meanwhile: its new owner re-reads from the last commit.
                     logger.debug("offset not stored", metadata: ["partition": "\(partition)", "error": "\(error)"])

@@ -64,7 +64,8 @@ final class RelayHarness: Sendable {
     /// - Parameters:
     ///   - referrals: the sandbox's referrals.
     ///   - tiers: retry-tier delays.
-    ///   - extra: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
+    ///   - delivery: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
+    ///   - rules: the `rules:` section for the source topic, instead of ``rules(source:fanOut:)``.
     init(
         referrals: [SandboxReferral],
         partitions: Int = 3,
@@ -74,7 +75,8 @@ final class RelayHarness: Sendable {
         maxRecordBytes: Int = 1_048_576,
         delivery: [String] = [],
         apiKeyFile: String? = nil,
-        configure: (inout RelayServiceConfiguration) -> Void = { _ in }
+        configure: (inout RelayServiceConfiguration) -> Void = { _ in },
+        rules: ((_ source: String) -> String)? = nil
     ) async throws {
         let name = uniqueName("relay")
         source = "\(name).billing"
@@ -90,7 +92,7 @@ final class RelayHarness: Sendable {
         let port = try await sandbox.waitUntilListening()
         sandboxURL = "http://127.0.0.1:\(port)"
 
-        let yaml = """
+        settings = """
             kafka:
               brokers: [\((kafkaBrokers ?? []).map { "\"\($0)\"" }.joined(separator: ", "))]
               group_id: \(group)
@@ -103,17 +105,16 @@ final class RelayHarness: Sendable {
               plan: unlimited
               timeout: 2s
             delivery:
-            \(([ "in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
+            \((["in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
             retry:
               tiers:
             \(zip(retryTopics, tiers).map { "    - {topic: \($0.0), delay: \($0.1)}" }.joined(separator: "\n"))
               max_attempts: \(maxAttempts)
               dead_letter_topic: \(deadLetterTopic)
-            server:
-              shutdown_grace: 10s
-            logging: {level: warning, format: json}
-            \(Self.rules(source: source, fanOut: fanOut))
+
             """
+        ruleText = rules?(source) ?? Self.rules(source: source, fanOut: fanOut)
+        let yaml = settings + Self.serverAndRules(listen: nil, logLevel: "warning", rules: ruleText)
         let loaded = try RelayConfigLoader.load(text: yaml, file: "relay-test.yaml", environment: [:])
         var serviceConfiguration = try loaded.configuration.serviceConfiguration(file: "relay-test.yaml")
         configure(&serviceConfiguration)
@@ -123,6 +124,26 @@ final class RelayHarness: Sendable {
 
     let serviceConfiguration: RelayServiceConfiguration
     let rules: RuleSet
+    /// The `kafka`, `affonso`, `delivery` and `retry` sections of the relay's relay.yaml.
+    private let settings: String
+    private let ruleText: String
+
+    /// The `server`, `logging` and `rules` sections.
+    private static func serverAndRules(listen: String?, logLevel: String, rules: String) -> String {
+        """
+        server:
+          shutdown_grace: 10s
+        \(listen.map { "  listen: \"\($0)\"" } ?? "")
+        logging: {level: \(logLevel), format: json}
+        \(rules)
+        """
+    }
+
+    /// The relay.yaml a relay process runs with: this harness's topics, group and sandbox, `rules` (default: the
+    /// harness's), metrics and health on `listen`.
+    func configurationText(listen: String, logLevel: String = "info", rules: String? = nil) -> String {
+        settings + Self.serverAndRules(listen: listen, logLevel: logLevel, rules: rules ?? ruleText)
+    }
     private let current = Mutex<RelayService?>(nil)
 
     /// The running relay (the last one started).
@@ -151,20 +172,29 @@ final class RelayHarness: Sendable {
         if !keepSandbox { sandboxTask.cancel() }
     }
 
-    /// Produces JSON invoices; `customer` picks the key and customer id of each.
+    /// Produces JSON invoices; `customer` picks the key and customer id of each. With `inFlight` 1 (default) the
+    /// records are in `ids` order; more sends in flight are faster but may reorder them.
     func produceInvoices(
         _ ids: [String],
-        customer: (Int) -> String,
+        inFlight: Int = 1,
+        customer: @escaping @Sendable (Int) -> String,
         amount: Int = 9900
     ) async throws {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
-        for (index, id) in ids.enumerated() {
-            let customerID = customer(index)
-            let value = """
-                {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
-                """
-            _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+        let source = source
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, id) in ids.enumerated() {
+                if index >= inFlight { try await group.next() }
+                group.addTask {
+                    let customerID = customer(index)
+                    let value = """
+                        {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
+                        """
+                    _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+                }
+            }
+            try await group.waitForAll()
         }
         await producer.close()
     }
