@@ -121,10 +121,56 @@ extension KafkaConsumer {
         if code == RD_KAFKA_RESP_ERR__FATAL {
             fail(fatalError(rk, "consumer of group '\(configuration.groupID)'"))
         } else {
+            if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN { brokersDown() }
             logger.warning(
                 "Kafka consumer error: \(reason)",
                 metadata: ["error": "\(KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'"))"]
             )
+        }
+    }
+
+    // MARK: - Broker reachability
+
+    /// At start, and when all brokers are down: ``brokersReachable`` turns false and a probe thread asks for
+    /// metadata every second until a broker answers.
+    func brokersDown() {
+        let startProbe = reachability.withLock { reachability -> Bool in
+            reachability.isReachable = false
+            defer { reachability.isProbing = true }
+            return !reachability.isProbing
+        }
+        if startProbe {
+            RDKafkaThread.start(name: "kafka-probe-\(configuration.groupID)") { [self] in probeBrokers() }
+        }
+    }
+
+    /// Asks any broker for metadata (at most 1 s each time, then a 1 s pause) until one answers or the consumer
+    /// is closed.
+    private func probeBrokers() {
+        while true {
+            let answered: Bool
+            do {
+                answered = try withHandle { rk throws(KafkaError) -> Bool in
+                    var metadata: UnsafePointer<rd_kafka_metadata>?
+                    let error = rd_kafka_metadata(rk, 0, nil, &metadata, 1000)
+                    if let metadata { rd_kafka_metadata_destroy(metadata) }
+                    return error == RD_KAFKA_RESP_ERR_NO_ERROR
+                }
+            } catch {
+                reachability.withLock { $0.isProbing = false }
+                return
+            }
+            if answered {
+                let recovered = reachability.withLock { reachability -> Bool in
+                    defer { reachability = Reachability(isReachable: true, isProbing: false, hasAnswered: true) }
+                    return reachability.hasAnswered
+                }
+                if recovered {
+                    logger.notice("Kafka brokers answer again", metadata: ["kafka.group": "\(configuration.groupID)"])
+                }
+                return
+            }
+            Thread.sleep(forTimeInterval: 1)
         }
     }
 

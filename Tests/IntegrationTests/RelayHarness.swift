@@ -75,6 +75,7 @@ final class RelayHarness: Sendable {
         maxRecordBytes: Int = 1_048_576,
         delivery: [String] = [],
         apiKeyFile: String? = nil,
+        apiKey: String = SandboxAPIKey.defaultKey.key,
         configure: (inout RelayServiceConfiguration) -> Void = { _ in },
         rules: ((_ source: String) -> String)? = nil
     ) async throws {
@@ -87,21 +88,25 @@ final class RelayHarness: Sendable {
 
         var configuration = SandboxConfiguration()
         configuration.referrals = referrals
+        configuration.apiKeys = [SandboxAPIKey(key: apiKey, scopes: [SandboxAPIKey.writeCommissions])]
         sandbox = try AffonsoSandboxServer(configuration: configuration, logger: Self.logger)
         sandboxTask = Task { [sandbox] in try await sandbox.run() }
         let port = try await sandbox.waitUntilListening()
         sandboxURL = "http://127.0.0.1:\(port)"
 
-        settings = """
+        kafkaSection = """
             kafka:
               brokers: [\((kafkaBrokers ?? []).map { "\"\($0)\"" }.joined(separator: ", "))]
+            """
+        affonsoKey = apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: \(apiKey)"
+        settings = """
               group_id: \(group)
               topics: ["\(source)"]
               max_record_bytes: \(maxRecordBytes)
               client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
             affonso:
               base_url: \(sandboxURL)
-              \(apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: sk_test_sandbox")
+              {{api_key}}
               plan: unlimited
               timeout: 2s
             delivery:
@@ -114,7 +119,9 @@ final class RelayHarness: Sendable {
 
             """
         ruleText = rules?(source) ?? Self.rules(source: source, fanOut: fanOut)
-        let yaml = settings + Self.serverAndRules(listen: nil, logLevel: "warning", rules: ruleText)
+        let yaml =
+            kafkaSection + "\n" + settings.replacing("{{api_key}}", with: affonsoKey)
+            + Self.serverAndRules(listen: nil, logLevel: "warning", rules: ruleText)
         let loaded = try RelayConfigLoader.load(text: yaml, file: "relay-test.yaml", environment: [:])
         var serviceConfiguration = try loaded.configuration.serviceConfiguration(file: "relay-test.yaml")
         configure(&serviceConfiguration)
@@ -124,17 +131,28 @@ final class RelayHarness: Sendable {
 
     let serviceConfiguration: RelayServiceConfiguration
     let rules: RuleSet
-    /// The `kafka`, `affonso`, `delivery` and `retry` sections of the relay's relay.yaml.
+    /// The `kafka`, `affonso`, `delivery` and `retry` sections of the relay's relay.yaml, after `kafka.brokers`
+    /// (``kafkaSection``), with `{{api_key}}` where the `api_key` or `api_key_file` line goes.
     private let settings: String
+    /// `kafka:` and its `brokers` line.
+    private let kafkaSection: String
+    /// The harness's `api_key` or `api_key_file` line.
+    private let affonsoKey: String
     private let ruleText: String
 
     /// The `server`, `logging` and `rules` sections.
-    private static func serverAndRules(listen: String?, logLevel: String, rules: String) -> String {
+    private static func serverAndRules(
+        listen: String?,
+        logLevel: String,
+        logFormat: String = "json",
+        shutdownGrace: String = "10s",
+        rules: String
+    ) -> String {
         """
         server:
-          shutdown_grace: 10s
+          shutdown_grace: \(shutdownGrace)
         \(listen.map { "  listen: \"\($0)\"" } ?? "")
-        logging: {level: \(logLevel), format: json}
+        logging: {level: \(logLevel), format: \(logFormat)}
         \(rules)
         """
     }
@@ -142,7 +160,36 @@ final class RelayHarness: Sendable {
     /// The relay.yaml a relay process runs with: this harness's topics, group and sandbox, `rules` (default: the
     /// harness's), metrics and health on `listen`.
     func configurationText(listen: String, logLevel: String = "info", rules: String? = nil) -> String {
-        settings + Self.serverAndRules(listen: listen, logLevel: logLevel, rules: rules ?? ruleText)
+        configurationText(listen: listen, logLevel: logLevel, logFormat: "json", rules: rules)
+    }
+
+    /// The relay.yaml of a relay process, with more choices.
+    /// - Parameters:
+    ///   - brokers: `kafka.brokers` (default: the stack's broker).
+    ///   - apiKey: an `api_key` line's key instead of the harness's key line.
+    ///   - apiKeyFile: an `api_key_file` instead of the harness's key line.
+    ///   - logFormat: `logging.format` (`json` or `text`).
+    ///   - shutdownGrace: `server.shutdown_grace`.
+    ///   - createTopics: `retry.create_topics`.
+    func configurationText(
+        listen: String,
+        logLevel: String = "info",
+        logFormat: String,
+        shutdownGrace: String = "10s",
+        brokers: [String]? = nil,
+        apiKey: String? = nil,
+        apiKeyFile: String? = nil,
+        createTopics: Bool = true,
+        rules: String? = nil
+    ) -> String {
+        let kafka =
+            brokers.map { "kafka:\n  brokers: [\($0.map { "\"\($0)\"" }.joined(separator: ", "))]" } ?? kafkaSection
+        let key = apiKeyFile.map { "api_key_file: \($0)" } ?? apiKey.map { "api_key: \($0)" } ?? affonsoKey
+        return kafka + "\n" + settings.replacing("{{api_key}}", with: key)
+            + (createTopics ? "" : "  create_topics: false\n")
+            + Self.serverAndRules(
+                listen: listen, logLevel: logLevel, logFormat: logFormat, shutdownGrace: shutdownGrace,
+                rules: rules ?? ruleText)
     }
     private let current = Mutex<RelayService?>(nil)
 

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `affonso-relay` as users run it: the built binary in its own process, with its relay.yaml on disk, its
@@ -51,6 +51,9 @@ final class RelayProcess: Sendable {
     /// What the relay logged so far (JSON lines).
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// What the relay wrote to standard output so far.
+    var output: String { (try? String(contentsOfFile: logPath + ".out", encoding: .utf8)) ?? "" }
+
     /// How many log lines so far contain `text`.
     func occurrences(of text: String) -> Int {
         log.split(separator: "\n").count { $0.contains(text) }
@@ -88,7 +91,9 @@ final class RelayProcess: Sendable {
 
     /// Waits until `/readyz` answers `ready` (true) or not (false).
     func waitForReadiness(_ ready: Bool, timeout: Duration = .seconds(60)) async -> Bool {
-        await kafkaEventually(timeout: timeout) { await self.get("/readyz").map { ($0.status == 200) == ready } ?? false }
+        await kafkaEventually(timeout: timeout) {
+            await self.get("/readyz").map { ($0.status == 200) == ready } ?? false
+        }
     }
 
     /// Runs another `affonso-relay` command to its end (e.g. `dlq replay --config …`): exit status and output.
