@@ -121,25 +121,47 @@ extension KafkaConsumer {
         if code == RD_KAFKA_RESP_ERR__FATAL {
             fail(fatalError(rk, "consumer of group '\(configuration.groupID)'"))
         } else {
-            if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN { brokersDown() }
-            logger.warning(
-                "Kafka consumer error: \(reason)",
-                metadata: ["error": "\(KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'"))"]
-            )
+            let error = KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'")
+            switch code {
+            case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+                // Once until a broker answers again.
+                if brokersDown() {
+                    logger.warning(
+                        "Kafka consumer error: \(reason); probing until a broker answers",
+                        metadata: ["error": "\(error)"])
+                }
+            case RD_KAFKA_RESP_ERR__TRANSPORT:
+                // librdkafka logs each failed connection itself (facility FAIL).
+                logger.debug("Kafka consumer error: \(reason)", metadata: ["error": "\(error)"])
+            default:
+                logger.warning("Kafka consumer error: \(reason)", metadata: ["error": "\(error)"])
+            }
         }
     }
 
     // MARK: - Broker reachability
 
-    /// At start, and when all brokers are down: ``brokersReachable`` turns false and a probe thread asks for
-    /// metadata every second until a broker answers.
-    func brokersDown() {
-        let startProbe = reachability.withLock { reachability -> Bool in
-            reachability.isReachable = false
+    /// All brokers are down: ``brokersReachable`` turns false until a broker answers the probe.
+    /// - Returns: whether this report is news: the first since a broker last answered.
+    private func brokersDown() -> Bool {
+        let isNews = reachability.withLock { reachability -> Bool in
+            defer {
+                reachability.isReachable = false
+                reachability.hasReportedDown = true
+            }
+            return !reachability.hasReportedDown
+        }
+        startProbing()
+        return isNews
+    }
+
+    /// Starts a thread asking for metadata every second until a broker answers, unless one runs already.
+    func startProbing() {
+        let start = reachability.withLock { reachability -> Bool in
             defer { reachability.isProbing = true }
             return !reachability.isProbing
         }
-        if startProbe {
+        if start {
             RDKafkaThread.start(name: "kafka-probe-\(configuration.groupID)") { [self] in probeBrokers() }
         }
     }
@@ -162,7 +184,7 @@ extension KafkaConsumer {
             }
             if answered {
                 let recovered = reachability.withLock { reachability -> Bool in
-                    defer { reachability = Reachability(isReachable: true, isProbing: false, hasAnswered: true) }
+                    defer { reachability = Reachability(isReachable: true, hasAnswered: true) }
                     return reachability.hasAnswered
                 }
                 if recovered {

@@ -139,7 +139,7 @@ public final class KafkaConsumer: Sendable {
             ]
         )
         RDKafkaThread.start(name: "kafka-consumer-\(configuration.groupID)") { [self] in pollLoop() }
-        brokersDown()
+        startProbing()
     }
 
     /// The records of the assigned partitions, in offset order per partition. Iterate it from one task.
@@ -365,7 +365,10 @@ public final class KafkaConsumer: Sendable {
     struct Reachability {
         var isReachable = false
         var isProbing = false
+        /// Whether a broker ever answered.
         var hasAnswered = false
+        /// Whether "all brokers down" was logged since a broker last answered.
+        var hasReportedDown = false
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.
