@@ -59,30 +59,45 @@ struct RelayProcessOperationsTests {
         let unknown = await process.get("/nothing-here")
         #expect(unknown?.status == 404, "an unknown path is 404, got \(String(describing: unknown?.status))")
 
+        // The flow on the one source partition: three invoices (the first meets a 429), a poison record, a record
+        // no rule matches, and an invoice of a customer Affonso does not know (both retry tiers, then a dead letter).
+        var faults = SandboxFaults()
+        faults.rateLimitNext = 1
+        relay.sandbox.setFaults(faults)
         try await relay.produceInvoices(["in_metrics_0", "in_metrics_1", "in_metrics_2"]) { _ in "cus_test_0" }
-        try await relay.produceRaw([Array("{broken".utf8)])
+        // The rest once these are in, so that only the first invoice's retry waits for the rate limit.
+        let first = await kafkaEventually(timeout: .seconds(20)) { relay.sandbox.stats.accepted == 3 }
+        #expect(first)
+        try await relay.produceRaw([Array("{broken".utf8), Array(#"{"id": "evt_1", "type": "customer.created"}"#.utf8)])
+        try await relay.produceInvoices(["in_metrics_5"]) { _ in "cus_unknown" }
         let source = relay.source
         let committed = "affonso_relay_committed_offset{topic=\"\(source)\",partition=\"0\"}"
         let lag = "affonso_relay_consumer_lag{topic=\"\(source)\",partition=\"0\"}"
+        let notFound = #"affonso_relay_dead_lettered_total{class="referral_not_found"}"#
         // consumer_lag is measured every 10 s.
-        let settled = await kafkaEventually(timeout: .seconds(40)) {
+        let settled = await kafkaEventually(timeout: .seconds(45)) {
             let text = await Self.metrics(process)
-            return Self.value(text, committed) == 4 && Self.value(text, lag) == 0
-                && Self.value(text, #"affonso_relay_dead_lettered_total{class="decode"}"#) == 1
+            return Self.value(text, committed) == 6 && Self.value(text, lag) == 0 && Self.value(text, notFound) == 1
         }
         let response = try #require(await process.get("/metrics"))
         let text = response.body
         #expect(settled, "the flow shows on /metrics:\n\(text)")
         #expect(response.status == 200)
         let expected: [(String, Double)] = [
-            ("affonso_relay_records_consumed_total{topic=\"\(source)\"}", 4),
+            ("affonso_relay_records_consumed_total{topic=\"\(source)\"}", 6),
+            ("affonso_relay_records_consumed_total{topic=\"\(relay.retryTopics[0])\"}", 1),
+            ("affonso_relay_records_consumed_total{topic=\"\(relay.retryTopics[1])\"}", 1),
             (#"affonso_relay_events_delivered_total{event_type="conversion",rule="invoice-paid"}"#, 3),
+            ("affonso_relay_skipped_total{topic=\"\(source)\"}", 1),
             (#"affonso_relay_failures_total{class="decode"}"#, 1),
             (#"affonso_relay_dead_lettered_total{class="decode"}"#, 1),
+            (notFound, 1),
+            ("affonso_relay_retried_total{tier=\"\(relay.retryTopics[0])\"}", 1),
+            ("affonso_relay_retried_total{tier=\"\(relay.retryTopics[1])\"}", 1),
             (#"affonso_relay_api_responses_total{status="200"}"#, 3),
-            ("affonso_relay_request_duration_seconds_count", 3),
-            (#"affonso_relay_request_duration_seconds_bucket{le="+Inf"}"#, 3),
-            (committed, 4),
+            (#"affonso_relay_api_responses_total{status="429"}"#, 1),
+            ("affonso_relay_rate_limit_waits_total", 1),
+            (committed, 6),
             (lag, 0),
             ("affonso_relay_in_flight", 0),
             ("affonso_relay_paused_partitions", 0),
@@ -91,11 +106,18 @@ struct RelayProcessOperationsTests {
         for (series, value) in expected {
             #expect(Self.value(text, series) == value, "\(series) should be \(value)")
         }
+        // Every answer is one latency observation: 3 × 200, 1 × 429 and the unknown customer's 404s.
+        let notFoundAnswers = Self.value(text, #"affonso_relay_api_responses_total{status="404"}"#) ?? 0
+        #expect(notFoundAnswers >= 3, "the unknown customer was tried once per tier at least")
+        #expect(Self.value(text, "affonso_relay_request_duration_seconds_count") == 4 + notFoundAnswers)
+        #expect(
+            Self.value(text, #"affonso_relay_request_duration_seconds_bucket{le="+Inf"}"#) == 4 + notFoundAnswers)
         let buckets = text.split(separator: "\n").filter {
             $0.hasPrefix("affonso_relay_request_duration_seconds_bucket{")
         }
         #expect(buckets.count >= 5, "the latency histogram has buckets:\n\(buckets.joined(separator: "\n"))")
         #expect(text.contains("# TYPE affonso_relay_request_duration_seconds histogram"))
+        #expect((Self.value(text, "affonso_relay_rate_limit_wait_seconds_total") ?? 0) > 0)
         #expect(relay.sandbox.stats.accepted == 3)
 
         process.signal(SIGTERM)
