@@ -68,7 +68,8 @@ public final class DeliveryPipeline: Sendable {
         self.retryTopics = Set(configuration.retryTopics)
         self.state = Mutex(State(configuration: configuration))
         (self.work, self.workContinuation) = AsyncStream.makeStream()
-        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The rebalance handler to give the ``KafkaConsumer``: it drains revoked partitions before they are unassigned.

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `affonso-relay` as users run it: the built binary in its own process, with its relay.yaml on disk, its
@@ -89,7 +89,9 @@ final class RelayProcess: Sendable {
 
     /// Waits until `/readyz` answers `ready` (true) or not (false).
     func waitForReadiness(_ ready: Bool, timeout: Duration = .seconds(60)) async -> Bool {
-        await kafkaEventually(timeout: timeout) { await self.get("/readyz").map { ($0.status == 200) == ready } ?? false }
+        await kafkaEventually(timeout: timeout) {
+            await self.get("/readyz").map { ($0.status == 200) == ready } ?? false
+        }
     }
 
     /// Runs another `affonso-relay` command to its end (e.g. `dlq replay --config …`): exit status and output.

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `dlq replay` as users run it (issue 6, show 11): a rule bug dead-letters events; after the rule is fixed and
