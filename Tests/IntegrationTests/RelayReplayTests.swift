@@ -42,6 +42,11 @@ struct RelayReplayTests {
         #expect(letters.count == 3)
         #expect(letters.allSatisfy { $0.header("affonso-relay.error.class") == "validation" })
         #expect(relay.sandbox.ledger.isEmpty, "the broken rule's events never reach Affonso")
+        let tooEarly = try await RelayProcess.command(["dlq", "replay", "--config", before.configPath])
+        #expect(
+            tooEarly.output.contains(
+                "3 selected, 0 sent, 0 already replayed, 3 not sent because today's rules still fail"),
+            "a replay before the fix sends nothing and remembers nothing: \(tooEarly.output)")
 
         let after = try RelayProcess(configuration: { relay.configurationText(listen: $0, rules: fixed) })
         defer { after.signal(SIGKILL) }
