@@ -125,10 +125,10 @@ public struct DeadLetterReplayer: Sendable {
         envelope.attempt = 0
         envelope.notBefore = Date()
         let headers = envelope.headers(
-            keeping: letter.message.headers.map { RecordHeader(key: $0.key, value: $0.value) })
+            keeping: letter.message.headers)
         _ = try await producer.send(
             topic: topic, key: letter.message.key, value: letter.message.value,
-            headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }
+            headers: headers
         )
     }
 

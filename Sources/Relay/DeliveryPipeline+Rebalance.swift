@@ -8,12 +8,12 @@ extension DeliveryPipeline {
     func rebalance(_ event: KafkaConsumer.RebalanceEvent) async {
         switch event {
         case .assigned(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            let ids = partitions
             state.withLock { $0.assign(ids) }
             logger.info("partitions assigned", metadata: ["partitions": "\(ids.map(\.description))"])
             applyPauses()
         case .revoked(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            let ids = partitions
             perform(state.withLock { $0.beginRevoke(ids) })
             let deadline = ContinuousClock.now + configuration.drainTimeout
             while state.withLock({ $0.inFlightCount(of: ids) }) > 0, ContinuousClock.now < deadline {
@@ -36,7 +36,7 @@ extension DeliveryPipeline {
                 ]
             )
         case .lost(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+            let ids = partitions
             state.withLock { state in
                 _ = state.beginRevoke(ids)
                 _ = state.endRevoke(ids)
