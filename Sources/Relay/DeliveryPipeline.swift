@@ -68,7 +68,8 @@ public final class DeliveryPipeline: Sendable {
         self.retryTopics = Set(configuration.retryTopics)
         self.state = Mutex(State(configuration: configuration))
         (self.work, self.workContinuation) = AsyncStream.makeStream()
-        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The rebalance handler to give the ``KafkaConsumer``: it drains revoked partitions before they are unassigned.
@@ -179,7 +180,7 @@ public final class DeliveryPipeline: Sendable {
         }
         let envelope: RetryEnvelope?
         do {
-            envelope = try RetryEnvelope.parse(message.headers.map(RecordHeader.init))
+            envelope = try RetryEnvelope.parse(message.headers)
         } catch {
             process(message, envelope: nil, unusable: error.message)
             return
@@ -215,7 +216,7 @@ public final class DeliveryPipeline: Sendable {
         let nextDelay = state.withLock { state -> Duration? in
             guard var queue = state.held[partition] else { return nil }
             while let first = queue.first {
-                let envelope = try? RetryEnvelope.parse(first.headers.map(RecordHeader.init))
+                let envelope = try? RetryEnvelope.parse(first.headers)
                 if let delay = envelope?.remainingDelay(now: now) {
                     state.held[partition] = queue
                     return delay
@@ -372,14 +373,6 @@ struct EventJob: Sendable {
 }
 
 // MARK: - Conversions
-
-extension RecordHeader {
-    init(_ header: KafkaHeader) { self.init(key: header.key, value: header.value) }
-}
-
-extension KafkaHeader {
-    init(_ header: RecordHeader) { self.init(key: header.key, value: header.value) }
-}
 
 extension ErrorClass {
     /// The class of a rules failure: `mapping`, `validation`, `decode` or `record_too_large`.

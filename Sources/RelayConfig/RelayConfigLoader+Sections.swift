@@ -4,7 +4,9 @@ import Yams
 
 extension RelayConfigLoader {
     static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
-        let keys = ["brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes", "commit_interval",
+        let keys = [
+            "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes",
+            "commit_interval",
         ]
         guard let entries = reader.mapping(node, "kafka", allowed: keys) else { return }
         for entry in entries {

@@ -59,8 +59,9 @@ final class RelayProcess: Sendable {
         log.split(separator: "\n").count { $0.contains(text) }
     }
 
-    /// Sends a real signal (`SIGTERM`, `SIGKILL`, …) to the process.
+    /// Sends a real signal (`SIGTERM`, `SIGKILL`, …) to the process, unless it already exited.
     func signal(_ signal: Int32) {
+        guard isRunning else { return }
         _ = Glibc.kill(pid, signal)
     }
 
