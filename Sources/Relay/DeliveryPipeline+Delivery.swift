@@ -44,6 +44,14 @@ extension DeliveryPipeline {
             case .delivered:
                 noteAnswered(turn)
                 metrics.recordDelivered(eventType: mapped.eventType, rule: mapped.rule)
+                let origin = event.envelope?.original ?? event.source
+                logger.debug(
+                    "event delivered",
+                    metadata: [
+                        "rule": "\(mapped.rule)", "event_type": "\(mapped.eventType)",
+                        "external_event_id": "\(mapped.externalEventID)", "topic": "\(origin.topic)",
+                        "partition": "\(origin.partition)", "offset": "\(origin.offset)",
+                    ])
                 return true
             case .failed(let error):
                 failure = error
@@ -77,7 +85,9 @@ extension DeliveryPipeline {
             case .waitForRecovery, .waitForRateLimit, .waitForCredentials:
                 continue
             case .retryTier, .deadLetter:
-                return await route(event, decision, errorClass, failure.message, status: failure.status)
+                return await route(
+                    event, decision, errorClass, failure.message, status: failure.status,
+                    externalEventID: mapped.externalEventID)
             }
         }
         return false
@@ -190,7 +200,8 @@ extension DeliveryPipeline {
         _ decision: RetryPolicy.Decision,
         _ errorClass: ErrorClass,
         _ message: String,
-        status: Int?
+        status: Int?,
+        externalEventID: String? = nil
     ) async -> Bool {
         let now = Date()
         let topic: String
@@ -238,11 +249,12 @@ extension DeliveryPipeline {
             }
         }
         if Task.isCancelled { return false }
-        let metadata: Logger.Metadata = [
+        var metadata: Logger.Metadata = [
             "rule": "\(event.rule)", "class": "\(errorClass)", "topic": "\(envelope.original.topic)",
             "partition": "\(envelope.original.partition)", "offset": "\(envelope.original.offset)",
             "attempt": "\(attempt)",
         ]
+        if let externalEventID { metadata["external_event_id"] = "\(externalEventID)" }
         if let tier {
             metrics.recordRetried(tier: topic)
             logger.info("event sent to retry tier \(tier + 1) (\(topic)): \(envelope.errorMessage)", metadata: metadata)

@@ -354,6 +354,7 @@ struct RelayProcessOperationsTests {
         #expect(retried?["rule"] as? String == "invoice-paid")
         #expect(retried?["topic"] as? String == relay.source)
         #expect(retried?["offset"] as? String == "2")
+        #expect(retried?["external_event_id"] as? String == "in_json_2", "a failed event's lines name it")
         let notFound = objects.first {
             ($0["msg"] as? String)?.hasPrefix("event dead-lettered") == true
                 && $0["class"] as? String == "referral_not_found"
@@ -361,6 +362,13 @@ struct RelayProcessOperationsTests {
         #expect(notFound?["rule"] as? String == "invoice-paid", "the dead letter after the tier keeps its origin")
         #expect(notFound?["topic"] as? String == relay.source)
         #expect(notFound?["offset"] as? String == "2")
+        #expect(notFound?["external_event_id"] as? String == "in_json_2")
+        let delivered = line("event delivered")
+        #expect(delivered?["external_event_id"] as? String == "in_json_0")
+        #expect(delivered?["rule"] as? String == "invoice-paid")
+        #expect(delivered?["event_type"] as? String == "conversion")
+        #expect(delivered?["topic"] as? String == relay.source)
+        #expect(delivered?["offset"] as? String == "0")
         let response = objects.first { $0["msg"] as? String == "Affonso response" && $0["status"] as? String == "200" }
         #expect(response?["external_event_id"] as? String == "in_json_0", "debug lines name the event")
         #expect(line("partitions assigned") != nil)
