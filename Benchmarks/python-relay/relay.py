@@ -80,7 +80,9 @@ async def main():
     consumer = Consumer({
         "bootstrap.servers": args.brokers, "group.id": args.group,
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        "session.timeout.ms": 6000,
+        # The Swift relay's benchmark settings: quick rebalances, and short fetch waits (Tansu holds a fetch
+        # for fetch.wait.max.ms even when records arrive meanwhile).
+        "session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 10,
     })
     consumer.subscribe([args.topic])
     offsets = Offsets()
