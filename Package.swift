@@ -126,6 +126,7 @@ let package = Package(
             dependencies: [
                 "KafkaClient", "Relay", "RelayConfig", "Rules", "AffonsoAPI", "AffonsoSandbox",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

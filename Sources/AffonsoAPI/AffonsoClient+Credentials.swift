@@ -56,13 +56,14 @@ extension AffonsoClient {
         return fresh
     }
 
-    /// After a 401/403: re-reads the key file. Returns `true` when it now holds a different key, so the request
-    /// is worth sending again at once; otherwise later sends keep re-reading the file.
-    func reloadKeyAfterRejection() -> Bool {
+    /// After a 401/403 of a request sent with `rejected`: re-reads the key file. Returns `true` when it holds a
+    /// different key (new, or already loaded by a concurrent request), so the request is worth sending again at
+    /// once; otherwise later sends keep re-reading the file.
+    func reloadKeyAfterRejection(of rejected: String?) -> Bool {
         guard configuration.credentials.filePath != nil else { return false }
         let fresh = try? Self.readKey(configuration.credentials)
         return key.withLock { state in
-            guard let fresh, fresh != state.current else {
+            guard let fresh, fresh != rejected else {
                 state.needsReload = true
                 return false
             }

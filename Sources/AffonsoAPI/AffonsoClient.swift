@@ -119,13 +119,15 @@ public final class AffonsoClient: Sendable {
         body: [UInt8],
         externalEventID: String? = nil
     ) async throws(CancellationError) -> AffonsoSendResult {
-        var result = try await sendOnce(body: body, externalEventID: externalEventID)
-        if case .failed(let error) = result.outcome, error.errorClass == .credentials, reloadKeyAfterRejection() {
+        var (result, usedKey) = try await sendOnce(body: body, externalEventID: externalEventID)
+        if case .failed(let error) = result.outcome, error.errorClass == .credentials,
+            reloadKeyAfterRejection(of: usedKey)
+        {
             logger.warning(
                 "Affonso rejected the API key; the key file changed, sending again with the new key",
                 metadata: ["status": "\(error.status ?? 0)"]
             )
-            let second = try await sendOnce(body: body, externalEventID: externalEventID)
+            let (second, _) = try await sendOnce(body: body, externalEventID: externalEventID)
             result = AffonsoSendResult(
                 outcome: second.outcome,
                 rateLimitWait: result.rateLimitWait + second.rateLimitWait,
@@ -139,7 +141,7 @@ public final class AffonsoClient: Sendable {
     private func sendOnce(
         body: [UInt8],
         externalEventID: String?
-    ) async throws(CancellationError) -> AffonsoSendResult {
+    ) async throws(CancellationError) -> (AffonsoSendResult, usedKey: String?) {
         let waited: Duration
         do {
             waited = try await rateLimiter.acquire()
@@ -147,23 +149,29 @@ public final class AffonsoClient: Sendable {
             throw CancellationError()
         }
         let started = ContinuousClock.now
-        let outcome = try await request(body: body, externalEventID: externalEventID)
-        return AffonsoSendResult(
+        let outcome: AffonsoOutcome
+        var usedKey: String?
+        switch Result(catching: { () throws(AffonsoError) -> String in try currentKey() }) {
+        case .success(let apiKey):
+            usedKey = apiKey
+            outcome = try await request(body: body, apiKey: apiKey, externalEventID: externalEventID)
+        case .failure(let error):
+            outcome = .failed(error)
+        }
+        let result = AffonsoSendResult(
             outcome: outcome,
             rateLimitWait: waited,
             requestDuration: started.duration(to: .now),
             requests: 1
         )
+        return (result, usedKey)
     }
 
-    private func request(body: [UInt8], externalEventID: String?) async throws(CancellationError) -> AffonsoOutcome {
-        let apiKey: String
-        do {
-            apiKey = try currentKey()
-        } catch {
-            return .failed(error)
-        }
-
+    private func request(
+        body: [UInt8],
+        apiKey: String,
+        externalEventID: String?
+    ) async throws(CancellationError) -> AffonsoOutcome {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")

@@ -121,10 +121,78 @@ extension KafkaConsumer {
         if code == RD_KAFKA_RESP_ERR__FATAL {
             fail(fatalError(rk, "consumer of group '\(configuration.groupID)'"))
         } else {
-            logger.warning(
-                "Kafka consumer error: \(reason)",
-                metadata: ["error": "\(KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'"))"]
-            )
+            let error = KafkaError.rdKafka(code, "consumer of group '\(configuration.groupID)'")
+            switch code {
+            case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+                // Once until a broker answers again.
+                if brokersDown() {
+                    logger.warning(
+                        "Kafka consumer error: \(reason); probing until a broker answers",
+                        metadata: ["error": "\(error)"])
+                }
+            case RD_KAFKA_RESP_ERR__TRANSPORT:
+                // librdkafka logs each failed connection itself (facility FAIL).
+                logger.debug("Kafka consumer error: \(reason)", metadata: ["error": "\(error)"])
+            default:
+                logger.warning("Kafka consumer error: \(reason)", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Broker reachability
+
+    /// All brokers are down: ``brokersReachable`` turns false until a broker answers the probe.
+    /// - Returns: whether this report is news: the first since a broker last answered.
+    private func brokersDown() -> Bool {
+        let isNews = reachability.withLock { reachability -> Bool in
+            defer {
+                reachability.isReachable = false
+                reachability.hasReportedDown = true
+            }
+            return !reachability.hasReportedDown
+        }
+        startProbing()
+        return isNews
+    }
+
+    /// Starts a thread asking for metadata every second until a broker answers, unless one runs already.
+    func startProbing() {
+        let start = reachability.withLock { reachability -> Bool in
+            defer { reachability.isProbing = true }
+            return !reachability.isProbing
+        }
+        if start {
+            RDKafkaThread.start(name: "kafka-probe-\(configuration.groupID)") { [self] in probeBrokers() }
+        }
+    }
+
+    /// Asks any broker for metadata (at most 1 s each time, then a 1 s pause) until one answers or the consumer
+    /// is closed.
+    private func probeBrokers() {
+        while true {
+            let answered: Bool
+            do {
+                answered = try withHandle { rk throws(KafkaError) -> Bool in
+                    var metadata: UnsafePointer<rd_kafka_metadata>?
+                    let error = rd_kafka_metadata(rk, 0, nil, &metadata, 1000)
+                    if let metadata { rd_kafka_metadata_destroy(metadata) }
+                    return error == RD_KAFKA_RESP_ERR_NO_ERROR
+                }
+            } catch {
+                reachability.withLock { $0.isProbing = false }
+                return
+            }
+            if answered {
+                let recovered = reachability.withLock { reachability -> Bool in
+                    defer { reachability = Reachability(isReachable: true, hasAnswered: true) }
+                    return reachability.hasAnswered
+                }
+                if recovered {
+                    logger.notice("Kafka brokers answer again", metadata: ["kafka.group": "\(configuration.groupID)"])
+                }
+                return
+            }
+            Thread.sleep(forTimeInterval: 1)
         }
     }
 

@@ -56,6 +56,7 @@ public final class KafkaConsumer: Sendable {
     let handle = RDKafkaHandle()
     let queues = Queues()
     let state = Mutex(State())
+    let reachability = Mutex(Reachability())
     private let closed = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     /// Creates the consumer, subscribes and starts polling.
@@ -138,6 +139,7 @@ public final class KafkaConsumer: Sendable {
             ]
         )
         RDKafkaThread.start(name: "kafka-consumer-\(configuration.groupID)") { [self] in pollLoop() }
+        startProbing()
     }
 
     /// The records of the assigned partitions, in offset order per partition. Iterate it from one task.
@@ -146,6 +148,11 @@ public final class KafkaConsumer: Sendable {
 
     /// The partitions this member owns now (including ones being revoked until they are unassigned).
     public var assignment: Set<KafkaTopicPartition> { state.withLock { $0.assignment } }
+
+    /// Whether the brokers can be reached: false until a broker answered a first metadata request, and again from
+    /// librdkafka's report that all brokers are down (`ALL_BROKERS_DOWN`) until a broker answers again (probed
+    /// every second meanwhile).
+    public var brokersReachable: Bool { reachability.withLock { $0.isReachable } }
 
     /// The partitions the application paused (remembered across rebalances).
     public var pausedPartitions: Set<KafkaTopicPartition> { state.withLock { $0.userPaused } }
@@ -352,6 +359,16 @@ public final class KafkaConsumer: Sendable {
         var messages: OpaquePointer!
         /// The consumer queue (rebalance, commit and error events); yielded to wake the poll thread.
         var consumer: OpaquePointer!
+    }
+
+    /// Whether the brokers answer (``brokersReachable``), and whether a probe thread is checking.
+    struct Reachability {
+        var isReachable = false
+        var isProbing = false
+        /// Whether a broker ever answered.
+        var hasAnswered = false
+        /// Whether "all brokers down" was logged since a broker last answered.
+        var hasReportedDown = false
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.

@@ -43,6 +43,19 @@ public final class KafkaMockCluster: Sendable {
         }
     }
 
+    /// Takes a broker down (its connections are closed and new ones refused) or brings it back up.
+    /// - Parameters:
+    ///   - broker: the broker id (1…brokers).
+    ///   - isUp: whether the broker is up.
+    public func setBroker(_ broker: Int32, up isUp: Bool) throws(KafkaError) {
+        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
+        let error =
+            isUp ? rd_kafka_mock_broker_set_up(cluster, broker) : rd_kafka_mock_broker_set_down(cluster, broker)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(error, "could not set mock broker \(broker) \(isUp ? "up" : "down")")
+        }
+    }
+
     /// Stops the mock cluster. Idempotent.
     public func close() async {
         let wasClosed = isClosed.withLock { closed in

@@ -39,7 +39,7 @@ public enum DeadLetterReader {
         let messages = try await records(
             topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit, logger: logger)
         for message in messages {
-            let headers = message.headers.map { RecordHeader(key: $0.key, value: $0.value) }
+            let headers = message.headers
             guard let envelope = try? RetryEnvelope.parse(headers) else {
                 unreadable += 1
                 continue

@@ -8,7 +8,8 @@ import Rules
 /// `dlq replay`: sends selected dead letters through the relay's normal path again. Each is re-mapped with today's
 /// rules (a dry run shows the outcome) and written to the first retry tier with its attempts reset and `not_before`
 /// now, so the running relay delivers it under the same rate limit, ordering and retry rules as everything else.
-/// What was replayed is remembered in `<dead-letter topic>.replayed`, so a second replay sends nothing new.
+/// What was replayed is remembered in `<dead-letter topic>.replayed`, so a second replay sends nothing new. Dead
+/// letters that today's rules still fail are left alone (and not remembered) until the rule is fixed.
 public struct DeadLetterReplayer: Sendable {
     /// Which dead letters to replay.
     public struct Selection: Sendable {
@@ -37,6 +38,16 @@ public struct DeadLetterReplayer: Sendable {
         public var outcome: RecordOutcome
         /// False when it had been replayed before (and was not sent again).
         public var isNew: Bool
+
+        /// Whether today's rules map the record into events without errors. A dead letter they still fail (or no
+        /// longer match) is not sent and not remembered, so it can be replayed once the rule is fixed.
+        public var mapsCleanly: Bool {
+            guard case .results(let results) = outcome, !results.isEmpty else { return false }
+            return results.allSatisfy { $0.error == nil }
+        }
+
+        /// Whether the replay sends it (or, in a dry run, would).
+        public var isSent: Bool { isNew && mapsCleanly }
     }
 
     public var service: RelayServiceConfiguration
@@ -78,7 +89,7 @@ public struct DeadLetterReplayer: Sendable {
                 let key = "\(letter.coordinates)"
                 let entry = Entry(deadLetter: letter, outcome: remap(letter), isNew: !replayed.contains(key))
                 entries.append(entry)
-                guard entry.isNew, !dryRun else { continue }
+                guard entry.isSent, !dryRun else { continue }
                 try await resend(letter, to: tier.topic, producer: producer)
                 _ = try await producer.send(topic: replayedTopic, key: Array(key.utf8), value: Array("{}".utf8))
             }
@@ -114,10 +125,10 @@ public struct DeadLetterReplayer: Sendable {
         envelope.attempt = 0
         envelope.notBefore = Date()
         let headers = envelope.headers(
-            keeping: letter.message.headers.map { RecordHeader(key: $0.key, value: $0.value) })
+            keeping: letter.message.headers)
         _ = try await producer.send(
             topic: topic, key: letter.message.key, value: letter.message.value,
-            headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }
+            headers: headers
         )
     }
 

@@ -4,35 +4,13 @@
 /// (`in_process_attempts`, `referral_not_found`) live in ``RetryConfiguration``.
 public struct DeliveryConfiguration: Sendable, Hashable {
     /// What happens to a record no rule matches (`delivery.unmatched`).
-    public struct UnmatchedHandling: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String, Sendable {
-            case skip
-            case deadLetter = "dead_letter"
-        }
-
-        private let base: Base
-
-        private init(_ base: Base) {
-            self.base = base
-        }
-
-        /// Parses the configuration value.
-        ///
-        /// - Parameter rawValue: `skip` or `dead_letter`; anything else returns `nil`.
-        public init?(rawValue: String) {
-            guard let base = Base(rawValue: rawValue) else { return nil }
-            self.base = base
-        }
-
-        /// The configuration value.
-        public var rawValue: String { self.base.rawValue }
-
-        public var description: String { self.base.rawValue }
-
+    public enum UnmatchedHandling: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
         /// The record is complete without sending anything.
-        public static let skip = UnmatchedHandling(.skip)
+        case skip
         /// The record goes to the dead-letter topic.
-        public static let deadLetter = UnmatchedHandling(.deadLetter)
+        case deadLetter = "dead_letter"
+
+        public var description: String { rawValue }
     }
 
     /// How many requests may be in flight at once, across all partitions (`delivery.max_in_flight`). Default: 256.

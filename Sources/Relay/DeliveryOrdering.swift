@@ -1,43 +1,20 @@
 // MARK: - DeliveryOrdering
 
 /// Which records are delivered in offset order (`delivery.ordering`, SPEC.md §6).
-public struct DeliveryOrdering: Sendable, Hashable, CustomStringConvertible {
-    private enum Base: String, Sendable {
-        case key
-        case partition
-        case none
-    }
-
-    private let base: Base
-
-    private init(_ base: Base) {
-        self.base = base
-    }
-
-    /// Parses the configuration value.
-    ///
-    /// - Parameter rawValue: `key`, `partition` or `none`; anything else returns `nil`.
-    public init?(rawValue: String) {
-        guard let base = Base(rawValue: rawValue) else { return nil }
-        self.base = base
-    }
-
-    /// The configuration value: `key`, `partition` or `none`.
-    public var rawValue: String { self.base.rawValue }
-
-    public var description: String { self.base.rawValue }
-
+public enum DeliveryOrdering: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Records of one partition with the same key are delivered in offset order; other keys proceed in
     /// parallel. Records without a key are ordered with every other keyless record of their partition.
-    public static let key = DeliveryOrdering(.key)
+    case key
     /// All records of one partition are delivered in offset order, one at a time.
-    public static let partition = DeliveryOrdering(.partition)
+    case partition
     /// No ordering: every record may be delivered as soon as there is room.
-    public static let none = DeliveryOrdering(.none)
+    case none
+
+    public var description: String { rawValue }
 
     /// The lane a record waits in: records of one lane are started one at a time, in submission order.
     func lane(partition: PartitionID, key: [UInt8]?) -> DispatchLane? {
-        switch self.base {
+        switch self {
         case .none:
             return nil
         case .partition:

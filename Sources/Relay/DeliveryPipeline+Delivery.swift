@@ -218,7 +218,7 @@ extension DeliveryPipeline {
             now: now,
             knownSecrets: configuration.knownSecrets
         )
-        let headers = envelope.headers(keeping: event.message.headers.map(RecordHeader.init)).map(KafkaHeader.init)
+        let headers = envelope.headers(keeping: event.message.headers)
         var pause = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {

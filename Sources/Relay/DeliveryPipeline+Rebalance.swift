@@ -7,13 +7,11 @@ extension DeliveryPipeline {
     /// drain deadline and store their final offsets before the consumer commits and unassigns them.
     func rebalance(_ event: KafkaConsumer.RebalanceEvent) async {
         switch event {
-        case .assigned(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+        case .assigned(let ids):
             state.withLock { $0.assign(ids) }
             logger.info("partitions assigned", metadata: ["partitions": "\(ids.map(\.description))"])
             applyPauses()
-        case .revoked(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+        case .revoked(let ids):
             perform(state.withLock { $0.beginRevoke(ids) })
             let deadline = ContinuousClock.now + configuration.drainTimeout
             while state.withLock({ $0.inFlightCount(of: ids) }) > 0, ContinuousClock.now < deadline {
@@ -27,6 +25,7 @@ extension DeliveryPipeline {
                     metrics.recordCommittable(partition: partition, offset: offset)
                 }
             }
+            forgetLag(ids)
             logger.info(
                 "partitions revoked",
                 metadata: [
@@ -35,16 +34,22 @@ extension DeliveryPipeline {
                     "abandoned_in_flight": "\(abandoned)",
                 ]
             )
-        case .lost(let partitions):
-            let ids = partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) }
+        case .lost(let ids):
             state.withLock { state in
                 _ = state.beginRevoke(ids)
                 _ = state.endRevoke(ids)
             }
+            forgetLag(ids)
             logger.warning(
                 "partitions lost (session timeout or fenced); their uncommitted records are read again by the next owner",
                 metadata: ["partitions": "\(ids.map(\.description))"]
             )
         }
+    }
+
+    /// A partition this member no longer owns reports no lag here (its new owner reports it), so that summing
+    /// `consumer_lag` over the group's members counts each partition once.
+    private func forgetLag(_ partitions: [PartitionID]) {
+        for partition in partitions { metrics.recordLag(partition: partition, lag: 0) }
     }
 }

@@ -34,6 +34,9 @@ public final class DeliveryPipeline: Sendable {
     let pauseApplication = Mutex(())
     let work: AsyncStream<Work>
     let workContinuation: AsyncStream<Work>.Continuation
+    /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
+    let offsetsStored: AsyncStream<Void>
+    let offsetsStoredContinuation: AsyncStream<Void>.Continuation
 
     /// Something for the pipeline's task group to run.
     enum Work: Sendable {
@@ -67,6 +70,8 @@ public final class DeliveryPipeline: Sendable {
         self.retryTopics = Set(configuration.retryTopics)
         self.state = Mutex(State(configuration: configuration))
         (self.work, self.workContinuation) = AsyncStream.makeStream()
+        (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The rebalance handler to give the ``KafkaConsumer``: it drains revoked partitions before they are unassigned.
@@ -110,6 +115,7 @@ public final class DeliveryPipeline: Sendable {
                 self.workContinuation.finish()
             }
             group.addTask { await self.reportLag(consumer) }
+            group.addTask { await self.commitStoredOffsets(consumer) }
             for await work in self.work {
                 switch work {
                 case .deliver(let job):
@@ -126,6 +132,23 @@ public final class DeliveryPipeline: Sendable {
             group.cancelAll()
         }
         self.consumer.withLock { $0 = nil }
+    }
+
+    /// Commits stored offsets whenever they advance, one commit at a time, at most every `commitInterval`, so that
+    /// a crash re-delivers little more than what was in flight. (The consumer also commits every second, on revoke
+    /// and on close.)
+    private func commitStoredOffsets(_ consumer: KafkaConsumer) async {
+        for await _ in offsetsStored {
+            do {
+                try await consumer.commit()
+            } catch {
+                // A rebalance or close is under way; the revoke and close commits, or the next one, cover it.
+                logger.debug("offset commit skipped", metadata: ["error": "\(error)"])
+            }
+            if configuration.commitInterval > .zero {
+                try? await Task.sleep(for: configuration.commitInterval)
+            }
+        }
     }
 
     /// Every 10 s: `consumer_lag` = log end offset − committable offset, per assigned partition.
@@ -160,7 +183,7 @@ public final class DeliveryPipeline: Sendable {
         }
         let envelope: RetryEnvelope?
         do {
-            envelope = try RetryEnvelope.parse(message.headers.map(RecordHeader.init))
+            envelope = try RetryEnvelope.parse(message.headers)
         } catch {
             process(message, envelope: nil, unusable: error.message)
             return
@@ -196,7 +219,7 @@ public final class DeliveryPipeline: Sendable {
         let nextDelay = state.withLock { state -> Duration? in
             guard var queue = state.held[partition] else { return nil }
             while let first = queue.first {
-                let envelope = try? RetryEnvelope.parse(first.headers.map(RecordHeader.init))
+                let envelope = try? RetryEnvelope.parse(first.headers)
                 if let delay = envelope?.remainingDelay(now: now) {
                     state.held[partition] = queue
                     return delay
@@ -307,6 +330,7 @@ public final class DeliveryPipeline: Sendable {
                 do {
                     try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
                     metrics.recordCommittable(partition: partition, offset: offset)
+                    offsetsStoredContinuation.yield()
                 } catch {
                     // The partition was revoked or lost meanwhile: its new owner re-reads from the last commit.
                     logger.debug("offset not stored", metadata: ["partition": "\(partition)", "error": "\(error)"])
@@ -357,14 +381,6 @@ struct EventJob: Sendable {
 }
 
 // MARK: - Conversions
-
-extension RecordHeader {
-    init(_ header: KafkaHeader) { self.init(key: header.key, value: header.value) }
-}
-
-extension KafkaHeader {
-    init(_ header: RecordHeader) { self.init(key: header.key, value: header.value) }
-}
 
 extension ErrorClass {
     /// The class of a rules failure: `mapping`, `validation`, `decode` or `record_too_large`.

@@ -13,6 +13,9 @@ public struct DeliveryPipelineConfiguration: Sendable {
     public var outage: OutageDetector.Configuration = OutageDetector.Configuration()
     /// The pause between credential probes after a 401/403. Default: 30 s.
     public var credentialsProbeInterval: Duration = .seconds(30)
+    /// The least time between two commits of stored offsets. Default: 0 — a commit starts as soon as offsets
+    /// advance and the previous commit returned, so a crash replays only what was in flight or just acknowledged.
+    public var commitInterval: Duration = .zero
     /// Exact secrets (the API key) scrubbed from every message the pipeline writes or logs. Default: none.
     public var knownSecrets: [String] = []
 

@@ -47,7 +47,8 @@ public final class RelayService: Service, Sendable {
     private let client: AffonsoClient
     private let producer: KafkaProducer
     private let logger: Logger
-    private let started = Mutex(false)
+    /// The consumer while `run()` consumes.
+    private let consumer = Mutex<KafkaConsumer?>(nil)
 
     /// - Throws: ``KafkaError`` or ``AffonsoError`` for a configuration they reject.
     public init(
@@ -70,8 +71,12 @@ public final class RelayService: Service, Sendable {
         )
     }
 
-    /// Ready when the consumer runs and the pipeline is ready (key accepted, API up, not draining).
-    public var isReady: Bool { started.withLock { $0 } && pipeline.isReady }
+    /// Ready when the consumer runs and reaches a broker, and the pipeline is ready (key accepted, API up, not
+    /// draining).
+    public var isReady: Bool {
+        guard let consumer = consumer.withLock({ $0 }) else { return false }
+        return consumer.brokersReachable && pipeline.isReady
+    }
 
     public func run() async throws {
         do {
@@ -101,8 +106,8 @@ public final class RelayService: Service, Sendable {
             logger: logger,
             rebalanceHandler: pipeline.rebalanceHandler
         )
-        started.withLock { $0 = true }
-        defer { started.withLock { $0 = false } }
+        self.consumer.withLock { $0 = consumer }
+        defer { self.consumer.withLock { $0 = nil } }
         do {
             try await pipeline.run(consumer: consumer)
         } catch {

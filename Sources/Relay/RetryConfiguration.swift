@@ -19,35 +19,13 @@ public struct RetryConfiguration: Sendable, Hashable {
     }
 
     /// What happens to an event whose referral the API does not find (`delivery.referral_not_found`).
-    public struct ReferralNotFoundHandling: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String, Sendable {
-            case retry
-            case deadLetter = "dead_letter"
-        }
-
-        private let base: Base
-
-        private init(_ base: Base) {
-            self.base = base
-        }
-
-        /// Parses the configuration value.
-        ///
-        /// - Parameter rawValue: `retry` or `dead_letter`; anything else returns `nil`.
-        public init?(rawValue: String) {
-            guard let base = Base(rawValue: rawValue) else { return nil }
-            self.base = base
-        }
-
-        /// The configuration value.
-        public var rawValue: String { self.base.rawValue }
-
-        public var description: String { self.base.rawValue }
-
+    public enum ReferralNotFoundHandling: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
         /// Go through the retry tiers: the referral may be created later.
-        public static let retry = ReferralNotFoundHandling(.retry)
+        case retry
         /// Dead-letter at once.
-        public static let deadLetter = ReferralNotFoundHandling(.deadLetter)
+        case deadLetter = "dead_letter"
+
+        public var description: String { rawValue }
     }
 
     /// The pause before an in-process retry: exponential with full jitter.

@@ -53,6 +53,7 @@ struct ExampleReader {
                 guard let path = reader.string(entry.value, field) else { return nil }
                 let resolved = path.hasPrefix("/") ? path : directory + "/" + path
                 guard let data = FileManager.default.contents(atPath: resolved) else {
+                    if reader.examplesOptional { return nil }
                     reader.error(entry.value, "\(field): cannot read '\(resolved)'")
                     return nil
                 }

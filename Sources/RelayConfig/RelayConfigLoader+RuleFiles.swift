@@ -19,7 +19,8 @@ extension RelayConfigLoader {
         _ node: Node,
         _ reader: YAMLReader,
         relativeTo configFile: String,
-        environment: [String: String]
+        environment: [String: String],
+        examplesOptional: Bool
     ) -> RuleFiles {
         var result = RuleFiles()
         guard let patterns = reader.sequence(node, "rule_files") else { return result }
@@ -42,6 +43,7 @@ extension RelayConfigLoader {
                     continue
                 }
                 let fileReader = YAMLReader(file: shown, text: text, environment: environment)
+                fileReader.examplesOptional = examplesOptional
                 if let root = fileReader.compose(text) {
                     var rulesNode: Node? = root
                     if case .mapping = root {

@@ -4,7 +4,10 @@ import Yams
 
 extension RelayConfigLoader {
     static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
-        let keys = ["brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes"]
+        let keys = [
+            "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes",
+            "commit_interval",
+        ]
         guard let entries = reader.mapping(node, "kafka", allowed: keys) else { return }
         for entry in entries {
             let what = "kafka.\(entry.key)"
@@ -42,6 +45,7 @@ extension RelayConfigLoader {
                 }
             case "max_record_bytes":
                 kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
+            case "commit_interval": kafka.commitInterval = reader.duration(entry.value, what) ?? kafka.commitInterval
             default: break
             }
         }

@@ -73,6 +73,7 @@ public enum RelayConfigLoader {
                     }
                 }
                 reader.requiresVariables = true
+                reader.examplesOptional = purpose == .service
                 if let rules = entries.first(where: { $0.key == "rules" }) {
                     let read = RuleReader(reader: reader, directory: directory(of: file))
                     for rule in read.rules(rules.value) {
@@ -81,7 +82,9 @@ public enum RelayConfigLoader {
                     }
                 }
                 if let files = entries.first(where: { $0.key == "rule_files" }) {
-                    let ruleFiles = readRuleFiles(files.value, reader, relativeTo: file, environment: environment)
+                    let ruleFiles = readRuleFiles(
+                        files.value, reader, relativeTo: file, environment: environment,
+                        examplesOptional: purpose == .service)
                     diagnostics += ruleFiles.diagnostics
                     configuration.rules += ruleFiles.rules.map(\.definition)
                     for rule in ruleFiles.rules { sources.append(rule.locations) }

@@ -57,6 +57,7 @@ extension RelayConfiguration {
             unmatched: delivery.unmatched == .deadLetter ? .deadLetter : .skip
         )
         pipeline.drainTimeout = server.shutdownGrace
+        pipeline.commitInterval = kafka.commitInterval
         pipeline.knownSecrets = affonso.apiKey.map { [$0] } ?? []
 
         var service = RelayServiceConfiguration(

@@ -28,6 +28,10 @@ public struct RelayConfiguration: Sendable {
         public var clientProperties: [String: String] = [:]
         /// Default: 1_048_576. Larger records are dead-lettered with class `record_too_large`.
         public var maximumRecordBytes: Int = 1_048_576
+        /// Default: 0 — commit as soon as offsets advance, one commit at a time, so a crash replays little. A
+        /// longer interval spaces commits (fewer OffsetCommit requests for large fleets); offsets are committed
+        /// at least every second regardless.
+        public var commitInterval: Duration = .zero
         public init() {}
     }
 

@@ -9,6 +9,9 @@ final class YAMLReader {
     let environment: [String: String]
     /// When false, an unset `${VAR}` expands to the empty string (used outside the parts a command needs).
     var requiresVariables = true
+    /// When true, an example whose `value_file` cannot be read is left out instead of being an error: the relay
+    /// itself never runs examples, and a pod has no fixture files (`rules test` still requires them).
+    var examplesOptional = false
     private(set) var diagnostics: [ConfigDiagnostic] = []
 
     init(file: String, text: String, environment: [String: String]) {

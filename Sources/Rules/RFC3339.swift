@@ -1,16 +1,17 @@
 import CEL
 
 /// RFC 3339 timestamps (`2026-11-25T15:32:00Z`, `…T15:32:00.123+01:00`) and CEL duration strings.
-enum RFC3339 {
-    /// Formats in UTC with `Z`, and fractional seconds only when non-zero (3, 6 or 9 digits).
-    static func format(_ timestamp: CELTimestamp) -> String {
+public enum RFC3339 {
+    /// Formats in UTC with `Z`, and fractional seconds only when non-zero (3, 6 or 9 digits), or always with
+    /// exactly three digits when `milliseconds` (the sub-millisecond part is dropped).
+    public static func format(_ timestamp: CELTimestamp, milliseconds: Bool = false) -> String {
         let days = timestamp.seconds >= 0 ? timestamp.seconds / 86_400 : (timestamp.seconds - 86_399) / 86_400
         let secondsOfDay = timestamp.seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
         var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
         text +=
             "T" + pad(secondsOfDay / 3600, 2) + ":" + pad(secondsOfDay / 60 % 60, 2) + ":" + pad(secondsOfDay % 60, 2)
-        text += fraction(timestamp.nanos)
+        text += milliseconds ? "." + pad(Int64(timestamp.nanos / 1_000_000), 3) : fraction(timestamp.nanos)
         return text + "Z"
     }
 
@@ -35,7 +36,7 @@ enum RFC3339 {
     }
 
     /// Parses an RFC 3339 date-time (`T` or `t` or space separator, `Z` or a numeric offset). Nil when invalid.
-    static func parse(_ text: String) -> CELTimestamp? {
+    public static func parse(_ text: String) -> CELTimestamp? {
         let b = Array(text.utf8)
         var i = 0
         func number(_ count: Int) -> Int64? {

@@ -111,15 +111,21 @@ struct DLQCommand: AsyncParsableCommand {
             let entries = try await replayer.replay(selection, dryRun: dryRun)
             for entry in entries {
                 let envelope = entry.deadLetter.envelope
-                let verb = !entry.isNew ? "already replayed" : dryRun ? "would replay" : "replayed"
+                let verb =
+                    !entry.isNew
+                    ? "already replayed" : !entry.mapsCleanly ? "not sent" : dryRun ? "would replay" : "replayed"
                 print(
                     "\(verb)  \(entry.deadLetter.coordinates)  \(envelope.errorClass)  → \(Self.describe(entry.outcome))"
                 )
             }
-            let sent = entries.filter(\.isNew).count
+            let sent = entries.filter(\.isSent).count
+            let already = entries.filter { !$0.isNew }.count
+            let failing = entries.count - sent - already
             print(
-                "\(entries.count) selected, \(sent) \(dryRun ? "would be sent" : "sent"), "
-                    + "\(entries.count - sent) already replayed"
+                "\(entries.count) selected, \(sent) \(dryRun ? "would be sent" : "sent"), \(already) already replayed"
+                    + (failing > 0
+                        ? ", \(failing) not sent because today's rules still fail them (fix the rule in \(config), "
+                            + "check it with `affonso-relay rules test`, then replay again)" : "")
             )
         }
 

@@ -36,11 +36,13 @@ struct RunCommand: AsyncParsableCommand {
         let server = RelayHTTPServer.make(
             host: listen.host, port: listen.port,
             isReady: { relay.isReady }, metrics: renderMetrics, logger: logger)
+        // A group shuts its services down in reverse order: the relay drains first while the server still answers
+        // (`/readyz` 503 during the drain, `/metrics` to the end), then the server stops.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: relay, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: server),
+                    .init(service: relay, successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
@@ -69,7 +71,7 @@ enum RelayCommandSupport {
     /// Loads `relay.yaml`, sets up logging and maps the configuration onto the service's types; exits 2 on errors.
     static func loadService(_ path: String) throws -> (RelayConfigLoader.Loaded, Logger, RelayServiceConfiguration) {
         let loaded = try load(path)
-        let logger = bootstrapLogging(loaded.configuration.logging)
+        let logger = bootstrapLogging(loaded.configuration.logging, affonso: loaded.configuration.affonso)
         for warning in loaded.warnings { logger.warning("\(warning.description)") }
         do {
             return (loaded, logger, try loaded.configuration.serviceConfiguration(file: path))
@@ -79,18 +81,20 @@ enum RelayCommandSupport {
         }
     }
 
-    /// JSON lines (or text) on standard error at the configured level.
-    static func bootstrapLogging(_ logging: RelayConfiguration.Logging) -> Logger {
+    /// JSON lines (or text) on standard error at the configured level. The configured API key (inline, or the
+    /// key file's content at start) is removed from every line, as are `sk_live_…`/`sk_test_…`/`Bearer` tokens.
+    static func bootstrapLogging(_ logging: RelayConfiguration.Logging, affonso: RelayConfiguration.Affonso) -> Logger {
         let level = Logger.Level(rawValue: logging.level.rawValue) ?? .info
+        var secrets = affonso.apiKey.map { [$0] } ?? []
+        if let path = affonso.apiKeyFile, let key = try? String(contentsOfFile: path, encoding: .utf8) {
+            secrets.append(key.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let output = LogOutput.standardError(knownSecrets: secrets)
         switch logging.format {
         case .json:
-            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, output: output) }
         case .text:
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap { _ in TextLogHandler(level: level, output: output) }
         }
         return Logger(label: "affonso-relay")
     }

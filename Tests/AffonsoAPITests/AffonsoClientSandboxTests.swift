@@ -216,6 +216,32 @@ struct AffonsoClientSandboxTests {
         }
     }
 
+    @Test("requests in flight when the key file rotates all retry with the new key, not only the first 401")
+    func keyFileRotatedUnderConcurrentRequests() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("affonso-key-\(UUID())")
+        try Data("sk_test_old".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await Self.withSandbox(
+            sandbox: {
+                $0.apiKeys = [SandboxAPIKey(key: "sk_test_new", scopes: [SandboxAPIKey.writeCommissions])]
+                $0.faults.latency = .milliseconds(400)
+            },
+            client: { $0.credentials = .apiKeyFile(file.path) }
+        ) { client, server in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<6 {
+                    group.addTask { try await client.send(Self.conversion("in_rot_\(index)")).isDelivered }
+                }
+                // All six are held by the sandbox with the old key when the secret is rotated.
+                try await Task.sleep(for: .milliseconds(150))
+                try Data("sk_test_new".utf8).write(to: file)
+                for try await delivered in group { #expect(delivered) }
+            }
+            #expect(server.stats.byStatus[401] == 6)
+            #expect(server.stats.accepted == 6)
+        }
+    }
+
     @Test("identifiers no referral has are referral_not_found")
     func referralNotFound() async throws {
         try await Self.withSandbox { client, _ in

@@ -45,7 +45,7 @@ struct RelayFaultTests {
         }
         var faults = SandboxFaults.none
         faults.outageAfter = .zero
-        faults.outageFor = .seconds(6)
+        faults.outageFor = .seconds(30)
         relay.sandbox.setFaults(faults)
         let ids = (0..<200).map { "in_outage_\($0)" }
         try await relay.produceInvoices(ids) { "cus_test_\($0 % 8)" }

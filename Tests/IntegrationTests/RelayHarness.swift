@@ -64,7 +64,8 @@ final class RelayHarness: Sendable {
     /// - Parameters:
     ///   - referrals: the sandbox's referrals.
     ///   - tiers: retry-tier delays.
-    ///   - extra: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
+    ///   - delivery: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
+    ///   - rules: the `rules:` section for the source topic, instead of ``rules(source:fanOut:)``.
     init(
         referrals: [SandboxReferral],
         partitions: Int = 3,
@@ -74,7 +75,9 @@ final class RelayHarness: Sendable {
         maxRecordBytes: Int = 1_048_576,
         delivery: [String] = [],
         apiKeyFile: String? = nil,
-        configure: (inout RelayServiceConfiguration) -> Void = { _ in }
+        apiKey: String = SandboxAPIKey.defaultKey.key,
+        configure: (inout RelayServiceConfiguration) -> Void = { _ in },
+        rules: ((_ source: String) -> String)? = nil
     ) async throws {
         let name = uniqueName("relay")
         source = "\(name).billing"
@@ -85,35 +88,40 @@ final class RelayHarness: Sendable {
 
         var configuration = SandboxConfiguration()
         configuration.referrals = referrals
+        configuration.apiKeys = [SandboxAPIKey(key: apiKey, scopes: [SandboxAPIKey.writeCommissions])]
         sandbox = try AffonsoSandboxServer(configuration: configuration, logger: Self.logger)
         sandboxTask = Task { [sandbox] in try await sandbox.run() }
         let port = try await sandbox.waitUntilListening()
         sandboxURL = "http://127.0.0.1:\(port)"
 
-        let yaml = """
+        kafkaSection = """
             kafka:
               brokers: [\((kafkaBrokers ?? []).map { "\"\($0)\"" }.joined(separator: ", "))]
+            """
+        affonsoKey = apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: \(apiKey)"
+        settings = """
               group_id: \(group)
               topics: ["\(source)"]
               max_record_bytes: \(maxRecordBytes)
               client_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
             affonso:
               base_url: \(sandboxURL)
-              \(apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: sk_test_sandbox")
+              {{api_key}}
               plan: unlimited
               timeout: 2s
             delivery:
-            \(([ "in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
+            \((["in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
             retry:
               tiers:
             \(zip(retryTopics, tiers).map { "    - {topic: \($0.0), delay: \($0.1)}" }.joined(separator: "\n"))
               max_attempts: \(maxAttempts)
               dead_letter_topic: \(deadLetterTopic)
-            server:
-              shutdown_grace: 10s
-            logging: {level: warning, format: json}
-            \(Self.rules(source: source, fanOut: fanOut))
+
             """
+        ruleText = rules?(source) ?? Self.rules(source: source, fanOut: fanOut)
+        let yaml =
+            kafkaSection + "\n" + settings.replacing("{{api_key}}", with: affonsoKey)
+            + Self.serverAndRules(listen: nil, logLevel: "warning", rules: ruleText)
         let loaded = try RelayConfigLoader.load(text: yaml, file: "relay-test.yaml", environment: [:])
         var serviceConfiguration = try loaded.configuration.serviceConfiguration(file: "relay-test.yaml")
         configure(&serviceConfiguration)
@@ -123,6 +131,66 @@ final class RelayHarness: Sendable {
 
     let serviceConfiguration: RelayServiceConfiguration
     let rules: RuleSet
+    /// The `kafka`, `affonso`, `delivery` and `retry` sections of the relay's relay.yaml, after `kafka.brokers`
+    /// (``kafkaSection``), with `{{api_key}}` where the `api_key` or `api_key_file` line goes.
+    private let settings: String
+    /// `kafka:` and its `brokers` line.
+    private let kafkaSection: String
+    /// The harness's `api_key` or `api_key_file` line.
+    private let affonsoKey: String
+    private let ruleText: String
+
+    /// The `server`, `logging` and `rules` sections.
+    private static func serverAndRules(
+        listen: String?,
+        logLevel: String,
+        logFormat: String = "json",
+        shutdownGrace: String = "10s",
+        rules: String
+    ) -> String {
+        """
+        server:
+          shutdown_grace: \(shutdownGrace)
+        \(listen.map { "  listen: \"\($0)\"" } ?? "")
+        logging: {level: \(logLevel), format: \(logFormat)}
+        \(rules)
+        """
+    }
+
+    /// The relay.yaml a relay process runs with: this harness's topics, group and sandbox, `rules` (default: the
+    /// harness's), metrics and health on `listen`.
+    func configurationText(listen: String, logLevel: String = "info", rules: String? = nil) -> String {
+        configurationText(listen: listen, logLevel: logLevel, logFormat: "json", rules: rules)
+    }
+
+    /// The relay.yaml of a relay process, with more choices.
+    /// - Parameters:
+    ///   - brokers: `kafka.brokers` (default: the stack's broker).
+    ///   - apiKey: an `api_key` line's key instead of the harness's key line.
+    ///   - apiKeyFile: an `api_key_file` instead of the harness's key line.
+    ///   - logFormat: `logging.format` (`json` or `text`).
+    ///   - shutdownGrace: `server.shutdown_grace`.
+    ///   - createTopics: `retry.create_topics`.
+    func configurationText(
+        listen: String,
+        logLevel: String = "info",
+        logFormat: String,
+        shutdownGrace: String = "10s",
+        brokers: [String]? = nil,
+        apiKey: String? = nil,
+        apiKeyFile: String? = nil,
+        createTopics: Bool = true,
+        rules: String? = nil
+    ) -> String {
+        let kafka =
+            brokers.map { "kafka:\n  brokers: [\($0.map { "\"\($0)\"" }.joined(separator: ", "))]" } ?? kafkaSection
+        let key = apiKeyFile.map { "api_key_file: \($0)" } ?? apiKey.map { "api_key: \($0)" } ?? affonsoKey
+        return kafka + "\n" + settings.replacing("{{api_key}}", with: key)
+            + (createTopics ? "" : "  create_topics: false\n")
+            + Self.serverAndRules(
+                listen: listen, logLevel: logLevel, logFormat: logFormat, shutdownGrace: shutdownGrace,
+                rules: rules ?? ruleText)
+    }
     private let current = Mutex<RelayService?>(nil)
 
     /// The running relay (the last one started).
@@ -151,20 +219,29 @@ final class RelayHarness: Sendable {
         if !keepSandbox { sandboxTask.cancel() }
     }
 
-    /// Produces JSON invoices; `customer` picks the key and customer id of each.
+    /// Produces JSON invoices; `customer` picks the key and customer id of each. With `inFlight` 1 (default) the
+    /// records are in `ids` order; more sends in flight are faster but may reorder them.
     func produceInvoices(
         _ ids: [String],
-        customer: (Int) -> String,
+        inFlight: Int = 1,
+        customer: @escaping @Sendable (Int) -> String,
         amount: Int = 9900
     ) async throws {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
-        for (index, id) in ids.enumerated() {
-            let customerID = customer(index)
-            let value = """
-                {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
-                """
-            _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+        let source = source
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, id) in ids.enumerated() {
+                if index >= inFlight { try await group.next() }
+                group.addTask {
+                    let customerID = customer(index)
+                    let value = """
+                        {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
+                        """
+                    _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+                }
+            }
+            try await group.waitForAll()
         }
         await producer.close()
     }

@@ -206,29 +206,3 @@ struct RetryPolicyTests {
         }
     }
 }
-
-@Suite("RetryPolicy.Failure classification")
-struct FailureClassificationTests {
-    @Test(
-        "HTTP statuses map to AFFONSO_API.md's treatment",
-        arguments: [
-            (200, nil), (201, nil), (400, .failed(.validation)), (422, .failed(.validation)),
-            (401, .credentials(status: 401)), (403, .credentials(status: 403)), (404, .failed(.referralNotFound)),
-            (409, .failed(.identifierMismatch)), (429, .rateLimited(retryAfter: .seconds(2))),
-            (418, .failed(.clientError)), (301, .failed(.clientError)), (500, .failed(.api5xx)),
-            (503, .failed(.api5xx)),
-        ] as [(Int, RetryPolicy.Failure?)]
-    )
-    func httpStatus(status: Int, expected: RetryPolicy.Failure?) {
-        #expect(RetryPolicy.Failure.httpStatus(status, retryAfter: .seconds(2)) == expected)
-    }
-
-    @Test("only transient failures count against the API's health")
-    func outageOutcome() {
-        #expect(RetryPolicy.Failure.failed(.timeout).outageOutcome == .transientFailure)
-        #expect(RetryPolicy.Failure.failed(.api5xx).outageOutcome == .transientFailure)
-        #expect(RetryPolicy.Failure.failed(.validation).outageOutcome == .answered)
-        #expect(RetryPolicy.Failure.rateLimited(retryAfter: nil).outageOutcome == .answered)
-        #expect(RetryPolicy.Failure.credentials(status: 401).outageOutcome == .answered)
-    }
-}

@@ -1,0 +1,81 @@
+import AffonsoSandbox
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dlq replay` as users run it (issue 6, show 11): a rule bug dead-letters events; after the rule is fixed and
+/// the relay rolled out, `affonso-relay dlq replay` delivers them once, and a second replay delivers nothing.
+@Suite(.enabled(if: kafkaBrokers != nil, kafkaSkipReason), .serialized)
+struct RelayReplayTests {
+    /// The invoice rule; `currency` is the expression of `sale_amount_currency`.
+    static func rules(source: String, currency: String) -> String {
+        """
+        rules:
+          - name: invoice-paid
+            topics: ["\(source)"]
+            match: "payload.type == 'invoice.paid'"
+            event:
+              event_name: "'invoice_paid'"
+              event_type: "'conversion'"
+              customer_id: "payload.customer"
+              sale_amount: "double(payload.amount) / 100.0"
+              sale_amount_currency: "\(currency)"
+              external_event_id: "payload.id"
+
+        """
+    }
+
+    @Test func replayAfterFixingARuleDeliversTheDeadLettersOnceAndASecondReplayNothing() async throws {
+        let relay = try await RelayHarness(referrals: [referral(3)], partitions: 1)
+        let broken = Self.rules(source: relay.source, currency: "payload.currency")  // "usd": not ISO 4217
+        let fixed = Self.rules(source: relay.source, currency: "payload.currency.upperAscii()")
+        let ids = (0..<3).map { "in_rule_fix_\($0)" }
+        try await relay.produceInvoices(ids) { _ in "cus_test_3" }
+
+        let before = try RelayProcess(configuration: { relay.configurationText(listen: $0, rules: broken) })
+        let letters = try await relay.deadLetters(count: 3, timeout: .seconds(60))
+        before.signal(SIGTERM)
+        #expect(await before.waitForExit() == 0)
+        #expect(letters.count == 3)
+        #expect(letters.allSatisfy { $0.header("affonso-relay.error.class") == "validation" })
+        #expect(relay.sandbox.ledger.isEmpty, "the broken rule's events never reach Affonso")
+        let tooEarly = try await RelayProcess.command(["dlq", "replay", "--config", before.configPath])
+        #expect(
+            tooEarly.output.contains(
+                "3 selected, 0 sent, 0 already replayed, 3 not sent because today's rules still fail"),
+            "a replay before the fix sends nothing and remembers nothing: \(tooEarly.output)")
+
+        let after = try RelayProcess(configuration: { relay.configurationText(listen: $0, rules: fixed) })
+        defer { after.signal(SIGKILL) }
+        #expect(await after.waitForReadiness(true))
+        let replay = ["dlq", "replay", "--config", after.configPath, "--error-class", "validation"]
+
+        let dryRun = try await RelayProcess.command(replay + ["--dry-run"])
+        #expect(dryRun.status == 0, "\(dryRun.output)")
+        #expect(dryRun.output.contains("3 selected, 3 would be sent, 0 already replayed"), "\(dryRun.output)")
+        #expect(dryRun.output.contains("invoice-paid: conversion in_rule_fix_0"), "the dry run shows today's mapping")
+        try await Task.sleep(for: .seconds(2))
+        #expect(relay.sandbox.ledger.isEmpty, "a dry run sends nothing")
+
+        let first = try await RelayProcess.command(replay)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("3 selected, 3 sent, 0 already replayed"), "\(first.output)")
+        let delivered = await kafkaEventually(timeout: .seconds(30)) { relay.sandbox.ledger.count >= 3 }
+        #expect(delivered, "the running relay delivers the replayed dead letters with the fixed rule")
+
+        let second = try await RelayProcess.command(replay)
+        #expect(second.output.contains("3 selected, 0 sent, 3 already replayed"), "\(second.output)")
+        try await Task.sleep(for: .seconds(3))
+        after.signal(SIGTERM)
+        #expect(await after.waitForExit() == 0)
+        try await relay.stop()
+
+        let ledger = relay.sandbox.ledger
+        #expect(ledger.count == 3, "each dead letter is delivered once")
+        #expect(Set(ledger.compactMap(\.externalEventID)) == Set(ids))
+        #expect(relay.sandbox.stats.replays == 0, "nothing was sent twice")
+    }
+}
