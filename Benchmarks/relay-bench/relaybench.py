@@ -32,7 +32,8 @@ How things are measured:
   process from /proc/<pid>/stat.
 - Relay settings: the generated relay.yaml below; `fetch.wait.max.ms: "10"` because Tansu answers a fetch only
   after fetch.wait.max.ms (default 500 ms) even when records arrive meanwhile, where Kafka answers at once;
-  the Python baseline gets the same consumer settings. RELAY_BENCH_MAX_IN_FLIGHT changes max_in_flight in (a).
+  the Python baseline gets the same consumer settings. RELAY_BENCH_MAX_IN_FLIGHT changes max_in_flight in (a);
+  RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`) adds librdkafka properties to the Swift relay's.
 Every event names one of RELAY_BENCH_CUSTOMERS (2,000) customers, each seeded as a referral in the
 sandbox, so every event succeeds on the first attempt; records are keyed by customer, so key-ordered
 dispatch has enough distinct keys to keep 64 requests in flight.
@@ -357,7 +358,7 @@ kafka:
   group_id: {group}
   topics: ["{topic}"]
   max_record_bytes: 65536
-  client_properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "10"}}
+  client_properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "10"{extra_properties()}}}
 affonso:
   base_url: {sandbox.url}
   api_key: ${{AFFONSO_API_KEY}}
@@ -382,6 +383,15 @@ logging: {{level: warning, format: json}}
 rule_files: ["{HERE}/rules/*.yaml"]
 """)
     return path
+
+
+def extra_properties():
+    """More librdkafka properties for the Swift relay from RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`)."""
+    text = os.environ.get("RELAY_BENCH_CLIENT_PROPERTIES", "").strip()
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        fail(f"RELAY_BENCH_CLIENT_PROPERTIES={text!r}: write name=value pairs separated by commas")
+    return "".join(f', {name.strip()}: "{value.strip()}"' for name, value in pairs)
 
 
 def start_swift_relay(config, name="relay"):
