@@ -13,25 +13,41 @@ import argparse
 import asyncio
 import json
 import time
+from datetime import datetime, timezone
 
 import aiohttp
 from confluent_kafka import Consumer, TopicPartition
 
 
-def to_event(record_value: bytes, topic: str, partition: int, offset: int) -> dict:
+ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
+                "xof", "xpf"}
+
+
+def to_event(record_value: bytes) -> dict:
+    """The same event as the `stripe-invoice-paid` rule (examples/rules/stripe.yaml) makes."""
     payload = json.loads(record_value)
     invoice = payload["data"]["object"]
-    return {
+    lines = invoice["lines"]["data"]
+    recurring = [line["price"]["recurring"] for line in lines if line["price"].get("recurring")]
+    interval = None
+    if recurring and recurring[0]["interval_count"] == 1:
+        interval = {"year": "yearly", "month": "monthly"}.get(recurring[0]["interval"])
+    currency = invoice["currency"]
+    event = {
         "event_name": "invoice_paid",
         "event_type": "conversion",
         "customer_id": invoice["customer"],
-        "sale_amount": invoice["amount_paid"] / 100.0,
-        "sale_amount_currency": invoice["currency"].upper(),
+        "sale_amount": invoice["amount_paid"] / (1.0 if currency in ZERO_DECIMAL else 100.0),
+        "sale_amount_currency": currency.upper(),
         "external_event_id": payload["id"],
-        "price_ids": [line["price"]["id"] for line in invoice["lines"]["data"]],
-        "is_subscription": "subscription" in invoice,
-        "metadata": {"stripe_invoice": invoice["id"]},
+        "occurred_at": datetime.fromtimestamp(payload["created"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "price_ids": [line["price"]["id"] for line in lines],
+        "product_ids": [line["price"]["product"] for line in lines],
+        "is_subscription": invoice.get("subscription") is not None,
+        "interval": interval,
+        "metadata": {"stripe_invoice": invoice["id"], "billing_reason": invoice["billing_reason"]},
     }
+    return {name: value for name, value in event.items() if value is not None}
 
 
 class Offsets:
@@ -64,7 +80,9 @@ async def main():
     consumer = Consumer({
         "bootstrap.servers": args.brokers, "group.id": args.group,
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        "session.timeout.ms": 6000,
+        # The Swift relay's benchmark settings: quick rebalances, and short fetch waits (Tansu holds a fetch
+        # for fetch.wait.max.ms even when records arrive meanwhile).
+        "session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 10,
     })
     consumer.subscribe([args.topic])
     offsets = Offsets()
@@ -76,7 +94,7 @@ async def main():
 
     async def deliver(session, message):
         nonlocal delivered
-        event = to_event(message.value(), message.topic(), message.partition(), message.offset())
+        event = to_event(message.value())
         while True:
             try:
                 async with session.post(f"{args.url}/v1/events", json=event, headers=headers) as response:
@@ -114,9 +132,9 @@ async def main():
                 commit(consumer, args.topic, offsets)
                 last_commit = time.monotonic()
         await asyncio.gather(*tasks)
+    seconds = time.monotonic() - started  # first record read to last event acknowledged
     commit(consumer, args.topic, offsets)
     consumer.close()
-    seconds = time.monotonic() - started
     print(f"python-relay: {delivered} events in {seconds:.2f} s = {delivered / seconds:.0f} events/s")
 
 

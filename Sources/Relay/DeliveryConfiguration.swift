@@ -30,11 +30,20 @@ public struct DeliveryConfiguration: Sendable, Hashable {
         self.unmatched = unmatched
     }
 
-    /// The dispatcher settings: pause fetching at 2 × `maximumInFlight` buffered records, resume at
-    /// `maximumInFlight`.
+    /// The dispatcher settings: pause fetching at 2 × `maximumInFlight` buffered records but at least
+    /// ``minimumPauseThreshold``, resume at `maximumInFlight`.
     public var dispatcherConfiguration: DispatcherConfiguration {
-        DispatcherConfiguration(maximumInFlight: self.maximumInFlight, ordering: self.ordering)
+        DispatcherConfiguration(
+            maximumInFlight: self.maximumInFlight,
+            ordering: self.ordering,
+            pauseThreshold: max(2 * self.maximumInFlight, Self.minimumPauseThreshold)
+        )
     }
+
+    /// Fewest buffered records at which fetching pauses. Every pause and resume costs the consumer a pass over
+    /// its buffer and librdkafka a re-fetch; pausing every 64 records (2 × 64 − 64) took 15–20 % of the relay's
+    /// CPU with a backlog (docs/benchmarks.md, "Relay"). A thousand buffered records are a few megabytes.
+    public static let minimumPauseThreshold = 1_024
 
     /// Checks the settings are in range.
     ///

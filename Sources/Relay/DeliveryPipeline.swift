@@ -30,6 +30,8 @@ public final class DeliveryPipeline: Sendable {
     let retryTopics: Set<String>
     let state: Mutex<State>
     let consumer = Mutex<KafkaConsumer?>(nil)
+    /// Held while pause decisions are applied to the consumer, so they reach it in the order they were made.
+    let pauseApplication = Mutex(())
     let work: AsyncStream<Work>
     let workContinuation: AsyncStream<Work>.Continuation
     /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
@@ -90,7 +92,9 @@ public final class DeliveryPipeline: Sendable {
     /// - Throws: the consumer's fatal ``KafkaError``.
     public func run(consumer: KafkaConsumer) async throws {
         self.consumer.withLock { $0 = consumer }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // A discarding group frees each delivery task as soon as it ends; a plain task group would keep every
+        // finished child (and its task allocator's memory, kilobytes per event) until the group ends.
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 do {
                     for try await message in consumer.messages {
@@ -126,7 +130,6 @@ public final class DeliveryPipeline: Sendable {
             // The consumer is closed (or failed): whatever still runs missed the drain deadline and is abandoned
             // uncommitted; its records are read again by the partitions' next owner.
             group.cancelAll()
-            try await group.waitForAll()
         }
         self.consumer.withLock { $0 = nil }
     }
@@ -340,16 +343,21 @@ public final class DeliveryPipeline: Sendable {
     }
 
     /// Pauses and resumes partitions so that the consumer fetches exactly from those that should be fetched.
+    ///
+    /// Deciding and applying happen under ``pauseApplication``: otherwise a pause decided before a resume could
+    /// reach the consumer after it, leaving partitions paused with nothing buffered to resume them (a stall).
     func applyPauses() {
         guard let consumer = consumer.withLock({ $0 }) else { return }
-        let (pause, resume, pausedCount) = state.withLock { $0.pauseChanges() }
-        for partition in pause {
-            consumer.pause(topic: partition.topic, partition: partition.partition)
+        pauseApplication.withLock { _ in
+            let (pause, resume, pausedCount) = state.withLock { $0.pauseChanges() }
+            for partition in pause {
+                consumer.pause(topic: partition.topic, partition: partition.partition)
+            }
+            for partition in resume {
+                consumer.resume(topic: partition.topic, partition: partition.partition)
+            }
+            metrics.setPausedPartitions(pausedCount)
         }
-        for partition in resume {
-            consumer.resume(topic: partition.topic, partition: partition.partition)
-        }
-        metrics.setPausedPartitions(pausedCount)
     }
 }
 

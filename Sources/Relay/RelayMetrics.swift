@@ -4,55 +4,95 @@ import Synchronization
 // MARK: - RelayMetrics
 
 /// The relay's series (SPEC.md §8), prefixed `affonso_relay_`, through swift-metrics; the service bootstraps a
-/// Prometheus registry behind it.
+/// Prometheus registry behind it. Bootstrap the metrics system before creating one: handles are made through
+/// the factory in place then (the gauges at once, the other series on first use, then kept).
 public final class RelayMetrics: Sendable {
-    private let prefix = "affonso_relay_"
+    private static let prefix = "affonso_relay_"
     private let inFlight: Gauge
     private let pausedPartitions: Gauge
     private let credentialsFault: Gauge
+    private let consumed = HandleCache<String, Counter> { topic in
+        Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)])
+    }
+    private let skipped = HandleCache<String, Counter> { topic in
+        Counter(label: prefix + "skipped_total", dimensions: [("topic", topic)])
+    }
+    private let delivered = HandleCache<LabelPair, Counter> { labels in
+        Counter(
+            label: prefix + "events_delivered_total",
+            dimensions: [("event_type", labels.first), ("rule", labels.second)]
+        )
+    }
+    private let failures = HandleCache<ErrorClass, Counter> { errorClass in
+        Counter(label: prefix + "failures_total", dimensions: [("class", errorClass.rawValue)])
+    }
+    private let retried = HandleCache<String, Counter> { tier in
+        Counter(label: prefix + "retried_total", dimensions: [("tier", tier)])
+    }
+    private let deadLettered = HandleCache<ErrorClass, Counter> { errorClass in
+        Counter(label: prefix + "dead_lettered_total", dimensions: [("class", errorClass.rawValue)])
+    }
+    private let responses = HandleCache<Int, Counter> { status in
+        // Status 0 stands for "no response" (a transport failure).
+        Counter(label: prefix + "api_responses_total", dimensions: [("status", status == 0 ? "none" : String(status))])
+    }
+    private let committedOffsets = HandleCache<PartitionID, Gauge> { partition in
+        Gauge(
+            label: prefix + "committed_offset",
+            dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
+        )
+    }
+    private let lags = HandleCache<PartitionID, Gauge> { partition in
+        Gauge(
+            label: prefix + "consumer_lag",
+            dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
+        )
+    }
+    private let requestDuration = LazyHandle { Timer(label: prefix + "request_duration_seconds") }
+    private let rateLimitWaits = LazyHandle { Counter(label: prefix + "rate_limit_waits_total") }
+    private let rateLimitWaitSeconds = LazyHandle {
+        FloatingPointCounter(label: prefix + "rate_limit_wait_seconds_total")
+    }
 
     public init() {
         // Events accepted and not finished: sending, waiting to retry, or queued behind their key.
-        inFlight = Gauge(label: prefix + "in_flight")
-        pausedPartitions = Gauge(label: prefix + "paused_partitions")
-        credentialsFault = Gauge(label: prefix + "credentials_fault")
+        inFlight = Gauge(label: Self.prefix + "in_flight")
+        pausedPartitions = Gauge(label: Self.prefix + "paused_partitions")
+        credentialsFault = Gauge(label: Self.prefix + "credentials_fault")
     }
 
     func recordConsumed(topic: String) {
-        Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)]).increment()
+        consumed[topic].increment()
     }
 
     func recordSkipped(topic: String) {
-        Counter(label: prefix + "skipped_total", dimensions: [("topic", topic)]).increment()
+        skipped[topic].increment()
     }
 
     func recordDelivered(eventType: String, rule: String) {
-        Counter(label: prefix + "events_delivered_total", dimensions: [("event_type", eventType), ("rule", rule)])
-            .increment()
+        delivered[LabelPair(first: eventType, second: rule)].increment()
     }
 
     func recordFailure(_ errorClass: ErrorClass) {
-        Counter(label: prefix + "failures_total", dimensions: [("class", errorClass.rawValue)]).increment()
+        failures[errorClass].increment()
     }
 
     func recordRetried(tier: String) {
-        Counter(label: prefix + "retried_total", dimensions: [("tier", tier)]).increment()
+        retried[tier].increment()
     }
 
     func recordDeadLettered(_ errorClass: ErrorClass) {
-        Counter(label: prefix + "dead_lettered_total", dimensions: [("class", errorClass.rawValue)]).increment()
+        deadLettered[errorClass].increment()
     }
 
     /// One request: its HTTP status (`none` for transport failures), how long it took, and how long it waited for
     /// the rate limiter first.
     func recordResponse(status: Int?, duration: Duration, rateLimitWait: Duration) {
-        let status = status.map(String.init) ?? "none"
-        Counter(label: prefix + "api_responses_total", dimensions: [("status", status)]).increment()
-        Timer(label: prefix + "request_duration_seconds").recordNanoseconds(Self.nanoseconds(duration))
+        responses[status ?? 0].increment()
+        requestDuration.handle.recordNanoseconds(Self.nanoseconds(duration))
         if rateLimitWait > .zero {
-            Counter(label: prefix + "rate_limit_waits_total").increment()
-            FloatingPointCounter(label: prefix + "rate_limit_wait_seconds_total").increment(
-                by: Double(Self.nanoseconds(rateLimitWait)) / 1e9)
+            rateLimitWaits.handle.increment()
+            rateLimitWaitSeconds.handle.increment(by: Double(Self.nanoseconds(rateLimitWait)) / 1e9)
         }
     }
 
@@ -61,17 +101,11 @@ public final class RelayMetrics: Sendable {
     }
 
     func recordCommittable(partition: PartitionID, offset: Int64) {
-        Gauge(
-            label: prefix + "committed_offset",
-            dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
-        ).record(offset)
+        committedOffsets[partition].record(offset)
     }
 
     func recordLag(partition: PartitionID, lag: Int64) {
-        Gauge(
-            label: prefix + "consumer_lag",
-            dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
-        ).record(lag)
+        lags[partition].record(lag)
     }
 
     func setPausedPartitions(_ count: Int) { pausedPartitions.record(count) }

@@ -18,11 +18,15 @@ struct DeliveryConfigurationTests {
         )
     }
 
-    @Test("the dispatcher pauses at twice max_in_flight")
-    func dispatcher() throws {
-        let configuration = DeliveryConfiguration(maximumInFlight: 64, ordering: .partition)
+    @Test(
+        "the dispatcher pauses at twice max_in_flight, but not below 1,024 buffered records",
+        arguments: [(1, 1_024), (64, 1_024), (512, 1_024), (1_000, 2_000)]
+    )
+    func dispatcher(maximumInFlight: Int, pauseThreshold: Int) throws {
+        let configuration = DeliveryConfiguration(maximumInFlight: maximumInFlight, ordering: .partition)
         try configuration.validate()
-        #expect(configuration.dispatcherConfiguration.pauseThreshold == 128)
+        #expect(configuration.dispatcherConfiguration.pauseThreshold == pauseThreshold)
+        #expect(configuration.dispatcherConfiguration.resumeThreshold == maximumInFlight)
         #expect(configuration.dispatcherConfiguration.ordering == .partition)
     }
 

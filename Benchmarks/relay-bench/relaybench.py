@@ -1,0 +1,631 @@
+"""The relay benchmarks of `make bench` (issue 6), driven against the release `affonso-relay`.
+
+usage: relaybench.py throughput | latency | rate-limit | compare
+
+Each command starts its own release sandbox (`affonso-relay sandbox`, on a free port, with flags of its
+own), creates fresh topics on the broker of KAFKA_BROKERS, produces Stripe `invoice.paid` records, runs
+`affonso-relay run` on a generated relay.yaml (the rule in rules/, `max_in_flight: 64`, `ordering: key`)
+and measures what the sandbox acknowledged. It prints `relay-bench: …` lines and `RESULT name=value` lines.
+
+- throughput  (a) a backlog of RELAY_BENCH_EVENTS (100,000) records, sandbox without limits or latency:
+              events/s, peak RSS and CPU of the relay; then a steady stream of RELAY_BENCH_LIVE_RATE
+              records/s (2,000) for RELAY_BENCH_LIVE_SECONDS (15) into the caught-up relay: produce→ack
+              latency p50/p99.
+- latency     (b) sandbox latency 50 ms ± 10 ms, RELAY_BENCH_LATENCY_EVENTS (25,000) records: events/s
+              against max_in_flight / latency = 64 / 0.05 s = 1,280/s.
+- rate-limit  (c) sandbox and relay on plan growth (600/min) with a backlog, for RELAY_BENCH_RATE_SECONDS
+              (180): events acknowledged in that window against the 600/min allowed, and the 429s.
+- compare     (d) the Swift relay and Benchmarks/python-relay/relay.py over the same topic (a fresh group
+              per run), the same sandbox (reset between runs): RELAY_BENCH_COMPARE_EVENTS (50,000) records,
+              RELAY_BENCH_COMPARE_ROUNDS (3) rounds of Swift then Python; the ratio of the medians.
+
+How things are measured:
+- Events/s: from the sandbox ledger (GET /_sandbox/ledger), (events − 1) / (last accepted_at − first
+  accepted_at): the relay's steady delivery rate, without process start and the group join (about 3 s
+  with Tansu), the same way for the Swift and the Python relay.
+- produce→ack: from the record's Kafka timestamp (CreateTime, set by the producer when `produce()` is
+  called, read back from the delivery report) to the event's `accepted_at` in the sandbox ledger (when
+  the sandbox accepted and stored it, just before it answers the relay). Both are wall-clock
+  milliseconds on this machine, so each latency is exact to about ±1 ms. It includes the producer's
+  batching (linger.ms 1), the broker, the relay's fetch, mapping and dispatch, and the HTTP request.
+- Peak RSS: VmHWM of /proc/<relay pid>/status before the relay is stopped. CPU: utime + stime of the
+  process from /proc/<pid>/stat.
+- Relay settings: the generated relay.yaml below; `fetch.wait.max.ms: "10"` because Tansu answers a fetch only
+  after fetch.wait.max.ms (default 500 ms) even when records arrive meanwhile, where Kafka answers at once;
+  the Python baseline gets the same consumer settings. RELAY_BENCH_MAX_IN_FLIGHT changes max_in_flight in (a);
+  RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`) adds librdkafka properties to the Swift relay's.
+Every event names one of RELAY_BENCH_CUSTOMERS (2,000) customers, each seeded as a referral in the
+sandbox, so every event succeeds on the first attempt; records are keyed by customer, so key-ordered
+dispatch has enough distinct keys to keep 64 requests in flight.
+"""
+
+import atexit
+import calendar
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.join(ROOT, "Benchmarks", "relay-bench")
+BINARY = os.path.join(ROOT, ".build", "release", "affonso-relay")
+PYTHON_RELAY = os.path.join(ROOT, "Benchmarks", "python-relay", "relay.py")
+FIXTURE = os.path.join(ROOT, "examples", "fixtures", "stripe-invoice-paid.json")
+API_KEY = "sk_test_sandbox"
+MAX_IN_FLIGHT = 64
+PARTITIONS = 6
+CUSTOMERS = int(os.environ.get("RELAY_BENCH_CUSTOMERS", "2000"))
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def say(message):
+    print(f"relay-bench: {message}", flush=True)
+
+
+def fail(message):
+    print(f"relay-bench: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def env_int(name, default):
+    value = os.environ.get(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        fail(f"{name}={value!r}: must be a whole number")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(url, method="GET"):
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with OPENER.open(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def milliseconds(rfc3339):
+    """`2026-11-25T17:50:16.123Z` → Unix milliseconds (exact, no float rounding)."""
+    date, clock = rfc3339.rstrip("Z").split("T")
+    year, month, day = (int(part) for part in date.split("-"))
+    hour, minute, second = clock.split(":")
+    whole, _, fraction = second.partition(".")
+    seconds = calendar.timegm((year, month, day, int(hour), int(minute), int(whole), 0, 0, 0))
+    return seconds * 1000 + int((fraction + "000")[:3])
+
+
+def load_average():
+    with open("/proc/loadavg") as file:
+        return " ".join(file.read().split()[:3])
+
+
+# MARK: - Processes
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) a process used so far, or NaN when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def broker_pid():
+    """The Tansu broker's pid from scripts/stack, if it runs here."""
+    try:
+        with open(os.path.join(ROOT, ".tools", "run", "tansu.pid")) as file:
+            return int(file.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+RUNNING = []
+
+
+def stop_all():
+    """Stops whatever this driver started and is still running (on failure or interrupt)."""
+    for process in RUNNING:
+        if process.alive():
+            process.process.kill()
+            process.process.wait()
+
+
+atexit.register(stop_all)
+TEMPORARY_FILES = []
+
+
+@atexit.register
+def remove_temporary_files():
+    for path in TEMPORARY_FILES:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+class Process:
+    """A child process with its log file; `cpu_seconds` and `peak_rss_mb` read /proc."""
+
+    def __init__(self, name, arguments, environment=None):
+        self.name = name
+        self.log_path = os.path.join(tempfile.gettempdir(), f"relay-bench-{name}-{os.getpid()}.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(arguments, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=environment or os.environ.copy())
+        self.started = time.monotonic()
+        RUNNING.append(self)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
+
+    def peak_rss_mb(self):
+        try:
+            with open(f"/proc/{self.pid}/status") as file:
+                for line in file:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def tail(self, lines=20):
+        self.log.flush()
+        with open(self.log_path) as file:
+            return "".join(file.readlines()[-lines:])
+
+    def stop(self, grace=30):
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                say(f"{self.name} did not stop within {grace} s of SIGTERM; killing it")
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def remove_log(self):
+        try:
+            os.remove(self.log_path)
+        except OSError:
+            pass
+
+
+class Sandbox:
+    """A release `affonso-relay sandbox` on a free port, seeded with the benchmark's referrals."""
+
+    def __init__(self, *flags):
+        seed = os.path.join(tempfile.gettempdir(), f"relay-bench-referrals-{os.getpid()}.json")
+        TEMPORARY_FILES.append(seed)
+        with open(seed, "w") as file:
+            json.dump({
+                "affiliates": [{"id": "aff_bench_1", "commission_rate": 0.3}],
+                "referrals": [{"id": f"ref_bench_{i:05d}", "affiliate_id": "aff_bench_1",
+                               "customer_id": customer(i), "status": "lead"} for i in range(CUSTOMERS)],
+            }, file)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.flags = " ".join(flags)
+        self.process = Process("sandbox", [BINARY, "sandbox", "--port", str(port), "--referrals", seed,
+                                           "--log-level", "warning", *flags])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                fail(f"the sandbox exited during start-up:\n{self.process.tail()}")
+            try:
+                self.stats()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            fail(f"the sandbox did not answer within 30 s:\n{self.process.tail()}")
+
+    def stats(self):
+        return http_json(self.url + "/_sandbox/stats")
+
+    def accepted(self):
+        return self.stats()["accepted"]
+
+    def ledger_times(self):
+        """external_event_id → accepted_at (Unix ms) of every ledger entry."""
+        ledger = http_json(self.url + "/_sandbox/ledger")
+        return {entry["external_event_id"]: milliseconds(entry["accepted_at"]) for entry in ledger["entries"]}
+
+    def reset(self):
+        http_json(self.url + "/_sandbox/reset", method="POST")
+
+    def stop(self):
+        self.process.stop()
+        self.process.remove_log()
+
+
+def customer(index):
+    return f"cus_bench_{index:05d}"
+
+
+# MARK: - Kafka
+
+
+def create_topic(topic):
+    admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BROKERS"]})
+    for future in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
+        future.result()
+
+
+def record_template():
+    """The invoice.paid fixture as compact JSON with %-placeholders for the per-record values."""
+    with open(FIXTURE) as file:
+        payload = json.load(file)
+    payload["id"] = "@ID@"
+    invoice = payload["data"]["object"]
+    invoice["id"] = "@INVOICE@"
+    invoice["customer"] = "@CUSTOMER@"
+    invoice["amount_paid"] = invoice["amount_due"] = invoice["total"] = invoice["subtotal"] = 123456789
+    text = json.dumps(payload, separators=(",", ":")).replace("%", "%%")
+    return (text.replace('"@ID@"', '"%(id)s"').replace('"@INVOICE@"', '"%(invoice)s"')
+            .replace('"@CUSTOMER@"', '"%(customer)s"').replace("123456789", "%(amount)d"))
+
+
+class RecordProducer:
+    """Produces benchmark records; remembers each record's Kafka timestamp (CreateTime, ms) by event id."""
+
+    def __init__(self, topic, run, linger_ms):
+        self.topic = topic
+        self.run = run
+        self.template = record_template()
+        self.timestamps = {}
+        self.failed = 0
+        self.producer = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "linger.ms": linger_ms,
+                                  "batch.size": 1000000, "queue.buffering.max.messages": 1000000,
+                                  "acks": "all", "log_level": 4})
+
+    def event_id(self, sequence):
+        return f"evt_{self.run}_{sequence:07d}"
+
+    def produce(self, sequence, remember=False):
+        event_id = self.event_id(sequence)
+        key = customer(sequence % CUSTOMERS)
+        value = self.template % {"id": event_id, "invoice": f"in_{self.run}_{sequence}", "customer": key,
+                                 "amount": 1000 + sequence % 9000}
+
+        def delivered(error, message):
+            if error is not None:
+                self.failed += 1
+            elif remember:
+                self.timestamps[event_id] = message.timestamp()[1]
+
+        while True:
+            try:
+                self.producer.produce(self.topic, key=key.encode(), value=value.encode(), on_delivery=delivered)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def backlog(self, count, first=0):
+        start = time.monotonic()
+        for sequence in range(first, first + count):
+            self.produce(sequence)
+            if sequence % 10000 == 0:
+                self.producer.poll(0)
+        self.flush()
+        return time.monotonic() - start
+
+    def steady(self, rate, seconds, first):
+        """`rate` records/s for `seconds`, in 5 ms ticks; returns how many it produced."""
+        start = time.monotonic()
+        produced = 0
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= seconds:
+                break
+            due = min(int(elapsed * rate) + 1, int(seconds * rate))
+            while produced < due:
+                self.produce(first + produced, remember=True)
+                produced += 1
+            self.producer.poll(0)
+            time.sleep(0.005)
+        self.flush()
+        return produced
+
+    def flush(self):
+        left = self.producer.flush(120)
+        if left or self.failed:
+            fail(f"{left + self.failed} records were not delivered to {self.topic}")
+
+
+# MARK: - Relays
+
+
+def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT):
+    path = os.path.join(tempfile.gettempdir(), f"relay-bench-{run}.yaml")
+    TEMPORARY_FILES.append(path)
+    with open(path, "w") as file:
+        file.write(f"""# Generated by Benchmarks/relay-bench/relaybench.py
+kafka:
+  brokers: ["{os.environ['KAFKA_BROKERS']}"]
+  group_id: {group}
+  topics: ["{topic}"]
+  max_record_bytes: 65536
+  client_properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "10"{extra_properties()}}}
+affonso:
+  base_url: {sandbox.url}
+  api_key: ${{AFFONSO_API_KEY}}
+  plan: {plan}
+  timeout: 10s
+delivery:
+  max_in_flight: {max_in_flight}
+  ordering: key
+  in_process_attempts: 3
+  unmatched: skip
+  referral_not_found: retry
+retry:
+  tiers:
+    - {{topic: bench.relay.{run}.retry.1s, delay: 1s}}
+  max_attempts: 3
+  dead_letter_topic: bench.relay.{run}.dlq
+  create_topics: true
+server:
+  listen: 127.0.0.1:{free_port()}
+  shutdown_grace: 10s
+logging: {{level: warning, format: json}}
+rule_files: ["{HERE}/rules/*.yaml"]
+""")
+    return path
+
+
+def extra_properties():
+    """More librdkafka properties for the Swift relay from RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`)."""
+    text = os.environ.get("RELAY_BENCH_CLIENT_PROPERTIES", "").strip()
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        fail(f"RELAY_BENCH_CLIENT_PROPERTIES={text!r}: write name=value pairs separated by commas")
+    return "".join(f', {name.strip()}: "{value.strip()}"' for name, value in pairs)
+
+
+def start_swift_relay(config, name="relay"):
+    environment = os.environ.copy()
+    environment["AFFONSO_API_KEY"] = API_KEY
+    return Process(name, [BINARY, "run", "--config", config], environment)
+
+
+def start_python_relay(topic, group, sandbox, records):
+    python = os.path.join(ROOT, ".tools", "venv", "bin", "python")
+    return Process("python-relay", [python, PYTHON_RELAY, "--brokers", os.environ["KAFKA_BROKERS"],
+                                    "--topic", topic, "--group", group, "--url", sandbox.url,
+                                    "--api-key", API_KEY, "--records", str(records),
+                                    "--concurrency", str(MAX_IN_FLIGHT)])
+
+
+def wait_accepted(sandbox, relay, expected, stall_seconds=60):
+    """Waits until the sandbox accepted `expected` events; fails if the relay dies or nothing moves."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        accepted = sandbox.accepted()
+        if accepted >= expected:
+            return
+        if accepted != last:
+            last, last_change = accepted, time.monotonic()
+        if relay.process.poll() not in (None, 0):
+            fail(f"{relay.name} exited with {relay.process.returncode} after {accepted} of {expected} events:\n"
+                 f"{relay.tail()}")
+        if time.monotonic() - last_change > stall_seconds:
+            fail(f"{relay.name}: no progress for {stall_seconds} s at {accepted} of {expected} events "
+                 f"(sandbox {sandbox.stats()}):\n{relay.tail()}")
+        time.sleep(0.1)
+
+
+def delivery_rate(times):
+    """(events − 1) / (last − first accepted_at), and the window in seconds."""
+    first, last = min(times), max(times)
+    seconds = max(last - first, 1) / 1000
+    return (len(times) - 1) / seconds, seconds
+
+
+def non_2xx(stats):
+    return {status: count for status, count in stats["by_status"].items() if not status.startswith("2")}
+
+
+# MARK: - (a) throughput and latency
+
+
+def throughput():
+    events = env_int("RELAY_BENCH_EVENTS", 100000)
+    live_rate = env_int("RELAY_BENCH_LIVE_RATE", 2000)
+    live_seconds = env_int("RELAY_BENCH_LIVE_SECONDS", 15)
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.relay.{run}.source"
+    sandbox = Sandbox("--plan", "unlimited")
+    try:
+        create_topic(topic)
+        producer = RecordProducer(topic, run, linger_ms=20)
+        seconds = producer.backlog(events)
+        say(f"(a) produced {events} records ({len(producer.template) + 60} bytes each, keyed by {CUSTOMERS} "
+            f"customers) to {topic} ({PARTITIONS} partitions) in {seconds:.1f} s; load average {load_average()}")
+        in_flight = env_int("RELAY_BENCH_MAX_IN_FLIGHT", MAX_IN_FLIGHT)
+        relay = start_swift_relay(relay_config(run, topic, f"bench.relay.{run}", sandbox, max_in_flight=in_flight))
+        broker = broker_pid()
+        sandbox_cpu, broker_cpu = sandbox.process.cpu_seconds(), cpu_seconds(broker)
+        wait_accepted(sandbox, relay, events)
+        drained = time.monotonic() - relay.started
+        relay_cpu, sandbox_cpu = relay.cpu_seconds(), sandbox.process.cpu_seconds() - sandbox_cpu
+        broker_cpu = cpu_seconds(broker) - broker_cpu
+        backlog_rss = relay.peak_rss_mb()
+        times = list(sandbox.ledger_times().values())
+        rate, window = delivery_rate(times)
+        say(f"(a) backlog, max_in_flight {in_flight}: {events} events acknowledged {window:.2f} s after the first one = {rate:,.0f} events/s "
+            f"({drained:.1f} s from process start, group join included); relay CPU {relay_cpu:.1f} s "
+            f"({relay_cpu / events * 1e6:.0f} µs/event), sandbox CPU {sandbox_cpu:.1f} s, broker CPU {broker_cpu:.1f} s; "
+            f"peak RSS "
+            f"{backlog_rss:.0f} MB; load average {load_average()}")
+
+        # Steady stream into the caught-up relay: produce→ack latency.
+        live = RecordProducer(topic, run, linger_ms=1)
+        produced = live.steady(live_rate, live_seconds, first=events)
+        wait_accepted(sandbox, relay, events + produced)
+        ledger = sandbox.ledger_times()
+        latencies = sorted(ledger[event_id] - produced_at for event_id, produced_at in live.timestamps.items())
+        peak_rss = relay.peak_rss_mb()
+        stats = sandbox.stats()
+        relay.stop()
+        if relay.process.returncode != 0:
+            fail(f"the relay exited with {relay.process.returncode} on SIGTERM:\n{relay.tail()}")
+        relay.remove_log()
+        p50 = latencies[len(latencies) // 2]
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        say(f"(a) steady stream: {produced} records at {live_rate}/s for {live_seconds} s: produce→ack p50 {p50} ms, "
+            f"p90 {latencies[int(len(latencies) * 0.9)]} ms, p99 {p99} ms, max {latencies[-1]} ms")
+        say(f"(a) sandbox: {stats['accepted']} accepted, {stats['replays']} replays, non-2xx {non_2xx(stats) or 'none'}")
+        print(f"RESULT relay_events_per_second={rate:.0f} (target >= 10000)")
+        print(f"RESULT relay_peak_rss_mb={peak_rss:.0f} (target <= 150)")
+        print(f"RESULT relay_produce_ack_p50_ms={p50} (steady {live_rate}/s stream)")
+        print(f"RESULT relay_produce_ack_p99_ms={p99} (steady {live_rate}/s stream)")
+    finally:
+        sandbox.stop()
+
+
+# MARK: - (b) throughput against API latency
+
+
+def latency():
+    events = env_int("RELAY_BENCH_LATENCY_EVENTS", 25000)
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.relay.{run}.source"
+    sandbox = Sandbox("--plan", "unlimited", "--latency", "50ms", "--latency-jitter", "10ms")
+    try:
+        create_topic(topic)
+        RecordProducer(topic, run, linger_ms=20).backlog(events)
+        relay = start_swift_relay(relay_config(run, topic, f"bench.relay.{run}", sandbox))
+        wait_accepted(sandbox, relay, events)
+        stats = sandbox.stats()
+        relay.stop()
+        relay.remove_log()
+        rate, window = delivery_rate(list(sandbox.ledger_times().values()))
+        ideal = MAX_IN_FLIGHT / 0.050
+        say(f"(b) sandbox latency 50 ms ± 10 ms: {events} events in {window:.1f} s = {rate:,.0f} events/s; "
+            f"ideal max_in_flight / latency = {MAX_IN_FLIGHT} / 0.05 s = {ideal:,.0f}/s; "
+            f"non-2xx {non_2xx(stats) or 'none'}; load average {load_average()}")
+        print(f"RESULT relay_latency50ms_events_per_second={rate:.0f} (ideal {ideal:.0f})")
+        print(f"RESULT relay_latency50ms_percent_of_ideal={100 * rate / ideal:.1f} (target >= 90)")
+    finally:
+        sandbox.stop()
+
+
+# MARK: - (c) plan growth
+
+
+def rate_limit():
+    seconds = env_int("RELAY_BENCH_RATE_SECONDS", 180)
+    per_minute = 600
+    backlog = int(per_minute / 60 * seconds * 1.25) + 200
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.relay.{run}.source"
+    sandbox = Sandbox("--plan", "growth")
+    try:
+        create_topic(topic)
+        RecordProducer(topic, run, linger_ms=20).backlog(backlog)
+        relay = start_swift_relay(relay_config(run, topic, f"bench.relay.{run}", sandbox, plan="growth"))
+        wait_accepted(sandbox, relay, 1)
+        first = min(sandbox.ledger_times().values())
+        say(f"(c) plan growth ({per_minute}/min, burst 20/s), backlog {backlog} records; measuring "
+            f"{seconds} s from the first acknowledged event")
+        end = first / 1000 + seconds
+        while time.time() < end + 1:
+            if not relay.alive():
+                fail(f"the relay exited with {relay.process.returncode}:\n{relay.tail()}")
+            time.sleep(min(30, max(0.1, end + 1 - time.time())))
+            say(f"(c) {sandbox.accepted()} accepted, {time.time() - first / 1000:.0f} s")
+        stats = sandbox.stats()
+        times = sandbox.ledger_times().values()
+        relay.stop()
+        relay.remove_log()
+        achieved = sum(1 for t in times if first <= t < first + seconds * 1000)
+        allowed = per_minute * seconds / 60
+        too_many = stats["by_status"].get("429", 0)
+        say(f"(c) {achieved} events acknowledged in {seconds} s = {achieved / seconds:.2f}/s; allowed "
+            f"{per_minute}/min = {allowed:.0f}; {too_many} responses 429 ({stats['rate_limited']} rate limited); "
+            f"non-2xx {non_2xx(stats) or 'none'}; load average {load_average()}")
+        print(f"RESULT relay_growth_percent_of_allowed={100 * achieved / allowed:.1f} (target >= 97)")
+        print(f"RESULT relay_growth_429_responses={too_many} (target 0)")
+    finally:
+        sandbox.stop()
+
+
+# MARK: - (d) Swift vs Python
+
+
+def compare():
+    events = env_int("RELAY_BENCH_COMPARE_EVENTS", 50000)
+    rounds = env_int("RELAY_BENCH_COMPARE_ROUNDS", 3)
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.relay.{run}.source"
+    sandbox = Sandbox("--plan", "unlimited")
+    rates = {"swift": [], "python": []}
+    cpu = {"swift": [], "python": []}
+    try:
+        create_topic(topic)
+        RecordProducer(topic, run, linger_ms=20).backlog(events)
+        say(f"(d) {events} records in {topic}; {rounds} rounds of Swift then Python, each a fresh group on the "
+            f"same topic, the sandbox reset before each run")
+        for round_number in range(1, rounds + 1):
+            for name in ("swift", "python"):
+                sandbox.reset()
+                group = f"bench.relay.{run}.{name}.{round_number}"
+                if name == "swift":
+                    relay = start_swift_relay(relay_config(f"{run}.{round_number}", topic, group, sandbox))
+                else:
+                    relay = start_python_relay(topic, group, sandbox, events)
+                wait_accepted(sandbox, relay, events)
+                used = relay.cpu_seconds()
+                stats = sandbox.stats()
+                relay.stop()
+                relay.remove_log()
+                rate, window = delivery_rate(list(sandbox.ledger_times().values()))
+                rates[name].append(rate)
+                cpu[name].append(used)
+                say(f"(d) round {round_number} {name:6}: {events} events in {window:.2f} s = {rate:,.0f} events/s, "
+                    f"CPU {used:.1f} s ({used / events * 1e6:.0f} µs/event); non-2xx {non_2xx(stats) or 'none'}; "
+                    f"load average {load_average()}")
+        swift, python = statistics.median(rates["swift"]), statistics.median(rates["python"])
+        say(f"(d) medians: Swift {swift:,.0f} events/s, Python {python:,.0f} events/s; CPU per event "
+            f"Swift {statistics.median(cpu['swift']) / events * 1e6:.0f} µs, "
+            f"Python {statistics.median(cpu['python']) / events * 1e6:.0f} µs")
+        print(f"RESULT relay_swift_events_per_second={swift:.0f} (median of {rounds})")
+        print(f"RESULT relay_python_events_per_second={python:.0f} (median of {rounds})")
+        print(f"RESULT relay_swift_python_ratio={swift / python:.2f} (target >= 5)")
+    finally:
+        sandbox.stop()
+
+
+COMMANDS = {"throughput": throughput, "latency": latency, "rate-limit": rate_limit, "compare": compare}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
+        fail(f"usage: relaybench.py {' | '.join(COMMANDS)}")
+    if not os.access(BINARY, os.X_OK):
+        fail(f"{BINARY} missing; run swift build -c release --product affonso-relay first")
+    if "KAFKA_BROKERS" not in os.environ:
+        fail("KAFKA_BROKERS is not set; run through scripts/bench (or source .tools/stack.env)")
+    COMMANDS[sys.argv[1]]()
