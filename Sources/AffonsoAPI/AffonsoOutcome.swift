@@ -39,37 +39,34 @@ public enum AffonsoOutcome: Sendable {
 public struct AffonsoDelivery: Sendable, Hashable {
     /// The HTTP status (2xx).
     public var status: Int
-    /// The referral that matched (`data.referral_id`).
-    public var referralID: String?
-    /// The commission created by a conversion (`data.id`).
-    public var commissionID: String?
-    /// The commission amount of a conversion (`data.commission_amount`).
-    public var commissionAmount: Double?
-    /// The commission currency of a conversion (`data.commission_currency`).
-    public var commissionCurrency: String?
-    /// The action taken for a non-conversion event, e.g. `referral_updated` (`data.action`).
-    public var action: String?
-    /// The referral status after the event, e.g. `trialing` (`data.referral_status`).
-    public var referralStatus: String?
-    /// The idempotency key the API recorded (`data.external_event_id`).
-    public var externalEventID: String?
-    /// The raw response body.
+    /// The raw response body. The fields below are decoded from it when read (the relay itself reads none, so
+    /// a delivery costs no JSON decoding).
     public var responseBody: [UInt8]
 
     /// Creates a delivery summary from a 2xx status and its response body (a success envelope, or anything).
     public init(status: Int, responseBody: [UInt8]) {
         self.status = status
         self.responseBody = responseBody
-        guard !responseBody.isEmpty,
-            let summary = try? JSONDecoder().decode(SummaryEnvelope.self, from: Data(responseBody)).data
-        else { return }
-        self.referralID = summary.referralID
-        self.commissionID = summary.id
-        self.commissionAmount = summary.commissionAmount
-        self.commissionCurrency = summary.commissionCurrency
-        self.action = summary.action
-        self.referralStatus = summary.referralStatus
-        self.externalEventID = summary.externalEventID
+    }
+
+    /// The referral that matched (`data.referral_id`).
+    public var referralID: String? { summary?.referralID }
+    /// The commission created by a conversion (`data.id`).
+    public var commissionID: String? { summary?.id }
+    /// The commission amount of a conversion (`data.commission_amount`).
+    public var commissionAmount: Double? { summary?.commissionAmount }
+    /// The commission currency of a conversion (`data.commission_currency`).
+    public var commissionCurrency: String? { summary?.commissionCurrency }
+    /// The action taken for a non-conversion event, e.g. `referral_updated` (`data.action`).
+    public var action: String? { summary?.action }
+    /// The referral status after the event, e.g. `trialing` (`data.referral_status`).
+    public var referralStatus: String? { summary?.referralStatus }
+    /// The idempotency key the API recorded (`data.external_event_id`).
+    public var externalEventID: String? { summary?.externalEventID }
+
+    private var summary: SummaryEnvelope.Summary? {
+        guard !responseBody.isEmpty else { return nil }
+        return (try? JSONDecoder().decode(SummaryEnvelope.self, from: Data(responseBody)))?.data
     }
 
     /// The whole `data` object of the envelope, decoded on demand (`.null` when the body was not an envelope).
