@@ -79,9 +79,17 @@ public struct DeadLetterReplayer: Sendable {
             topic: service.pipeline.retry.deadLetterTopic, bootstrapServers: brokers, properties: properties,
             logger: logger
         ).letters
-        try await TopicProvisioner.ensure(
-            [replayedTopic], bootstrapServers: brokers, properties: properties, logger: logger)
-        let replayed = try await replayedKeys()
+        // A dry run changes nothing: without the topic of replays, nothing was replayed yet.
+        let replayed: Set<String>
+        if dryRun {
+            let exists = try await TopicProvisioner.exists(
+                replayedTopic, bootstrapServers: brokers, properties: properties, logger: logger)
+            replayed = exists ? try await replayedKeys() : []
+        } else {
+            try await TopicProvisioner.ensure(
+                [replayedTopic], bootstrapServers: brokers, properties: properties, logger: logger)
+            replayed = try await replayedKeys()
+        }
         var entries: [Entry] = []
         let producer = try KafkaProducer(configuration: service.producer, logger: logger)
         do {

@@ -156,4 +156,22 @@ public enum TopicProvisioner {
         await admin.close()
         return created
     }
+
+    /// Whether `topic` exists.
+    public static func exists(
+        _ topic: String,
+        bootstrapServers: [String],
+        properties: [String: String],
+        logger: Logger
+    ) async throws -> Bool {
+        let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, properties: properties, logger: logger)
+        do {
+            let found = try await admin.listTopics().contains { $0.name == topic }
+            await admin.close()
+            return found
+        } catch {
+            await admin.close()
+            throw error
+        }
+    }
 }

@@ -145,6 +145,9 @@ struct RelayFlowTests {
             })
         try await Task.sleep(for: .seconds(2))
         #expect(relay.sandbox.ledger.isEmpty, "a dry run sends nothing")
+        let topicsAfterDryRun = try await TopicProvisioner.exists(
+            replayer.replayedTopic, bootstrapServers: kafkaBrokers ?? [], properties: [:], logger: RelayHarness.logger)
+        #expect(!topicsAfterDryRun, "a dry run creates nothing either")
 
         let first = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: false)
         #expect(first.filter(\.isNew).count == 3)
