@@ -49,12 +49,22 @@ struct ConfigLoadingTests {
         #expect(configuration.retry.tiers.map(\.delay) == [.seconds(30), .seconds(300), .seconds(3600)])
         #expect(configuration.kafka.groupID == "affonso-relay")
         #expect(configuration.kafka.maximumRecordBytes == 1_048_576)
+        #expect(configuration.kafka.commitInterval == .zero)
         #expect(configuration.delivery.maximumInFlight == 256)
         #expect(configuration.delivery.ordering == .key)
         #expect(configuration.server.shutdownGrace == .seconds(25))
         #expect(configuration.retry.deadLetterTopic == "affonso-relay.dlq")
         #expect(loaded.ruleSet.ruleNames == ["r"])
         #expect(!"\(configuration.affonso)".contains("sk_test_secret"))
+    }
+
+    @Test("kafka.commit_interval spaces the relay's commits")
+    func commitInterval() throws {
+        let loaded = try load("kafka: {commit_interval: 250ms}\naffonso: {api_key: k}\n" + Self.rules)
+        #expect(loaded.configuration.kafka.commitInterval == .milliseconds(250))
+        let service = try loaded.configuration.serviceConfiguration(file: "relay.yaml")
+        #expect(service.pipeline.commitInterval == .milliseconds(250))
+        #expect(failures("kafka: {commit_interval: soon}\naffonso: {api_key: k}\n" + Self.rules).count == 1)
     }
 
     @Test("an unset variable is an error naming it and its line")
