@@ -57,7 +57,9 @@ extension DeliveryPipeline {
         }
 
         /// Submits a record's jobs; a record without any is complete at once.
-        mutating func submit(_ jobs: [EventJob], for ticket: OffsetTracker.Ticket, key: [UInt8]?) -> Actions {
+        mutating func submit(
+            _ jobs: [EventJob], for ticket: OffsetTracker.Ticket, key: [UInt8]?, bytes: Int
+        ) -> Actions {
             var actions = Actions()
             guard !jobs.isEmpty else {
                 complete(ticket, &actions)
@@ -65,7 +67,8 @@ extension DeliveryPipeline {
             }
             remaining[ticket] = jobs.count
             for job in jobs {
-                actions.merge(dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key), &running)
+                let action = dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key, bytes: bytes)
+                actions.merge(action, &running)
             }
             return actions
         }

@@ -13,6 +13,10 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     /// Resume fetching when no more than this many records are accepted and unfinished.
     /// Default: `maximumInFlight`.
     public var resumeThreshold: Int
+    /// Pause fetching also when the accepted and unfinished records hold this many bytes (keys and values), so
+    /// large records cannot fill memory; resume once they hold half of it (and no more than `resumeThreshold`
+    /// records). Default: no limit.
+    public var pauseBytes: Int
 
     /// - Parameters:
     ///   - maximumInFlight: How many records may be in flight at once; at least 1.
@@ -20,11 +24,13 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     ///   - pauseThreshold: Pause when this many are buffered; defaults to 2 × `maximumInFlight`.
     ///   - resumeThreshold: Resume when no more are buffered; defaults to `maximumInFlight`, and is kept
     ///     below `pauseThreshold`.
+    ///   - pauseBytes: Pause when the buffered records hold this many bytes; default: no limit.
     public init(
         maximumInFlight: Int = 256,
         ordering: DeliveryOrdering = .key,
         pauseThreshold: Int? = nil,
-        resumeThreshold: Int? = nil
+        resumeThreshold: Int? = nil,
+        pauseBytes: Int = .max
     ) {
         let maximumInFlight = max(1, maximumInFlight)
         self.maximumInFlight = maximumInFlight
@@ -32,5 +38,6 @@ public struct DispatcherConfiguration: Sendable, Hashable {
         let pause = max(1, pauseThreshold ?? 2 * maximumInFlight)
         self.pauseThreshold = pause
         self.resumeThreshold = min(max(0, resumeThreshold ?? maximumInFlight), pause - 1)
+        self.pauseBytes = max(1, pauseBytes)
     }
 }
