@@ -29,8 +29,8 @@ final class RelayHarness: Sendable {
     }()
 
     /// The rules every relay test uses: invoices become conversions (and a milestone, for fan-out when
-    /// `fanOut` is set), keyed by the Stripe customer.
-    static func rules(source: String, fanOut: Bool) -> String {
+    /// `fanOut` is set), keyed by the Stripe customer; `currency` is the expression of `sale_amount_currency`.
+    static func rules(source: String, fanOut: Bool, currency: String = "payload.currency.upperAscii()") -> String {
         var text = """
             rules:
               - name: invoice-paid
@@ -41,7 +41,7 @@ final class RelayHarness: Sendable {
                   event_type: "'conversion'"
                   customer_id: "payload.customer"
                   sale_amount: "double(payload.amount) / 100.0"
-                  sale_amount_currency: "payload.currency.upperAscii()"
+                  sale_amount_currency: "\(currency)"
                   external_event_id: "payload.id"
 
             """

@@ -10,28 +10,10 @@ import Glibc
 /// the relay rolled out, `affonso-relay dlq replay` delivers them once, and a second replay delivers nothing.
 @Suite(.enabled(if: kafkaBrokers != nil, kafkaSkipReason), .serialized)
 struct RelayReplayTests {
-    /// The invoice rule; `currency` is the expression of `sale_amount_currency`.
-    static func rules(source: String, currency: String) -> String {
-        """
-        rules:
-          - name: invoice-paid
-            topics: ["\(source)"]
-            match: "payload.type == 'invoice.paid'"
-            event:
-              event_name: "'invoice_paid'"
-              event_type: "'conversion'"
-              customer_id: "payload.customer"
-              sale_amount: "double(payload.amount) / 100.0"
-              sale_amount_currency: "\(currency)"
-              external_event_id: "payload.id"
-
-        """
-    }
-
     @Test func replayAfterFixingARuleDeliversTheDeadLettersOnceAndASecondReplayNothing() async throws {
         let relay = try await RelayHarness(referrals: [referral(3)], partitions: 1)
-        let broken = Self.rules(source: relay.source, currency: "payload.currency")  // "usd": not ISO 4217
-        let fixed = Self.rules(source: relay.source, currency: "payload.currency.upperAscii()")
+        let broken = RelayHarness.rules(source: relay.source, fanOut: false, currency: "payload.currency")  // "usd"
+        let fixed = RelayHarness.rules(source: relay.source, fanOut: false)
         let ids = (0..<3).map { "in_rule_fix_\($0)" }
         try await relay.produceInvoices(ids) { _ in "cus_test_3" }
 
