@@ -2,10 +2,11 @@
 
 /// A first-in, first-out queue with amortized O(1) append and removal at the front.
 ///
-/// Backed by an array and a head index; the consumed prefix is dropped once it
-/// is at least half of the storage, so memory stays proportional to the live elements.
+/// Backed by an array and a head index. A removed element's slot is cleared at once, so the queue never keeps
+/// what it handed out alive (a job holds its record: a lane that never empties would otherwise keep up to a
+/// thousand delivered records in memory); the consumed prefix is dropped once it is at least half of the storage.
 struct FIFOBuffer<Element> {
-    private var storage: [Element] = []
+    private var storage: [Element?] = []
     private var head = 0
 
     init() {}
@@ -20,7 +21,7 @@ struct FIFOBuffer<Element> {
 
     /// The element at `position` counted from the front (0 is the first element).
     subscript(position: Int) -> Element {
-        get { self.storage[self.head + position] }
+        get { self.storage[self.head + position]! }
         set { self.storage[self.head + position] = newValue }
     }
 
@@ -31,7 +32,7 @@ struct FIFOBuffer<Element> {
     @discardableResult
     mutating func removeFirst() -> Element {
         precondition(!self.isEmpty, "removeFirst on an empty FIFOBuffer")
-        let element = self.storage[self.head]
+        let element = self.storage[self.head].take()!
         self.head += 1
         self.compactIfNeeded()
         return element
@@ -43,11 +44,11 @@ struct FIFOBuffer<Element> {
 
     /// Removes every element for which `shouldRemove` is true, keeping the order of the rest. O(n).
     mutating func removeAll(where shouldRemove: (Element) -> Bool) -> [Element] {
-        var kept: [Element] = []
+        var kept: [Element?] = []
         var removed: [Element] = []
         kept.reserveCapacity(self.count)
         for position in self.head..<self.storage.count {
-            let element = self.storage[position]
+            let element = self.storage[position]!
             if shouldRemove(element) {
                 removed.append(element)
             } else {
@@ -60,7 +61,7 @@ struct FIFOBuffer<Element> {
     }
 
     /// The elements from front to back.
-    var elements: ArraySlice<Element> { self.storage[self.head...] }
+    var elements: LazyMapSequence<ArraySlice<Element?>, Element> { self.storage[self.head...].lazy.map { $0! } }
 
     private mutating func compactIfNeeded() {
         if self.head == self.storage.count {

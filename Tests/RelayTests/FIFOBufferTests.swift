@@ -25,6 +25,23 @@ struct FIFOBufferTests {
         #expect(Array(buffer.elements) == Array(expected..<next))
     }
 
+    /// A job holds its record (up to megabytes): a queue that is never empty must not keep handed-out jobs alive.
+    @Test("a removed element is released at once, while the buffer still holds others")
+    func releasesRemoved() {
+        final class Payload {}
+        var buffer = FIFOBuffer<Payload>()
+        weak var handedOut: Payload?
+        do {
+            let payload = Payload()
+            handedOut = payload
+            buffer.append(payload)
+        }
+        for _ in 0..<3 { buffer.append(Payload()) }
+        _ = buffer.removeFirst()
+        #expect(handedOut == nil, "the removed element is still referenced by the buffer")
+        #expect(buffer.count == 3)
+    }
+
     @Test("removeAll(where:) keeps the order of the rest and returns the removed in order")
     func removeWhere() {
         var buffer = FIFOBuffer<Int>()
