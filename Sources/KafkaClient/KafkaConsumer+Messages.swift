@@ -34,13 +34,12 @@ extension KafkaConsumer {
     }
 
     private func take(_ state: inout State) -> Take {
-        if let message = state.buffer.popFirst() {
-            if state.isPollerWaitingForRoom, state.buffer.count <= configuration.bufferCapacity / 2 {
-                state.isPollerWaitingForRoom = false
-                rd_kafka_queue_yield(queues.consumer)
-            }
-            return .message(message)
+        let message = state.popDeliverable()
+        if state.isPollerWaitingForRoom, state.buffer.count <= configuration.bufferCapacity / 2 {
+            state.isPollerWaitingForRoom = false
+            rd_kafka_queue_yield(queues.consumer)
         }
+        if let message { return .message(message) }
         switch state.lifecycle {
         case .running: return .wait
         case .closing, .closed: return .end

@@ -73,18 +73,10 @@ extension KafkaConsumer {
             if state.epoch != epoch {
                 batch.removeAll { state.staleSince[$0!.topicPartition, default: 0] > epoch }
             }
-            if !state.userPaused.isEmpty {
-                batch.removeAll { message in
-                    let partition = message!.topicPartition
-                    guard state.userPaused.contains(partition) else { return false }
-                    state.held[partition, default: []].append(message!)
-                    return true
-                }
-            }
             state.buffer.append(moving: &batch)
             var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
             var first: KafkaConsumerMessage?
-            if state.waiter != nil, let message = state.buffer.popFirst() {
+            if state.waiter != nil, let message = state.popDeliverable() {
                 waiter = state.waiter
                 first = message
                 state.waiter = nil

@@ -16,7 +16,8 @@ extension KafkaConsumer {
         var lifecycle: Lifecycle = .running
         /// Messages ready for the application, oldest first.
         var buffer = MessageBuffer()
-        /// Buffered messages of partitions the application paused, handed out again on resume.
+        /// Messages of partitions the application paused, set aside when the iterator reached them; put back in
+        /// front of the buffer on resume.
         var held: [KafkaTopicPartition: [KafkaConsumerMessage]] = [:]
         /// The iterator waiting for a message, if any.
         var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
@@ -48,6 +49,24 @@ extension KafkaConsumer {
             let room = capacity - buffer.count
             if room <= 0 { isPollerWaitingForRoom = true }
             return max(room, 0)
+        }
+
+        /// Takes the first buffered message of a partition that is not paused; messages of paused partitions in
+        /// front of it are set aside in ``held``, in order.
+        mutating func popDeliverable() -> KafkaConsumerMessage? {
+            while let message = buffer.popFirst() {
+                guard !userPaused.isEmpty, userPaused.contains(message.topicPartition) else { return message }
+                held[message.topicPartition, default: []].append(message)
+            }
+            return nil
+        }
+
+        /// Ends the application's pause of `partition`: its held messages go back in front of the buffer, since
+        /// they are older than its messages still buffered. Returns false when it was not paused.
+        mutating func unpause(_ partition: KafkaTopicPartition) -> Bool {
+            guard userPaused.remove(partition) != nil else { return false }
+            if let messages = held.removeValue(forKey: partition) { buffer.prepend(messages) }
+            return true
         }
 
         /// Drops buffered and held messages of `partitions` and marks in-flight ones stale.
@@ -84,10 +103,16 @@ extension KafkaConsumer {
             }
         }
 
-        mutating func append(contentsOf messages: [KafkaConsumerMessage]) {
-            compactIfNeeded()
-            storage.reserveCapacity(storage.count + messages.count)
-            for message in messages { storage.append(message) }
+        /// Puts `messages` in front of the buffer, in their order.
+        mutating func prepend(_ messages: [KafkaConsumerMessage]) {
+            if head >= messages.count {
+                head -= messages.count
+                for (index, message) in messages.enumerated() { storage[head + index] = message }
+            } else {
+                // Moves the rest of the storage along without copying its messages.
+                storage.replaceSubrange(0..<head, with: messages.lazy.map { $0 })
+                head = 0
+            }
         }
 
         mutating func popFirst() -> KafkaConsumerMessage? {
@@ -100,18 +125,6 @@ extension KafkaConsumer {
         mutating func removeAll(where shouldRemove: (KafkaConsumerMessage) -> Bool) {
             compact()
             storage.removeAll { $0.map(shouldRemove) ?? true }
-        }
-
-        /// Removes and returns the messages of one partition, keeping their order.
-        mutating func extract(_ partition: KafkaTopicPartition) -> [KafkaConsumerMessage] {
-            compact()
-            var extracted: [KafkaConsumerMessage] = []
-            storage.removeAll { message in
-                guard let message, message.topicPartition == partition else { return false }
-                extracted.append(message)
-                return true
-            }
-            return extracted
         }
 
         private mutating func compactIfNeeded() {

@@ -292,12 +292,12 @@ public final class KafkaConsumer: Sendable {
 
     /// Stops delivering records of a partition until ``resume(topic:partition:)``. Records already buffered stay
     /// held back, in order. The pause is remembered: it is re-applied when the partition is assigned again.
+    ///
+    /// O(1): the partition's buffered records are set aside only when the iterator reaches them.
     public func pause(topic: String, partition: Int32) {
         let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
         state.withLock { state in
             guard state.userPaused.insert(topicPartition).inserted else { return }
-            let extracted = state.buffer.extract(topicPartition)
-            if !extracted.isEmpty { state.held[topicPartition, default: []].append(contentsOf: extracted) }
             if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) {
                 setPaused([topicPartition], true)
             }
@@ -309,12 +309,11 @@ public final class KafkaConsumer: Sendable {
         let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
         let handoff = state.withLock {
             state -> (CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)? in
-            guard state.userPaused.remove(topicPartition) != nil else { return nil }
-            if let held = state.held.removeValue(forKey: topicPartition) { state.buffer.append(contentsOf: held) }
+            guard state.unpause(topicPartition) else { return nil }
             if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) {
                 setPaused([topicPartition], false)
             }
-            guard state.waiter != nil, let message = state.buffer.popFirst() else { return nil }
+            guard state.waiter != nil, let message = state.popDeliverable() else { return nil }
             defer { state.waiter = nil }
             return (state.waiter!, message)
         }

@@ -269,6 +269,32 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    /// The relay pauses and resumes partitions many times a second under a backlog, while the buffer holds their
+    /// records: none may be lost, repeated or reordered.
+    @Test func pausingAndResumingWhileRecordsAreBufferedKeepsEveryRecordInOrder() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("toggled", partitions: 2)
+        _ = try await produce(cluster, topic: "toggled", values: 0..<400)
+        let consumer = try consumer(cluster, topic: "toggled", group: "toggled") { $0.bufferCapacity = 64 }
+        let collector = Collector(consumer) { _ in usleepMilliseconds(1) }
+        for round in 0..<200 where collector.messages.count < 400 {
+            let partition = Int32(round % 2)
+            consumer.pause(topic: "toggled", partition: partition)
+            try await Task.sleep(for: .milliseconds(3))
+            consumer.resume(topic: "toggled", partition: partition)
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(await collector.waitFor(count: 400, timeout: .seconds(60)))
+        try await Task.sleep(for: .milliseconds(500))
+        await consumer.close()
+        #expect(collector.messages.count == 400, "records repeated")
+        for partition in [Int32(0), 1] {
+            let offsets = collector.messages.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == Array(0..<Int64(offsets.count)), "partition \(partition): records lost or reordered")
+        }
+        await cluster.close()
+    }
+
     @Test func fullBufferStillServesRebalances() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("stuck", partitions: 2)
