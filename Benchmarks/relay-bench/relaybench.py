@@ -1,6 +1,6 @@
 """The relay benchmarks of `make bench` (issue 6), driven against the release `affonso-relay`.
 
-usage: relaybench.py throughput | latency | rate-limit | compare
+usage: relaybench.py throughput | latency | rate-limit | compare | large-records
 
 Each command starts its own release sandbox (`affonso-relay sandbox`, on a free port, with flags of its
 own), creates fresh topics on the broker of KAFKA_BROKERS, produces Stripe `invoice.paid` records, runs
@@ -18,6 +18,8 @@ and measures what the sandbox acknowledged. It prints `relay-bench: …` lines a
 - compare     (d) the Swift relay and Benchmarks/python-relay/relay.py over the same topic (a fresh group
               per run), the same sandbox (reset between runs): RELAY_BENCH_COMPARE_EVENTS (50,000) records,
               RELAY_BENCH_COMPARE_ROUNDS (3) rounds of Swift then Python; the ratio of the medians.
+- large-records  RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes, one key,
+              sandbox latency 300 ms: the relay's RSS as they pass and its peak, against the 256 MiB pod limit.
 
 How things are measured:
 - Events/s: from the sandbox ledger (GET /_sandbox/ledger), (events − 1) / (last accepted_at − first
@@ -269,9 +271,9 @@ def customer(index):
 # MARK: - Kafka
 
 
-def create_topic(topic):
+def create_topic(topic, partitions=PARTITIONS):
     admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BROKERS"]})
-    for future in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         future.result()
 
 
@@ -359,7 +361,7 @@ class RecordProducer:
 # MARK: - Relays
 
 
-def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT):
+def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT, max_record_bytes=65536):
     path = os.path.join(tempfile.gettempdir(), f"relay-bench-{run}.yaml")
     TEMPORARY_FILES.append(path)
     with open(path, "w") as file:
@@ -368,7 +370,7 @@ kafka:
   brokers: ["{os.environ['KAFKA_BROKERS']}"]
   group_id: {group}
   topics: ["{topic}"]
-  max_record_bytes: 65536
+  max_record_bytes: {max_record_bytes}
   client_properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "10"{extra_properties()}}}
 affonso:
   base_url: {sandbox.url}
@@ -619,7 +621,72 @@ def compare():
         sandbox.stop()
 
 
-COMMANDS = {"throughput": throughput, "latency": latency, "rate-limit": rate_limit, "compare": compare}
+# MARK: - Large records
+
+
+def resident_mb(pid):
+    with open(f"/proc/{pid}/status") as file:
+        for line in file:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def large_records():
+    """RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes of JSON, all of one
+    customer (one key: its queue in the relay never empties), one partition, sandbox latency 300 ms: the relay's
+    resident memory as they pass, against the Deployment's 256 MiB limit."""
+    count = env_int("RELAY_BENCH_LARGE_RECORDS", 300)
+    size = env_int("RELAY_BENCH_LARGE_BYTES", 900000)
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.relay.{run}.source"
+    sandbox = Sandbox("--plan", "unlimited", "--latency", "300ms")
+    try:
+        create_topic(topic, partitions=1)
+        producer = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "linger.ms": 5,
+                             "message.max.bytes": size + 100000, "log_level": 4})
+        template = record_template()
+        padding = "x" * size
+        key = customer(0)
+        for sequence in range(count):
+            value = template % {"id": f"evt_{run}_{sequence:07d}", "invoice": f"in_{run}_{sequence}",
+                                "customer": key, "amount": 1000 + sequence}
+            producer.produce(topic, key=key.encode(), value=(value[:-1] + ', "notes": "' + padding + '"}').encode())
+            producer.poll(0)
+        if producer.flush(120):
+            fail(f"records were not delivered to {topic}")
+        relay = start_swift_relay(relay_config(run, topic, f"bench.relay.{run}", sandbox,
+                                               max_record_bytes=size + 100000))
+        samples = []  # (accepted, RSS MB)
+        last, last_change = -1, time.monotonic()
+        while True:
+            accepted = sandbox.accepted()
+            samples.append((accepted, resident_mb(relay.pid)))
+            if accepted >= count:
+                break
+            if accepted != last:
+                last, last_change = accepted, time.monotonic()
+            if not relay.alive() or time.monotonic() - last_change > 60:
+                fail(f"relay stopped or stalled at {accepted} of {count} large records:\n{relay.tail()}")
+            time.sleep(1)
+        peak = relay.peak_rss_mb()
+        relay.stop()
+        relay.remove_log()
+        rate, window = delivery_rate(list(sandbox.ledger_times().values()))
+        quarters = []
+        for quarter in (1, 2, 3, 4):
+            reached = [rss for accepted, rss in samples if accepted >= count * quarter // 4]
+            quarters.append(f"{reached[0]:.0f}" if reached else "?")
+        say(f"large records: {count} × {size / 1000:.0f} KB ({count * size / 1e6:.0f} MB) of one key, sandbox "
+            f"latency 300 ms: {rate:.1f} events/s over {window:.0f} s; RSS at 25/50/75/100 % delivered "
+            f"{' / '.join(quarters)} MB; peak RSS {peak:.0f} MB; load average {load_average()}")
+        print(f"RESULT relay_large_records_peak_rss_mb={peak:.0f} (Deployment limit 256 MiB)")
+    finally:
+        sandbox.stop()
+
+
+COMMANDS = {"throughput": throughput, "latency": latency, "rate-limit": rate_limit, "compare": compare,
+            "large-records": large_records}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
