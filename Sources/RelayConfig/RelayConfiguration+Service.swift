@@ -13,6 +13,11 @@ extension RelayConfiguration {
             groupID: kafka.groupID,
             topics: kafka.topics + kafka.topicPatterns.map { $0.hasPrefix("^") ? $0 : "^" + $0 }
         )
+        // One member subscribes to the source topics and the retry tiers. The cooperative-sticky assignor balances
+        // only the count of partitions over all of them: with two pods it put all six source partitions on one
+        // pod and the retry partitions on the other (so scaling out spread no source work). Round-robin deals
+        // each topic's partitions out in turn. `client_properties` may still set `partition.assignment.strategy`.
+        consumer.partitionAssignmentStrategy = .roundRobin
         consumer.properties = kafka.clientProperties
         var producer = KafkaProducerConfiguration(bootstrapServers: kafka.brokers)
         producer.properties = kafka.clientProperties.filter { !Self.consumerOnlyProperties.contains($0.key) }

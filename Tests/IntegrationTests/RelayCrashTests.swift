@@ -69,7 +69,8 @@ struct RelayCrashTests {
     }
 
     /// Members join and leave while records are produced; each step waits for the group to settle (Tansu 0.6
-    /// stalls a group for minutes when a member leaves during another member's join).
+    /// stalls a group for minutes when a member leaves during another member's join), and the source topic's
+    /// partitions are spread evenly over the members at every step (each member also reads the retry tiers).
     @Test func threeRelayProcessesJoiningAndLeavingMidStreamLoseNothing() async throws {
         let relay = try await Self.harness(partitions: 6)
         let ids = (0..<9_000).map { "in_churn_\($0)" }
@@ -82,30 +83,38 @@ struct RelayCrashTests {
             }
         }
         func start() throws -> RelayProcess { try RelayProcess(configuration: { relay.configurationText(listen: $0) }) }
-        func assigned(_ processes: [RelayProcess], after counts: [Int]) async -> Bool {
-            await kafkaEventually(timeout: .seconds(60)) {
-                zip(processes, counts).allSatisfy { $0.occurrences(of: "partitions assigned") > $1 }
-            }
+        // How many source partitions each member was last assigned (round-robin assigns anew at every rebalance).
+        @Sendable func sourcePartitions(_ process: RelayProcess) -> Int {
+            guard let line = process.log.split(separator: "\n").last(where: { $0.contains("partitions assigned") })
+            else { return 0 }
+            return line.components(separatedBy: relay.source + "[").count - 1
         }
+        func spread(_ processes: [RelayProcess], each: Int) async -> Bool {
+            await kafkaEventually(timeout: .seconds(60)) { processes.allSatisfy { sourcePartitions($0) == each } }
+        }
+        func assignments(_ processes: [RelayProcess]) -> [Int] { processes.map(sourcePartitions) }
         var producing = [produce(0)]
         let first = try start()
-        #expect(await assigned([first], after: [0]))
+        #expect(await spread([first], each: 6))
         producing.append(produce(1))
         let second = try start()
-        #expect(await assigned([second], after: [0]))
+        #expect(
+            await spread([first, second], each: 3), "source partitions per member: \(assignments([first, second]))")
         producing.append(produce(2))
         let third = try start()
-        #expect(await assigned([third], after: [0]))
+        #expect(
+            await spread([first, second, third], each: 2),
+            "source partitions per member: \(assignments([first, second, third]))")
         producing.append(produce(3))
-        var counts = [second, third].map { $0.occurrences(of: "partitions assigned") }
         first.signal(SIGTERM)
         let firstStatus = await first.waitForExit(timeout: .seconds(30))
-        #expect(await assigned([second, third], after: counts), "the leaver's partitions move to the others")
+        #expect(
+            await spread([second, third], each: 3),
+            "the leaver's partitions move to the others: \(assignments([second, third]))")
         producing.append(produce(4))
-        counts = [third].map { $0.occurrences(of: "partitions assigned") }
         second.signal(SIGTERM)
         let secondStatus = await second.waitForExit(timeout: .seconds(30))
-        #expect(await assigned([third], after: counts))
+        #expect(await spread([third], each: 6))
         producing.append(produce(5))
         for task in producing { try await task.value }
         let delivered = await kafkaEventually(timeout: .seconds(120)) { Self.accepted(relay) >= ids.count }
