@@ -263,6 +263,9 @@ final class RelayHarness: Sendable {
 
     /// The group's committed offset (0 when none) and the log end offset of every source partition.
     func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64, end: Int64)] {
+        // A member of the relay's group only to fetch its offsets. Its cooperative JoinGroup is refused while the
+        // relay (round-robin) is a member ("Inconsistent group protocol", a warning), so it never takes
+        // partitions from the relay; fetching committed offsets needs no membership.
         var configuration = kafkaConsumerConfiguration(topic: source, group: group)
         configuration.autoCommitInterval = nil
         let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
