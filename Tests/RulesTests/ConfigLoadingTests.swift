@@ -67,6 +67,24 @@ struct ConfigLoadingTests {
         #expect(failures("kafka: {commit_interval: soon}\naffonso: {api_key: k}\n" + Self.rules).count == 1)
     }
 
+    @Test("the consumer deals partitions out round-robin and prefetches 16 MB, unless client_properties say otherwise")
+    func consumerDefaults() throws {
+        let plain = try load("affonso: {api_key: k}\n" + Self.rules).configuration.serviceConfiguration(file: "r")
+        #expect(plain.consumer.partitionAssignmentStrategy == .roundRobin)
+        #expect(plain.consumer.properties["queued.max.messages.kbytes"] == "16384")
+        #expect(plain.producer.properties["queued.max.messages.kbytes"] == nil, "a consumer-only property")
+        let custom = try load(
+            """
+            kafka: {client_properties: {partition.assignment.strategy: cooperative-sticky, \
+            queued.max.messages.kbytes: "4096"}}
+            affonso: {api_key: k}
+
+            """ + Self.rules
+        ).configuration.serviceConfiguration(file: "r")
+        #expect(custom.consumer.properties["partition.assignment.strategy"] == "cooperative-sticky")
+        #expect(custom.consumer.properties["queued.max.messages.kbytes"] == "4096")
+    }
+
     @Test("an unset variable is an error naming it and its line")
     func unsetVariable() {
         let errors = failures("affonso:\n  api_key: ${AFFONSO_API_KEY}\n" + Self.rules, environment: [:])
