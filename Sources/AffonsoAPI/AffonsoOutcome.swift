@@ -39,8 +39,8 @@ public enum AffonsoOutcome: Sendable {
 public struct AffonsoDelivery: Sendable, Hashable {
     /// The HTTP status (2xx).
     public var status: Int
-    /// The raw response body. The fields below are decoded from it when read (the relay itself reads none, so
-    /// a delivery costs no JSON decoding).
+    /// The raw response body. The fields below are decoded from it on every read (the relay itself reads none, so
+    /// a delivery costs no JSON decoding; a caller reading several may decode ``data`` once instead).
     public var responseBody: [UInt8]
 
     /// Creates a delivery summary from a 2xx status and its response body (a success envelope, or anything).

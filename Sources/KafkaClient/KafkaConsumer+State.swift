@@ -109,7 +109,7 @@ extension KafkaConsumer {
                 head -= messages.count
                 for (index, message) in messages.enumerated() { storage[head + index] = message }
             } else {
-                // Moves the rest of the storage along without copying its messages.
+                // Not enough free slots in front: the rest of the storage shifts along.
                 storage.replaceSubrange(0..<head, with: messages.lazy.map { $0 })
                 head = 0
             }

@@ -140,21 +140,14 @@ public enum TopicProvisioner {
         partitions: Int = 3,
         logger: Logger
     ) async throws -> [String] {
-        let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, properties: properties, logger: logger)
-        var created: [String] = []
-        do {
-            for topic in topics {
-                if try await admin.ensureTopic(.init(name: topic, partitions: partitions)) {
-                    created.append(topic)
-                    logger.info("created topic", metadata: ["topic": "\(topic)"])
-                }
+        try await withAdmin(bootstrapServers, properties, logger) { admin in
+            var created: [String] = []
+            for topic in topics where try await admin.ensureTopic(.init(name: topic, partitions: partitions)) {
+                created.append(topic)
+                logger.info("created topic", metadata: ["topic": "\(topic)"])
             }
-        } catch {
-            await admin.close()
-            throw error
+            return created
         }
-        await admin.close()
-        return created
     }
 
     /// Whether `topic` exists.
@@ -164,11 +157,23 @@ public enum TopicProvisioner {
         properties: [String: String],
         logger: Logger
     ) async throws -> Bool {
+        try await withAdmin(bootstrapServers, properties, logger) { admin in
+            try await admin.listTopics().contains { $0.name == topic }
+        }
+    }
+
+    /// Runs `body` with an admin client that is closed afterwards, also when `body` throws.
+    private static func withAdmin<Result>(
+        _ bootstrapServers: [String],
+        _ properties: [String: String],
+        _ logger: Logger,
+        _ body: (KafkaAdmin) async throws -> Result
+    ) async throws -> Result {
         let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, properties: properties, logger: logger)
         do {
-            let found = try await admin.listTopics().contains { $0.name == topic }
+            let result = try await body(admin)
             await admin.close()
-            return found
+            return result
         } catch {
             await admin.close()
             throw error
