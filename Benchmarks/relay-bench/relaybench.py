@@ -184,10 +184,17 @@ class Process:
         return cpu_seconds(self.pid)
 
     def peak_rss_mb(self):
+        return self.status_mb("VmHWM")
+
+    def rss_mb(self):
+        return self.status_mb("VmRSS")
+
+    def status_mb(self, field):
+        """A memory field of /proc/<pid>/status (kB there) in MB; NaN once the process is gone."""
         try:
             with open(f"/proc/{self.pid}/status") as file:
                 for line in file:
-                    if line.startswith("VmHWM:"):
+                    if line.startswith(field + ":"):
                         return int(line.split()[1]) / 1024
         except OSError:
             pass
@@ -624,14 +631,6 @@ def compare():
 # MARK: - Large records
 
 
-def resident_mb(pid):
-    with open(f"/proc/{pid}/status") as file:
-        for line in file:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def large_records():
     """RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes of JSON, all of one
     customer (one key: its queue in the relay never empties), one partition, sandbox latency 300 ms: the relay's
@@ -661,7 +660,7 @@ def large_records():
         last, last_change = -1, time.monotonic()
         while True:
             accepted = sandbox.accepted()
-            samples.append((accepted, resident_mb(relay.pid)))
+            samples.append((accepted, relay.rss_mb()))
             if accepted >= count:
                 break
             if accepted != last:
