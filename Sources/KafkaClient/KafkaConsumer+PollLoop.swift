@@ -8,70 +8,139 @@ extension KafkaConsumer {
     /// Runs on the dedicated poll thread until `close()`, then closes and destroys librdkafka.
     ///
     /// Each turn takes up to `batchLimit` messages from the message queue (only as many as the buffer has room
-    /// for), then serves the consumer queue without blocking (rebalance callbacks run here). When the buffer is
-    /// full it only serves the consumer queue until the application has drained half of the buffer (the iterator
-    /// then wakes it with `rd_kafka_queue_yield`).
+    /// for, and as the byte budget is likely to hold), then serves the consumer queue without blocking
+    /// (rebalance callbacks run here). Each message reserves its bytes in ``budget`` before it is handed out; one
+    /// that does not fit waits in `pending`, and the thread takes nothing more until it does. When the buffer is
+    /// full or the budget spent it only serves the consumer queue until the application has drained half of the
+    /// buffer or freed enough bytes (the iterator, or the budget's release, then wakes it with
+    /// `rd_kafka_queue_yield`).
     func pollLoop() {
         let rk = handle.pointer!
         let messageQueue = queues.messages!
         let batchLimit = Self.batchLimit
         let raw = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: batchLimit)
         defer { raw.deallocate() }
-        var topicNames = TopicNames()
-        var batch: [KafkaConsumerMessage?] = []
-        batch.reserveCapacity(batchLimit)
-        var epoch = 0
+        var intake = Intake(budget: budget, batchLimit: batchLimit)
         var room = configuration.bufferCapacity
         while true {
-            if room > 0 {
+            intake.admitPending()
+            if room > 0, intake.pending.isEmpty {
                 // A batch call waits for a full batch or its timeout: take what is there, else wait for one.
-                var count = rd_kafka_consume_batch_queue(messageQueue, 0, raw, min(room, batchLimit))
+                let limit = min(room, intake.suggestedCount())
+                var count = rd_kafka_consume_batch_queue(messageQueue, 0, raw, limit)
                 if count == 0 { count = rd_kafka_consume_batch_queue(messageQueue, 50, raw, 1) }
                 for index in 0..<max(count, 0) {
                     guard let message = raw[index] else { continue }
-                    take(message, rk, into: &batch, names: &topicNames)
+                    take(message, rk, into: &intake)
                     rd_kafka_message_destroy(message)
                 }
                 // Serve rebalances and errors; a message here comes from a partition not forwarded yet.
-                while batch.count < batchLimit, let message = rd_kafka_consumer_poll(rk, 0) {
-                    take(message, rk, into: &batch, names: &topicNames)
+                while intake.batch.count < batchLimit, intake.pending.isEmpty,
+                    let message = rd_kafka_consumer_poll(rk, 0)
+                {
+                    take(message, rk, into: &intake)
                     rd_kafka_message_destroy(message)
                 }
             } else if let message = rd_kafka_consumer_poll(rk, 100) {
-                take(message, rk, into: &batch, names: &topicNames)
+                take(message, rk, into: &intake)
                 rd_kafka_message_destroy(message)
             }
-            guard let next = deliver(&batch, collectedSince: epoch) else { break }
-            if next.0 != epoch { topicNames = TopicNames() }  // partitions were revoked: topic handles may go
-            (epoch, room) = next
-            batch.removeAll(keepingCapacity: true)
+            guard let next = deliver(&intake.batch, epochs: &intake.batchEpochs) else { break }
+            if next.0 != intake.epoch { intake.topicNames = TopicNames() }  // revoked: topic handles may go
+            (intake.epoch, room) = next
         }
         shutDown(rk)
     }
 
     private func take(
-        _ message: UnsafeMutablePointer<rd_kafka_message_t>,
-        _ rk: OpaquePointer,
-        into batch: inout [KafkaConsumerMessage?],
-        names: inout TopicNames
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>, _ rk: OpaquePointer, into intake: inout Intake
     ) {
         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.append(KafkaConsumerMessage(message, topic: names.name(of: message.pointee.rkt)))
+            intake.add(KafkaConsumerMessage(message, topic: intake.topicNames.name(of: message.pointee.rkt)))
         } else {
             messageError(rk, message)
         }
     }
 
+    /// What the poll thread took from librdkafka and has not handed to the buffer yet.
+    struct Intake {
+        let budget: ByteBudget
+        let batchLimit: Int
+        /// Messages with their share of the budget, for the next hand-over.
+        var batch: [KafkaConsumerMessage?] = []
+        /// The epoch at which each message of `batch` was taken (a partition invalidated since is stale).
+        var batchEpochs: [Int] = []
+        /// Messages taken that do not fit in the budget yet, oldest first, with their epochs.
+        var pending: [(message: KafkaConsumerMessage, epoch: Int)] = []
+        /// The epoch the poll thread last saw.
+        var epoch = 0
+        var topicNames = TopicNames()
+        /// The largest record taken so far: how many records to take at once so the budget likely holds them.
+        var largestRecord = 0
+
+        init(budget: ByteBudget, batchLimit: Int) {
+            self.budget = budget
+            self.batchLimit = batchLimit
+            batch.reserveCapacity(batchLimit)
+            batchEpochs.reserveCapacity(batchLimit)
+        }
+
+        /// How many messages to take from librdkafka now: what the budget left holds at the largest size seen.
+        func suggestedCount() -> Int {
+            guard largestRecord > 0 else { return batchLimit }
+            return max(1, min(batchLimit, budget.availableBytes / largestRecord))
+        }
+
+        /// Takes a message: into the batch with its reservation, or behind the pending ones.
+        mutating func add(_ message: KafkaConsumerMessage) {
+            var message = message
+            let bytes = message.heldBytes
+            largestRecord = max(largestRecord, bytes)
+            if pending.isEmpty, let reservation = budget.tryReserve(bytes) {
+                message.reservation = reservation
+                batch.append(message)
+                batchEpochs.append(epoch)
+            } else {
+                pending.append((message, epoch))
+            }
+        }
+
+        /// Moves pending messages into the batch, in order, while the budget holds them.
+        mutating func admitPending() {
+            var admitted = 0
+            for (message, epoch) in pending {
+                guard let reservation = budget.tryReserve(message.heldBytes) else { break }
+                var message = message
+                message.reservation = reservation
+                batch.append(message)
+                batchEpochs.append(epoch)
+                admitted += 1
+            }
+            if admitted > 0 { pending.removeFirst(admitted) }
+        }
+    }
+
     /// Hands a batch to the buffer (or a waiting iterator); returns the current epoch and the room left in the
     /// buffer, or nil to stop polling.
-    private func deliver(_ batch: inout [KafkaConsumerMessage?], collectedSince epoch: Int) -> (Int, Int)? {
+    private func deliver(_ batch: inout [KafkaConsumerMessage?], epochs: inout [Int]) -> (Int, Int)? {
+        defer {
+            batch.removeAll(keepingCapacity: true)
+            epochs.removeAll(keepingCapacity: true)
+        }
         let capacity = configuration.bufferCapacity
         let result = state.withLock {
             state -> ((Int, Int)?, CheckedContinuation<KafkaConsumerMessage?, any Error>?, KafkaConsumerMessage?) in
             guard case .running = state.lifecycle else { return (nil, nil, nil) }
             guard !batch.isEmpty else { return ((state.epoch, state.room(capacity: capacity)), nil, nil) }
-            if state.epoch != epoch {
-                batch.removeAll { state.staleSince[$0!.topicPartition, default: 0] > epoch }
+            if let oldest = epochs.first, state.epoch != oldest {
+                // Messages of partitions revoked or sought since they were taken are stale.
+                var fresh: [KafkaConsumerMessage?] = []
+                fresh.reserveCapacity(batch.count)
+                for (message, epoch) in zip(batch, epochs)
+                where state.staleSince[message!.topicPartition, default: 0] <= epoch {
+                    fresh.append(message)
+                }
+                batch = fresh
             }
             state.buffer.append(moving: &batch)
             var waiter: CheckedContinuation<KafkaConsumerMessage?, any Error>?
@@ -230,6 +299,7 @@ extension KafkaConsumer {
         }
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
+        wakeQueue.withLock { $0 = nil }
         rd_kafka_queue_destroy(queues.messages)
         rd_kafka_queue_destroy(queues.consumer)
         rd_kafka_destroy(rk)

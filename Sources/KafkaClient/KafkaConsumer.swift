@@ -55,6 +55,10 @@ public final class KafkaConsumer: Sendable {
     let rebalanceHandler: RebalanceHandler?
     let handle = RDKafkaHandle()
     let queues = Queues()
+    /// The bound on the bytes of records taken from librdkafka and not yet freed by the application.
+    public let budget: ByteBudget
+    /// The consumer queue while it exists: the budget's release wakes the poll thread through it.
+    let wakeQueue = Mutex<OpaquePointer?>(nil)
     let state = Mutex(State())
     let reachability = Mutex(Reachability())
     private let closed = Mutex<[CheckedContinuation<Void, Never>]?>([])
@@ -64,15 +68,19 @@ public final class KafkaConsumer: Sendable {
     ///   - configuration: brokers, group, topics and options.
     ///   - logger: where librdkafka's and the consumer's logs go.
     ///   - rebalanceHandler: told about assigned, revoked and lost partitions (see ``RebalanceEvent``).
+    ///   - budget: the byte budget records are drawn from; by default one of
+    ///     ``KafkaConsumerConfiguration/maximumBufferedBytes``.
     /// - Throws: ``KafkaError`` with code `.configuration` when a property is rejected or no topic is given.
     public init(
         configuration: KafkaConsumerConfiguration,
         logger: Logger,
-        rebalanceHandler: RebalanceHandler? = nil
+        rebalanceHandler: RebalanceHandler? = nil,
+        budget: ByteBudget? = nil
     ) throws(KafkaError) {
         self.configuration = configuration
         self.logger = logger
         self.rebalanceHandler = rebalanceHandler
+        self.budget = budget ?? ByteBudget(limit: configuration.maximumBufferedBytes)
         LibrdkafkaVersion.check(logger: logger)
         guard !configuration.topics.isEmpty else {
             throw KafkaError(
@@ -118,6 +126,12 @@ public final class KafkaConsumer: Sendable {
         rd_kafka_poll_set_consumer(pointer)
         queues.messages = rd_kafka_queue_new(pointer)
         queues.consumer = rd_kafka_queue_get_consumer(pointer)
+        wakeQueue.withLock { $0 = queues.consumer }
+        self.budget.onRoom { [weak self] in
+            self?.wakeQueue.withLock { queue in
+                if let queue { rd_kafka_queue_yield(queue) }
+            }
+        }
 
         let subscription = RDKafkaTopicPartitionList.make(
             configuration.topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
@@ -125,6 +139,7 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(subscription) }
         let error = rd_kafka_subscribe(pointer, subscription)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            wakeQueue.withLock { $0 = nil }
             rd_kafka_queue_destroy(queues.messages)
             rd_kafka_queue_destroy(queues.consumer)
             rd_kafka_destroy(pointer)

@@ -50,6 +50,12 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
     /// How many messages the consumer buffers ahead of the application; when full it stops fetching.
     /// Default: `10_000`
     public var bufferCapacity: Int
+    /// The bytes of records the consumer may hold ahead of the application and the application may keep
+    /// (see ``ByteBudget``): a record handed out holds its share until its last copy is gone. While it is spent
+    /// no more records are taken from librdkafka, whose own prefetch is sized from it (a quarter of it, in
+    /// `queued.max.messages.kbytes` and `fetch.max.bytes`, unless ``properties`` sets them).
+    /// Default: 64 MiB
+    public var maximumBufferedBytes: Int
     /// The client id sent to brokers.
     /// Default: `"affonso-relay"`
     public var clientID: String
@@ -73,6 +79,7 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
         self.sessionTimeout = .seconds(45)
         self.revokeDeadline = .seconds(10)
         self.bufferCapacity = 10_000
+        self.maximumBufferedBytes = 64 << 20
         self.clientID = "affonso-relay"
         self.properties = [:]
     }
@@ -85,6 +92,10 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
     /// the throughput).
     static let optionalLibrdkafkaProperties: [(String, String)] = [("fetch.queue.backoff.ms", "20")]
 
+    /// librdkafka's prefetch: a quarter of ``maximumBufferedBytes``, at least 1 MiB (a fetch must hold a whole
+    /// record) and at most librdkafka's default of 64 MiB.
+    public var prefetchBytes: Int { min(max(maximumBufferedBytes / 4, 1 << 20), 64 << 20) }
+
     /// The librdkafka properties this configuration stands for.
     var librdkafkaProperties: [(String, String)] {
         var defaults: [(String, String)] = [
@@ -95,6 +106,8 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
             ("auto.offset.reset", autoOffsetReset.value),
             ("session.timeout.ms", String(RDKafkaConfig.milliseconds(sessionTimeout))),
             ("enable.partition.eof", "false"),
+            ("queued.max.messages.kbytes", String(prefetchBytes >> 10)),
+            ("fetch.max.bytes", String(prefetchBytes)),
         ]
         if let autoCommitInterval {
             defaults.append(("enable.auto.commit", "true"))

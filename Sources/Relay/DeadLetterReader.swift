@@ -71,6 +71,9 @@ public enum DeadLetterReader {
         configuration.properties = properties
         configuration.autoCommitInterval = nil
         configuration.autoOffsetReset = .earliest
+        // The reader keeps every record it returns: a byte budget would stop it part-way, and the idle timeout
+        // would then end the read early without a word.
+        configuration.maximumBufferedBytes = .max
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         var messages: [KafkaConsumerMessage] = []
         do {

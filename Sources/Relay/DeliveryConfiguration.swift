@@ -31,19 +31,15 @@ public struct DeliveryConfiguration: Sendable, Hashable {
     }
 
     /// The dispatcher settings: pause fetching at 2 × `maximumInFlight` buffered records but at least
-    /// ``minimumPauseThreshold``, or at ``pauseBytes`` of buffered keys and values; resume at `maximumInFlight`.
+    /// ``minimumPauseThreshold``; resume at `maximumInFlight`. (Bytes are bounded by the consumer's byte budget,
+    /// `delivery.max_buffered_bytes`, which every record the relay holds draws from.)
     public var dispatcherConfiguration: DispatcherConfiguration {
         DispatcherConfiguration(
             maximumInFlight: self.maximumInFlight,
             ordering: self.ordering,
-            pauseThreshold: max(2 * self.maximumInFlight, Self.minimumPauseThreshold),
-            pauseBytes: Self.pauseBytes
+            pauseThreshold: max(2 * self.maximumInFlight, Self.minimumPauseThreshold)
         )
     }
-
-    /// Buffered bytes (record keys and values) at which fetching pauses whatever the record count: 1,024 records
-    /// of 1 MB would otherwise hold a gigabyte in a pod limited to 256 MiB (deploy/kubernetes).
-    public static let pauseBytes = 32 << 20
 
     /// Fewest buffered records at which fetching pauses. Every pause and resume costs the consumer a pass over
     /// its buffer and librdkafka a re-fetch; pausing every 64 records (2 × 64 − 64) took 15–20 % of the relay's

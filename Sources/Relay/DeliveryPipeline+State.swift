@@ -58,7 +58,7 @@ extension DeliveryPipeline {
 
         /// Submits a record's jobs; a record without any is complete at once.
         mutating func submit(
-            _ jobs: [EventJob], for ticket: OffsetTracker.Ticket, key: [UInt8]?, bytes: Int
+            _ jobs: [EventJob], for ticket: OffsetTracker.Ticket, key: [UInt8]?
         ) -> Actions {
             var actions = Actions()
             guard !jobs.isEmpty else {
@@ -67,7 +67,7 @@ extension DeliveryPipeline {
             }
             remaining[ticket] = jobs.count
             for job in jobs {
-                let action = dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key, bytes: bytes)
+                let action = dispatcher.submit(job, partition: ticket.coordinates.partitionID, key: key)
                 actions.merge(action, &running)
             }
             return actions

@@ -246,8 +246,7 @@ public final class DeliveryPipeline: Sendable {
         let coordinates = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
         guard let ticket = state.withLock({ $0.register(coordinates) }) else { return }
         let jobs = jobs(for: message, envelope: envelope, unusable: unusable, ticket: ticket)
-        let bytes = message.value.count + (message.key?.count ?? 0)
-        perform(state.withLock { $0.submit(jobs, for: ticket, key: message.key, bytes: bytes) })
+        perform(state.withLock { $0.submit(jobs, for: ticket, key: message.key) })
     }
 
     /// The events (or dead letters) one record becomes.

@@ -114,7 +114,10 @@ extension RelayConfigLoader {
     }
 
     static func readDelivery(_ node: Node, _ reader: YAMLReader, _ delivery: inout RelayConfiguration.Delivery) {
-        let keys = ["max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found"]
+        let keys = [
+            "max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found",
+            "max_buffered_bytes",
+        ]
         guard let entries = reader.mapping(node, "delivery", allowed: keys) else { return }
         for entry in entries {
             let what = "delivery.\(entry.key)"
@@ -129,6 +132,10 @@ extension RelayConfigLoader {
             case "unmatched":
                 delivery.unmatched =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.Unmatched.self) ?? delivery.unmatched
+            case "max_buffered_bytes":
+                delivery.maximumBufferedBytes =
+                    reader.byteSize(entry.value, what, minimum: 1 << 20, maximum: 1 << 40)
+                    ?? delivery.maximumBufferedBytes
             case "referral_not_found":
                 delivery.referralNotFound =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.ReferralNotFound.self)

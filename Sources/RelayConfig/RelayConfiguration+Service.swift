@@ -18,9 +18,9 @@ extension RelayConfiguration {
         // pod and the retry partitions on the other (so scaling out spread no source work). Round-robin deals
         // each topic's partitions out in turn. `client_properties` may still set `partition.assignment.strategy`.
         consumer.partitionAssignmentStrategy = .roundRobin
-        // librdkafka prefetches up to 64 MB by default, on top of what the relay buffers (records up to 32 MB
-        // before fetching pauses): 16 MB is still thousands of ordinary records, and bounds memory with large ones.
-        consumer.properties = ["queued.max.messages.kbytes": "16384"].merging(kafka.clientProperties) { $1 }
+        // Every record the relay holds draws from one byte budget; librdkafka's prefetch is sized from it.
+        consumer.maximumBufferedBytes = delivery.maximumBufferedBytes
+        consumer.properties = kafka.clientProperties
         var producer = KafkaProducerConfiguration(bootstrapServers: kafka.brokers)
         producer.properties = kafka.clientProperties.filter { !Self.consumerOnlyProperties.contains($0.key) }
 

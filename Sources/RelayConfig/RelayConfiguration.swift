@@ -86,6 +86,9 @@ public struct RelayConfiguration: Sendable {
         public var unmatched: Unmatched = .skip
         /// Default: retry.
         public var referralNotFound: ReferralNotFound = .retry
+        /// One budget for the bytes of every record the relay holds (fetched ahead, queued, in flight, held for
+        /// a retry time); fetching stops while it is spent. Default: 64 MiB.
+        public var maximumBufferedBytes: Int = 64 << 20
         public init() {}
     }
 

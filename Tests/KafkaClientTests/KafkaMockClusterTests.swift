@@ -295,6 +295,69 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    /// Records the application still holds count against the consumer's byte budget: while it keeps them, no more
+    /// are handed out (whatever the record count); once it lets them go, the rest arrive, none lost or repeated.
+    /// A record larger than the whole budget still passes, alone.
+    @Test func recordsHeldByTheApplicationBoundWhatTheConsumerTakes() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("large", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: testLogger
+        )
+        let padding = String(repeating: "x", count: 20_000)
+        for value in 0..<60 {
+            _ = try await producer.send(topic: "large", key: nil, value: bytes("\(value) \(padding)"))
+        }
+        // One record of 150 KB, larger than the whole 100 KB budget, then small ones.
+        _ = try await producer.send(
+            topic: "large", key: nil, value: bytes("60 " + String(repeating: "y", count: 150_000)))
+        for value in 61..<70 {
+            _ = try await producer.send(topic: "large", key: nil, value: bytes("\(value)"))
+        }
+        await producer.close()
+
+        let budget = ByteBudget(limit: 100_000)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                bootstrapServers: cluster.bootstrapServers, groupID: "budget", topics: ["large"]),
+            logger: testLogger,
+            budget: budget
+        )
+        let held = Mutex<[KafkaConsumerMessage]>([])
+        let seen = Mutex<[Int]>([])
+        let reader = Task {
+            for try await message in consumer.messages {
+                seen.withLock { $0.append(Int(text(message.value)!.split(separator: " ")[0])!) }
+                held.withLock { $0.append(message) }
+            }
+        }
+        #expect(await eventually(timeout: .seconds(20)) { seen.withLock { $0.count } >= 4 })
+        try await Task.sleep(for: .milliseconds(500))
+        let whileHeld = seen.withLock { $0.count }
+        #expect(whileHeld <= 5, "20 KB records held by the application: at most 100 KB of them, got \(whileHeld)")
+        #expect(budget.reservedBytes <= 100_000)
+
+        // Let go of everything received, again and again: the rest flows, the large record alone.
+        let largeSeenAlone = Mutex(false)
+        let drained = await eventually(timeout: .seconds(30)) {
+            let messages = held.withLock { held in
+                defer { held.removeAll() }
+                return held
+            }
+            if messages.contains(where: { $0.value.count > 100_000 }) {
+                largeSeenAlone.withLock { $0 = messages.count == 1 }
+            }
+            return seen.withLock { $0.count } >= 70
+        }
+        #expect(drained)
+        #expect(largeSeenAlone.withLock { $0 }, "the record larger than the budget was handed out alone")
+        #expect(seen.withLock { $0 } == Array(0..<70), "every record once, in order")
+        reader.cancel()
+        await consumer.close()
+        await cluster.close()
+    }
+
     @Test func fullBufferStillServesRebalances() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("stuck", partitions: 2)

@@ -67,12 +67,12 @@ struct ConfigLoadingTests {
         #expect(failures("kafka: {commit_interval: soon}\naffonso: {api_key: k}\n" + Self.rules).count == 1)
     }
 
-    @Test("the consumer deals partitions out round-robin and prefetches 16 MB, unless client_properties say otherwise")
+    @Test("the consumer deals partitions out round-robin and holds 64 MiB of records (16 MiB prefetched), unless set")
     func consumerDefaults() throws {
         let plain = try load("affonso: {api_key: k}\n" + Self.rules).configuration.serviceConfiguration(file: "r")
         #expect(plain.consumer.partitionAssignmentStrategy == .roundRobin)
-        #expect(plain.consumer.properties["queued.max.messages.kbytes"] == "16384")
-        #expect(plain.producer.properties["queued.max.messages.kbytes"] == nil, "a consumer-only property")
+        #expect(plain.consumer.maximumBufferedBytes == 64 << 20)
+        #expect(plain.consumer.prefetchBytes == 16 << 20)
         let custom = try load(
             """
             kafka: {client_properties: {partition.assignment.strategy: cooperative-sticky, \
@@ -83,6 +83,24 @@ struct ConfigLoadingTests {
         ).configuration.serviceConfiguration(file: "r")
         #expect(custom.consumer.properties["partition.assignment.strategy"] == "cooperative-sticky")
         #expect(custom.consumer.properties["queued.max.messages.kbytes"] == "4096")
+        #expect(custom.producer.properties["queued.max.messages.kbytes"] == nil, "a consumer-only property")
+    }
+
+    @Test("delivery.max_buffered_bytes sets the one byte budget; an unreadable or absurd size is an error at its line")
+    func bufferedBytes() throws {
+        let sized = try load("affonso: {api_key: k}\ndelivery: {max_buffered_bytes: 128MiB}\n" + Self.rules)
+        let service = try sized.configuration.serviceConfiguration(file: "r")
+        #expect(service.consumer.maximumBufferedBytes == 128 << 20)
+        #expect(service.consumer.prefetchBytes == 32 << 20)
+        #expect(
+            try load("affonso: {api_key: k}\ndelivery: {max_buffered_bytes: 100_000_000}\n" + Self.rules)
+                .configuration.delivery.maximumBufferedBytes == 100_000_000)
+        for bad in ["lots", "1KiB", "-5MiB", "99999999999999999999", "9000000000GiB", "64 parsecs"] {
+            let errors = failures("affonso: {api_key: k}\ndelivery:\n  max_buffered_bytes: \(bad)\n" + Self.rules)
+            #expect(errors.count == 1, "\(bad)")
+            #expect(
+                errors.first?.hasPrefix("relay.yaml:3:23: delivery.max_buffered_bytes must be") == true, "\(errors)")
+        }
     }
 
     @Test("an unset variable is an error naming it and its line")
