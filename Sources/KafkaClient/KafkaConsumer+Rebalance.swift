@@ -53,7 +53,11 @@ extension KafkaConsumer {
             let added = Set(partitions)
             state.assignment.formUnion(added)
             state.revoking.subtract(added)
-            setPaused(partitions.filter { state.userPaused.contains($0) }, true)
+            // A partition starts unpaused at every assignment: the application decides afresh (see `pause`).
+            // librdkafka may keep an application pause on its partition object across an unassignment, so it is
+            // lifted there too.
+            state.userPaused.subtract(added)
+            setPaused(partitions, false)
         }
         logger.debug(
             "Kafka partitions assigned",
@@ -95,6 +99,7 @@ extension KafkaConsumer {
         state.withLock { state in
             state.assignment.subtract(revoked)
             state.revoking.subtract(revoked)
+            state.userPaused.subtract(revoked)
         }
         if isCooperative {
             if let error = rd_kafka_incremental_unassign(rk, list) {

@@ -169,7 +169,7 @@ public final class KafkaConsumer: Sendable {
     /// every second meanwhile).
     public var brokersReachable: Bool { reachability.withLock { $0.isReachable } }
 
-    /// The partitions the application paused (remembered across rebalances).
+    /// The owned partitions the application paused and has not resumed (none survive an unassignment).
     public var pausedPartitions: Set<KafkaTopicPartition> { state.withLock { $0.userPaused } }
 
     // MARK: - Offsets
@@ -305,17 +305,20 @@ public final class KafkaConsumer: Sendable {
 
     // MARK: - Pause and resume
 
-    /// Stops delivering records of a partition until ``resume(topic:partition:)``. Records already buffered stay
-    /// held back, in order. The pause is remembered: it is re-applied when the partition is assigned again.
+    /// Stops delivering records of an owned partition until ``resume(topic:partition:)`` or until it is
+    /// unassigned. Records already buffered stay held back, in order.
+    ///
+    /// The consumer keeps no pause of its own across assignments: a partition it does not own is not paused
+    /// (the call does nothing), and every partition starts unpaused when it is assigned, so whoever decides what
+    /// is fetched decides afresh after each assignment (``pausedPartitions`` tells what is paused now).
     ///
     /// O(1): the partition's buffered records are set aside only when the iterator reaches them.
     public func pause(topic: String, partition: Int32) {
         let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
         state.withLock { state in
+            guard state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) else { return }
             guard state.userPaused.insert(topicPartition).inserted else { return }
-            if state.assignment.contains(topicPartition), !state.revoking.contains(topicPartition) {
-                setPaused([topicPartition], true)
-            }
+            setPaused([topicPartition], true)
         }
     }
 

@@ -34,7 +34,7 @@ extension DeliveryPipeline {
         var revoking: Set<PartitionID> = []
         /// Graceful shutdown started.
         var isDraining = false
-        /// Partitions this pipeline asked the consumer to pause.
+        /// Partitions that should be paused, as of the last ``pauseChanges(actual:)``.
         var paused: Set<PartitionID> = []
 
         init(configuration: DeliveryPipelineConfiguration) {
@@ -160,17 +160,22 @@ extension DeliveryPipeline {
             dispatcher.isPaused || !isDeliveryOpen || isDraining || held[partition] != nil
         }
 
-        /// The partitions to pause and resume so the consumer's state matches ``shouldPause(_:)``.
-        mutating func pauseChanges() -> (pause: [PartitionID], resume: [PartitionID], pausedCount: Int) {
+        /// The partitions to pause and resume so that what the consumer has paused (`actual`, read from it)
+        /// matches ``shouldPause(_:)``. Reconciling with the consumer's own set, not with a copy kept here, means
+        /// the two can never disagree: after a reassignment (every partition starts unpaused) or a lost
+        /// partition, the next call puts fetching right.
+        mutating func pauseChanges(
+            actual: Set<PartitionID>
+        ) -> (pause: [PartitionID], resume: [PartitionID], pausedCount: Int) {
             var pause: [PartitionID] = []
             var resume: [PartitionID] = []
+            paused = []
             for partition in tracker.assignedPartitions where !revoking.contains(partition) {
                 let should = shouldPause(partition)
-                if should, !paused.contains(partition) {
-                    paused.insert(partition)
+                if should { paused.insert(partition) }
+                if should, !actual.contains(partition) {
                     pause.append(partition)
-                } else if !should, paused.contains(partition) {
-                    paused.remove(partition)
+                } else if !should, actual.contains(partition) {
                     resume.append(partition)
                 }
             }

@@ -349,7 +349,8 @@ public final class DeliveryPipeline: Sendable {
     func applyPauses() {
         guard let consumer = consumer.withLock({ $0 }) else { return }
         pauseApplication.withLock { _ in
-            let (pause, resume, pausedCount) = state.withLock { $0.pauseChanges() }
+            let actual = consumer.pausedPartitions
+            let (pause, resume, pausedCount) = state.withLock { $0.pauseChanges(actual: actual) }
             for partition in pause {
                 consumer.pause(topic: partition.topic, partition: partition.partition)
             }

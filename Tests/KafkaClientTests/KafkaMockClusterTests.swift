@@ -215,23 +215,45 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
-    @Test func pauseIsRememberedUntilThePartitionIsAssigned() async throws {
+    /// The consumer keeps no pause of its own: pausing a partition it does not own does nothing, and after a
+    /// rebalance every partition it is given is fetched until the application pauses it again. (It used to
+    /// re-apply remembered pauses, while the relay forgot its own at the revoke: after a member left, the one that
+    /// stayed had every partition assigned and delivered nothing.)
+    @Test func everyAssignmentStartsUnpaused() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("later", partitions: 2)
         let reports = try await produce(cluster, topic: "later", values: 0..<20)
-        let onPartitionZero = reports.filter { $0.partition == 0 }.count
-        let consumer = try consumer(cluster, topic: "later", group: "remembered")
-        // Paused before the group assigned anything: applied when the assignment arrives.
+        let events = Mutex<[KafkaConsumer.RebalanceEvent]>([])
+        let fastGroup: (inout KafkaConsumerConfiguration) -> Void = {
+            $0.partitionAssignmentStrategy = .roundRobin
+            $0.sessionTimeout = .seconds(6)
+            $0.properties["heartbeat.interval.ms"] = "300"
+        }
+        let consumer = try consumer(cluster, topic: "later", group: "unpaused", configure: fastGroup) { event in
+            events.withLock { $0.append(event) }
+        }
         consumer.pause(topic: "later", partition: 1)
+        #expect(consumer.pausedPartitions.isEmpty, "not owned yet: nothing to pause")
         let collector = Collector(consumer)
-        #expect(await collector.waitFor(count: onPartitionZero))
-        try await Task.sleep(for: .seconds(2))
-        #expect(collector.messages.count == onPartitionZero, "the paused partition delivered records")
-        #expect(collector.messages.allSatisfy { $0.partition == 0 })
+        #expect(await collector.waitFor(count: 20), "both partitions fetched")
 
-        consumer.resume(topic: "later", partition: 1)
-        #expect(await collector.waitFor(count: 20))
-        #expect(Set(collector.messages.map(\.partition)) == [0, 1])
+        // Paused while owned; then a second member joins and leaves (two eager rebalances).
+        consumer.pause(topic: "later", partition: 0)
+        consumer.pause(topic: "later", partition: 1)
+        #expect(consumer.pausedPartitions.count == 2)
+        let second = try self.consumer(cluster, topic: "later", group: "unpaused", configure: fastGroup)
+        let secondCollector = Collector(second)
+        #expect(await eventually(timeout: .seconds(45)) { consumer.assignment.count == 1 })
+        await second.close()
+        secondCollector.cancel()
+        #expect(await eventually(timeout: .seconds(45)) { consumer.assignment.count == 2 })
+        #expect(consumer.pausedPartitions.isEmpty, "reassigned partitions start unpaused")
+        _ = try await produce(cluster, topic: "later", values: 20..<40)
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                Set(collector.messages.compactMap { text($0.value).flatMap(Int.init) }).isSuperset(of: 20..<40)
+            }, "records produced after the rebalance are fetched from both partitions")
+        _ = reports
         await consumer.close()
         await cluster.close()
     }
