@@ -120,7 +120,7 @@ let package = Package(
             dependencies: ["AffonsoSandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strict
         ),
-        .testTarget(name: "RelayTests", dependencies: ["Relay"], swiftSettings: strict),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "CEL"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -18,7 +18,7 @@ extension DeliveryPipeline {
             metrics.recordFailure(errorClass)
             let decision = RetryPolicy.Decision.deadLetter(
                 topic: configuration.retry.deadLetterTopic,
-                attempt: (event.envelope?.attempt ?? 0) + 1
+                attempt: RetryPolicy.nextAttempt(after: event.envelope?.attempt ?? 0)
             )
             finished = await route(event, decision, errorClass, message, status: nil)
         }
@@ -219,7 +219,7 @@ extension DeliveryPipeline {
         let envelope = RetryEnvelope.failure(
             after: event.envelope,
             record: event.source,
-            timestamp: event.message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) },
+            timestamp: event.message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
             rule: event.rule,
             errorClass: errorClass,
             message: message,

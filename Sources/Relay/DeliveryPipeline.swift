@@ -28,6 +28,8 @@ public final class DeliveryPipeline: Sendable {
     let metrics: RelayMetrics
     let policy: RetryPolicy
     let retryTopics: Set<String>
+    /// Each retry tier's delay, by topic: the longest a record read from it waits.
+    let tierDelays: [String: Duration]
     let state: Mutex<State>
     let consumer = Mutex<KafkaConsumer?>(nil)
     /// Held while pause decisions are applied to the consumer, so they reach it in the order they were made.
@@ -68,6 +70,8 @@ public final class DeliveryPipeline: Sendable {
         self.logger = logger
         self.policy = RetryPolicy(configuration: configuration.retry)
         self.retryTopics = Set(configuration.retryTopics)
+        self.tierDelays = Dictionary(
+            configuration.retry.tiers.map { ($0.topic, $0.delay) }, uniquingKeysWith: { first, _ in first })
         self.state = Mutex(State(configuration: configuration))
         (self.work, self.workContinuation) = AsyncStream.makeStream()
         (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(
@@ -188,7 +192,9 @@ public final class DeliveryPipeline: Sendable {
             process(message, envelope: nil, unusable: error.message)
             return
         }
-        let delay = envelope?.remainingDelay(now: Date())
+        let delay = envelope?.remainingDelay(
+            now: Date(), recordTimestamp: message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
+            tierDelay: tierDelays[message.topic])
         let held = state.withLock { state -> Bool in
             if state.held[partition] != nil {
                 state.held[partition]!.append(message)
@@ -220,7 +226,10 @@ public final class DeliveryPipeline: Sendable {
             guard var queue = state.held[partition] else { return nil }
             while let first = queue.first {
                 let envelope = try? RetryEnvelope.parse(first.headers)
-                if let delay = envelope?.remainingDelay(now: now) {
+                let written = first.timestampMilliseconds.map(WallClock.date(milliseconds:))
+                if let delay = envelope?.remainingDelay(
+                    now: now, recordTimestamp: written, tierDelay: tierDelays[first.topic])
+                {
                     state.held[partition] = queue
                     return delay
                 }
@@ -391,8 +400,11 @@ extension ErrorClass {
 }
 
 extension CELTimestamp {
-    /// A Kafka timestamp (milliseconds since the epoch); before 1970 the nanoseconds stay positive.
+    /// A Kafka timestamp (milliseconds since the epoch, clamped to years 1–9999); before 1970 the nanoseconds stay
+    /// positive.
     init(milliseconds: Int64) {
+        let milliseconds = min(
+            max(milliseconds, WallClock.millisecondRange.lowerBound), WallClock.millisecondRange.upperBound)
         var (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         if remainder < 0 {
             seconds -= 1
@@ -402,6 +414,6 @@ extension CELTimestamp {
     }
 
     init(date: Date) {
-        self.init(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        self.init(milliseconds: WallClock.milliseconds(date))
     }
 }

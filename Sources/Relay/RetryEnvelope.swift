@@ -138,11 +138,25 @@ public struct RetryEnvelope: Sendable, Hashable {
 
     /// How long until the record may be attempted, or `nil` when it is due.
     ///
-    /// - Parameter now: The current wall-clock time.
-    public func remainingDelay(now: Date) -> Duration? {
-        let seconds = self.notBefore.timeIntervalSince(now)
+    /// `not_before` is input like any header: a record of a retry tier never waits longer than the tier's delay
+    /// after the retry record was written (its own timestamp, or now when it has none or one in the future), so a
+    /// `not_before` in year 9999 cannot hold its partition.
+    ///
+    /// - Parameters:
+    ///   - now: The current wall-clock time.
+    ///   - recordTimestamp: The retry record's own timestamp (when it was written to the tier).
+    ///   - tierDelay: The delay of the tier the record was read from; `nil` when it is not a known tier.
+    public func remainingDelay(now: Date, recordTimestamp: Date? = nil, tierDelay: Duration? = nil) -> Duration? {
+        var due = self.notBefore
+        if let tierDelay {
+            let written = min(recordTimestamp ?? now, now)
+            let delaySeconds = Double(tierDelay.components.seconds) + Double(tierDelay.components.attoseconds) / 1e18
+            due = min(due, written.addingTimeInterval(delaySeconds))
+        }
+        let seconds = due.timeIntervalSince(now)
         guard seconds > 0 else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        // At most about 31,000 years away (parsed times stay within years 1–9999): no overflow.
+        return .milliseconds(Int64(min((seconds * 1000).rounded(.up), 1e15)))
     }
 
     private static func truncate(_ message: String) -> String {

@@ -82,7 +82,7 @@ public struct RetryPolicy: Sendable {
         case .failed(let failedClass):
             errorClass = failedClass
         }
-        let attempt = max(0, previousAttempts) + 1
+        let attempt = Self.nextAttempt(after: previousAttempts)
         if errorClass.isTransient {
             if apiIsDown {
                 return .waitForRecovery
@@ -96,6 +96,11 @@ public struct RetryPolicy: Sendable {
             return self.nextRound(attempt: attempt, now: now)
         }
         return .deadLetter(topic: self.configuration.deadLetterTopic, attempt: attempt)
+    }
+
+    /// The attempt number after `previous` failed rounds: one more, saturating (a header may say `Int.max`).
+    public static func nextAttempt(after previous: Int) -> Int {
+        previous < 0 ? 1 : (previous == .max ? .max : previous + 1)
     }
 
     /// Decides with the system random source.

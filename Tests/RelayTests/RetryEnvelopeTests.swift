@@ -1,3 +1,4 @@
+import CEL
 import Foundation
 import Testing
 
@@ -183,5 +184,65 @@ struct RetryEnvelopeTests {
         #expect(envelope.remainingDelay(now: Self.now.addingTimeInterval(29.5)) == .milliseconds(500))
         #expect(envelope.remainingDelay(now: Self.now.addingTimeInterval(30)) == nil)
         #expect(envelope.remainingDelay(now: Self.now.addingTimeInterval(60)) == nil)
+    }
+
+    // MARK: - Untrusted header values
+
+    /// The headers of ``first(message:)`` with one relay header replaced.
+    static func headers(_ name: String, _ value: String) -> [RecordHeader] {
+        Self.first().headers(keeping: []).map { $0.key == name ? RecordHeader(key: name, string: value) : $0 }
+    }
+
+    @Test("a not_before in year 9999 waits no longer than the tier's delay after the retry record was written")
+    func notBeforeFarAwayIsBoundedByTheTier() throws {
+        let envelope = try #require(
+            try RetryEnvelope.parse(Self.headers("affonso-relay.not_before", "9999-12-31T23:59:59Z")))
+        #expect(
+            envelope.remainingDelay(now: Self.now, recordTimestamp: Self.now, tierDelay: .seconds(30)) == .seconds(30))
+        #expect(
+            envelope.remainingDelay(
+                now: Self.now, recordTimestamp: Self.now.addingTimeInterval(-10), tierDelay: .seconds(30))
+                == .seconds(20))
+        // A record timestamp in the future counts as now; none at all too.
+        for written in [Date(timeIntervalSince1970: 253_402_300_799), nil] {
+            #expect(
+                envelope.remainingDelay(now: Self.now, recordTimestamp: written, tierDelay: .seconds(30))
+                    == .seconds(30))
+        }
+        // An ordinary not_before is kept: the cap only shortens.
+        #expect(
+            Self.first().remainingDelay(now: Self.now, recordTimestamp: Self.now, tierDelay: .seconds(3600)) == .seconds(30))
+    }
+
+    @Test("absurd times in headers and Kafka timestamps are clamped, never trap")
+    func absurdTimes() throws {
+        for value in [String(Int64.max), String(Int64.min), "-9223372036854775807"] {
+            let envelope = try #require(try RetryEnvelope.parse(Self.headers("affonso-relay.not_before", value)))
+            _ = envelope.remainingDelay(now: Self.now, recordTimestamp: nil, tierDelay: .seconds(1))
+            _ = envelope.remainingDelay(now: Self.now)
+            let written = envelope.headers(keeping: [])
+            #expect(try RetryEnvelope.parse(written) != nil, "what the relay writes it can read back")
+        }
+        for milliseconds in [Int64.max, Int64.min, Int64.max - 1] {
+            let date = WallClock.date(milliseconds: milliseconds)
+            #expect(WallClock.parse(WallClock.format(date)) != nil)
+            let timestamp = CELTimestamp(milliseconds: milliseconds)
+            #expect(timestamp.seconds >= -62_135_596_800 && timestamp.seconds <= 253_402_300_799)
+            _ = CELTimestamp(date: Date(timeIntervalSince1970: 1e300))
+        }
+    }
+
+    @Test("an attempt of Int.max saturates: the next round is a dead letter, not a trap")
+    func attemptSaturates() throws {
+        let envelope = try #require(try RetryEnvelope.parse(Self.headers("affonso-relay.attempt", String(Int.max))))
+        #expect(envelope.attempt == .max)
+        #expect(RetryPolicy.nextAttempt(after: .max) == .max)
+        let policy = RetryPolicy(
+            configuration: RetryConfiguration(
+                tiers: [.init(topic: "t.retry", delay: .seconds(1))], maximumAttempts: 3, inProcessAttempts: 1,
+                deadLetterTopic: "t.dlq"))
+        let decision = policy.decide(
+            .failed(.api5xx), previousAttempts: envelope.attempt, inProcessAttempt: 1, now: Self.now)
+        #expect(decision == .deadLetter(topic: "t.dlq", attempt: .max))
     }
 }
