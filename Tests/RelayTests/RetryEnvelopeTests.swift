@@ -210,8 +210,8 @@ struct RetryEnvelopeTests {
                     == .seconds(30))
         }
         // An ordinary not_before is kept: the cap only shortens.
-        #expect(
-            Self.first().remainingDelay(now: Self.now, recordTimestamp: Self.now, tierDelay: .seconds(3600)) == .seconds(30))
+        let ordinary = Self.first().remainingDelay(now: Self.now, recordTimestamp: Self.now, tierDelay: .seconds(3600))
+        #expect(ordinary == .seconds(30))
     }
 
     @Test("absurd times in headers and Kafka timestamps are clamped, never trap")
