@@ -112,4 +112,28 @@ public struct CredentialsGate: Sendable {
         self.state = .faulted(status: status ?? previousStatus, since: since, nextProbeAt: now + self.probeInterval)
         return nil
     }
+
+    /// Records a probe that got no answer about the key (a 5xx, a timeout, a connection error): the key is still
+    /// considered refused, and the next probe is due after the probe interval.
+    ///
+    /// - Parameter now: The current time.
+    public mutating func recordProbeUnanswered(now: ContinuousClock.Instant) {
+        guard case .probing(let status, let since) = self.state else { return }
+        self.state = .faulted(status: status, since: since, nextProbeAt: now + self.probeInterval)
+    }
+
+    /// Records a probe that was abandoned before it was answered (its request was cancelled): the next probe is
+    /// due at once, so another request takes it.
+    ///
+    /// - Parameter now: The current time.
+    public mutating func abandonProbe(now: ContinuousClock.Instant) {
+        guard case .probing(let status, let since) = self.state else { return }
+        self.state = .faulted(status: status, since: since, nextProbeAt: now)
+    }
+
+    /// Whether a probe was started and has not been reported yet.
+    public var isProbing: Bool {
+        if case .probing = self.state { return true }
+        return false
+    }
 }

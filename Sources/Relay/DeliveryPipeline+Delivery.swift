@@ -34,6 +34,7 @@ extension DeliveryPipeline {
             do {
                 result = try await client.sendMeasured(body: mapped.body, externalEventID: mapped.externalEventID)
             } catch {
+                note(.abandoned, turn)
                 return false
             }
             let outcome = result.outcome
@@ -42,7 +43,7 @@ extension DeliveryPipeline {
             let failure: AffonsoError
             switch outcome {
             case .delivered:
-                noteAnswered(turn)
+                note(.answered, turn)
                 metrics.recordDelivered(eventType: mapped.eventType, rule: mapped.rule)
                 let origin = event.envelope?.original ?? event.source
                 logger.debug(
@@ -57,20 +58,16 @@ extension DeliveryPipeline {
                 failure = error
             }
             if failure.errorClass == .credentials || failure.code == .apiKeyUnavailable {
-                noteCredentialsFault(status: failure.status ?? 401, turn: turn)
+                note(.refusedKey(status: failure.status ?? 401), turn)
                 continue
             }
             if failure.errorClass == .rateLimited {
-                noteAnswered(turn)
+                note(.answered, turn)
                 continue
             }
             let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
             metrics.recordFailure(errorClass)
-            if errorClass.isTransient {
-                noteTransientFailure(turn)
-            } else {
-                noteAnswered(turn)
-            }
+            note(errorClass.isTransient ? .unanswered : .answered, turn)
             let decision = policy.decide(
                 .failed(errorClass),
                 previousAttempts: event.envelope?.attempt ?? 0,
@@ -107,15 +104,7 @@ extension DeliveryPipeline {
     func waitForTurn() async -> Turn? {
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            let (turn, wait) = state.withLock { state -> (Turn?, Duration) in
-                if state.isDeliveryOpen { return (.regular, .zero) }
-                if !state.credentials.isReady {
-                    if state.credentials.startProbeIfDue(now: now) { return (.credentialsProbe, .zero) }
-                    return (nil, state.credentials.nextProbeTime.map { $0 - now } ?? .seconds(1))
-                }
-                if state.outage.startProbeIfDue(now: now) { return (.outageProbe, .zero) }
-                return (nil, state.outage.nextProbeTime.map { $0 - now } ?? .seconds(1))
-            }
+            let (turn, wait) = state.withLock { $0.turn(now: now) }
             if let turn { return turn }
             do {
                 try await Task.sleep(for: min(max(wait, .milliseconds(10)), .seconds(1)))
@@ -126,68 +115,32 @@ extension DeliveryPipeline {
         return nil
     }
 
-    private func noteAnswered(_ turn: Turn) {
-        let now = ContinuousClock.now
-        let (resumedOutage, resumedCredentials) = state.withLock { state in
-            switch turn {
-            case .regular:
-                (
-                    state.outage.record(.answered, now: now) == .resumeFetching,
-                    state.credentials.recordAuthorized() == .resumeFetching
-                )
-            case .outageProbe:
-                (state.outage.recordProbe(.answered, now: now) == .resumeFetching, false)
-            case .credentialsProbe:
-                (false, state.credentials.recordProbe(authorized: true, now: now) == .resumeFetching)
-            }
-        }
-        if resumedOutage {
+    /// Feeds what a request learnt to the gates, and logs and applies what changed.
+    private func note(_ answer: State.Answer, _ turn: Turn) {
+        let changes = state.withLock { $0.record(answer, turn: turn, now: .now) }
+        if changes.outageResumed {
             logger.notice("the Affonso API answers again; resuming fetching")
         }
-        if resumedCredentials {
+        if changes.credentialsResumed {
             logger.notice("Affonso accepts the API key again; resuming fetching")
             metrics.setCredentialsFault(false)
         }
-        if resumedOutage || resumedCredentials { applyPauses() }
-    }
-
-    private func noteTransientFailure(_ turn: Turn) {
-        let now = ContinuousClock.now
-        let stopped = state.withLock { state in
-            switch turn {
-            case .regular, .credentialsProbe:
-                state.outage.record(.transientFailure, now: now) == .stopFetching
-            case .outageProbe:
-                state.outage.recordProbe(.transientFailure, now: now) == .stopFetching
-            }
-        }
-        if stopped {
+        if changes.outageStopped {
             logger.error(
                 "the Affonso API is failing most requests; stopped fetching, holding in-flight events and probing"
             )
-            applyPauses()
         }
-    }
-
-    private func noteCredentialsFault(status: Int, turn: Turn) {
-        let now = ContinuousClock.now
-        let stopped = state.withLock { state -> Bool in
-            if case .credentialsProbe = turn {
-                _ = state.credentials.recordProbe(authorized: false, status: status, now: now)
-                return false
-            }
-            return state.credentials.recordFault(status: status, now: now) != nil
+        if let status = changes.credentialsFaulted {
+            let reason =
+                status == 403
+                ? "the API key lacks the write:commissions permission (403)"
+                : "the API key is missing, wrong or revoked (\(status))"
+            logger.error(
+                "Affonso refused the API key: \(reason). Delivery stopped, nothing is committed or dead-lettered; fix the key (api_key_file is re-read), probing every \(configuration.credentialsProbeInterval)"
+            )
+            metrics.setCredentialsFault(true)
         }
-        guard stopped else { return }
-        let reason =
-            status == 403
-            ? "the API key lacks the write:commissions permission (403)"
-            : "the API key is missing, wrong or revoked (\(status))"
-        logger.error(
-            "Affonso refused the API key: \(reason). Delivery stopped, nothing is committed or dead-lettered; fix the key (api_key_file is re-read), probing every \(configuration.credentialsProbeInterval)"
-        )
-        metrics.setCredentialsFault(true)
-        applyPauses()
+        if changes.pausesChanged { applyPauses() }
     }
 
     // MARK: - Retry and dead-letter topics

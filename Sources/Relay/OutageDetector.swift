@@ -163,6 +163,21 @@ public struct OutageDetector: Sendable {
         }
     }
 
+    /// Records a probe that was abandoned before it was answered (its request was cancelled): the API is still
+    /// considered down, and the next probe is due at once.
+    ///
+    /// - Parameter now: The current time.
+    public mutating func abandonProbe(now: ContinuousClock.Instant) {
+        guard case .probing(let since, let interval) = self.state else { return }
+        self.state = .down(since: since, nextProbeAt: now, interval: interval)
+    }
+
+    /// Whether a probe was started and has not been reported yet.
+    public var isProbing: Bool {
+        if case .probing = self.state { return true }
+        return false
+    }
+
     private mutating func resetWindow() {
         for index in self.window.indices {
             self.window[index] = false
