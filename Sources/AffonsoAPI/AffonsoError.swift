@@ -53,7 +53,8 @@ public struct AffonsoError: Error, Sendable, CustomStringConvertible {
     public var shortDescription: String { errorClass.rawValue }
 
     public var description: String {
-        var text = "AffonsoError.\(code): \(message)"
+        // Users read this (logs, command errors): the message, never the Swift type name.
+        var text = message
         if let status { text += " (HTTP \(status)" + (apiErrorCode.map { ", \($0)" } ?? "") + ")" }
         return text
     }
