@@ -1,14 +1,40 @@
 import Foundation
+import KafkaClient
 import Rules
 import Yams
 
 extension RelayConfigLoader {
+    // MARK: - Keys
+
+    static let kafkaKeys = [
+        "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes", "commit_interval",
+    ]
+    static let affonsoKeys = [
+        "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http",
+    ]
+    static let rateLimitKeys = ["per_minute", "burst"]
+    static let deliveryKeys = ["max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found"]
+    static let retryKeys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
+    static let tierKeys = ["topic", "delay"]
+    static let serverKeys = ["listen", "shutdown_grace"]
+    static let loggingKeys = ["level", "format"]
+
+    /// Every key `relay.yaml` accepts outside `rules`, dotted (`kafka.brokers`, `retry.tiers.delay`); what
+    /// docs/configuration.md must describe.
+    public static var knownKeys: [String] {
+        var keys = topLevelKeys
+        keys += kafkaKeys.map { "kafka." + $0 }
+        keys += affonsoKeys.map { "affonso." + $0 } + rateLimitKeys.map { "affonso.rate_limit." + $0 }
+        keys += deliveryKeys.map { "delivery." + $0 }
+        keys += retryKeys.map { "retry." + $0 } + tierKeys.map { "retry.tiers." + $0 }
+        keys += serverKeys.map { "server." + $0 } + loggingKeys.map { "logging." + $0 }
+        return keys
+    }
+
+    // MARK: - Sections
+
     static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
-        let keys = [
-            "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes",
-            "commit_interval",
-        ]
-        guard let entries = reader.mapping(node, "kafka", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "kafka", allowed: kafkaKeys) else { return }
         for entry in entries {
             let what = "kafka.\(entry.key)"
             switch entry.key {
@@ -36,13 +62,7 @@ extension RelayConfigLoader {
                         reader.error(patternNode, "\(what)[\(index)] is not a valid regular expression: \(error)")
                     }
                 }
-            case "client_properties":
-                guard let properties = reader.mapping(entry.value, what) else { continue }
-                for property in properties {
-                    if let value = reader.string(property.value, "\(what).\(property.key)") {
-                        kafka.clientProperties[property.key] = value
-                    }
-                }
+            case "client_properties": readClientProperties(entry.value, reader, &kafka)
             case "max_record_bytes":
                 kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
             case "commit_interval": kafka.commitInterval = reader.duration(entry.value, what) ?? kafka.commitInterval
@@ -57,8 +77,7 @@ extension RelayConfigLoader {
         _ affonso: inout RelayConfiguration.Affonso,
         purpose: Purpose
     ) {
-        let keys = ["base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http"]
-        guard let entries = reader.mapping(node, "affonso", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "affonso", allowed: affonsoKeys) else { return }
         var baseURLNode: Node?
         for entry in entries {
             let what = "affonso.\(entry.key)"
@@ -71,7 +90,7 @@ extension RelayConfigLoader {
             case "plan":
                 affonso.plan = reader.choice(entry.value, what, RelayConfiguration.Affonso.Plan.self) ?? affonso.plan
             case "rate_limit":
-                guard let limits = reader.mapping(entry.value, what, allowed: ["per_minute", "burst"]) else { continue }
+                guard let limits = reader.mapping(entry.value, what, allowed: rateLimitKeys) else { continue }
                 var perMinute: Int?
                 var burst: Int?
                 for limit in limits {
@@ -96,6 +115,14 @@ extension RelayConfigLoader {
         if purpose == .service && (!hasKeyEntry || affonso.apiKey == "") && affonso.apiKeyFile == nil {
             reader.error(node, "affonso needs api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
         }
+        if purpose == .service, let path = affonso.apiKeyFile, !FileManager.default.isReadableFile(atPath: path) {
+            let keyNode = entries.first { $0.key == "api_key_file" }?.value
+            reader.error(
+                keyNode ?? node,
+                "affonso.api_key_file '\(path)' cannot be read (does it exist, and may the relay read it?); mount "
+                    + "the key there or use api_key: ${AFFONSO_API_KEY}"
+            )
+        }
         let url = affonso.baseURL
         let lower = url.lowercased()
         if lower.hasPrefix("http://") {
@@ -114,8 +141,7 @@ extension RelayConfigLoader {
     }
 
     static func readDelivery(_ node: Node, _ reader: YAMLReader, _ delivery: inout RelayConfiguration.Delivery) {
-        let keys = ["max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found"]
-        guard let entries = reader.mapping(node, "delivery", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "delivery", allowed: deliveryKeys) else { return }
         for entry in entries {
             let what = "delivery.\(entry.key)"
             switch entry.key {
@@ -139,8 +165,7 @@ extension RelayConfigLoader {
     }
 
     static func readRetry(_ node: Node, _ reader: YAMLReader, _ retry: inout RelayConfiguration.Retry) {
-        let keys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
-        guard let entries = reader.mapping(node, "retry", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "retry", allowed: retryKeys) else { return }
         for entry in entries {
             let what = "retry.\(entry.key)"
             switch entry.key {
@@ -149,7 +174,7 @@ extension RelayConfigLoader {
                 var tiers: [RelayConfiguration.Retry.Tier] = []
                 for (index, tierNode) in nodes.enumerated() {
                     let tierWhat = "\(what)[\(index)]"
-                    guard let fields = reader.mapping(tierNode, tierWhat, allowed: ["topic", "delay"]) else { continue }
+                    guard let fields = reader.mapping(tierNode, tierWhat, allowed: tierKeys) else { continue }
                     let topic = fields.first { $0.key == "topic" }.flatMap {
                         reader.string($0.value, "\(tierWhat).topic")
                     }
@@ -175,7 +200,7 @@ extension RelayConfigLoader {
     }
 
     static func readServer(_ node: Node, _ reader: YAMLReader, _ server: inout RelayConfiguration.Server) {
-        guard let entries = reader.mapping(node, "server", allowed: ["listen", "shutdown_grace"]) else { return }
+        guard let entries = reader.mapping(node, "server", allowed: serverKeys) else { return }
         for entry in entries {
             let what = "server.\(entry.key)"
             switch entry.key {
@@ -195,7 +220,7 @@ extension RelayConfigLoader {
     }
 
     static func readLogging(_ node: Node, _ reader: YAMLReader, _ logging: inout RelayConfiguration.Logging) {
-        guard let entries = reader.mapping(node, "logging", allowed: ["level", "format"]) else { return }
+        guard let entries = reader.mapping(node, "logging", allowed: loggingKeys) else { return }
         for entry in entries {
             let what = "logging.\(entry.key)"
             switch entry.key {
@@ -207,5 +232,56 @@ extension RelayConfigLoader {
             default: break
             }
         }
+    }
+
+    /// `kafka.client_properties`: each property is set on a throwaway librdkafka configuration, so a typo is an
+    /// error at its line (with a "did you mean"), then the clients are created once from all of them.
+    static func readClientProperties(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
+        let what = "kafka.client_properties"
+        guard let properties = reader.mapping(node, what) else { return }
+        var accepted: [(String, String)] = []
+        var rejected = false
+        for property in properties {
+            guard let value = reader.string(property.value, "\(what).\(property.key)") else { continue }
+            kafka.clientProperties[property.key] = value
+            // Where unset variables are tolerated (`rules check`), a value built from one is not checked.
+            let raw = property.value.scalar?.string ?? ""
+            let isUnresolved = !reader.requiresVariables && raw.contains("${")
+            guard let rejection = KafkaClientProperties.rejection(property.key, isUnresolved ? "" : value) else {
+                accepted.append((property.key, value))
+                continue
+            }
+            if isUnresolved && !rejection.isUnknownProperty { continue }
+            rejected = true
+            if rejection.isUnknownProperty {
+                let hint =
+                    Suggestion.closest(to: property.key, in: KafkaClientProperties.names).map {
+                        "did you mean '\($0)'?"
+                    } ?? "check the name against librdkafka's CONFIGURATION.md"
+                reader.error(
+                    property.keyNode, "\(what): librdkafka has no property '\(property.key)'; \(hint)")
+            } else {
+                let shown = isSecret(property.key) ? "(hidden)" : "'\(value)'"
+                let reason = isSecret(property.key) ? "" : ": \(rejection.reason)"
+                reader.error(
+                    property.value,
+                    "\(what).\(property.key): librdkafka rejected the value \(shown)\(reason); "
+                        + "check it against librdkafka's CONFIGURATION.md"
+                )
+            }
+        }
+        if !rejected, !accepted.isEmpty, let problem = KafkaClientProperties.clientProblem(accepted) {
+            reader.error(
+                node,
+                "\(what): librdkafka cannot create a client from these properties: \(problem); fix or remove the "
+                    + "property it names"
+            )
+        }
+    }
+
+    /// Properties whose values are never shown in messages.
+    static func isSecret(_ property: String) -> Bool {
+        let lowered = property.lowercased()
+        return ["password", "secret", "jaas", "token", "credential", "key.pem"].contains { lowered.contains($0) }
     }
 }
