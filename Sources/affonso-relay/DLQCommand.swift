@@ -27,7 +27,8 @@ struct DLQCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (_, logger, service) = try RelayCommandSupport.loadService(config)
+            // Reading dead letters never calls Affonso: no API key needed.
+            let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
             let (letters, unreadable) = try await DeadLetterReader.read(
                 topic: service.pipeline.retry.deadLetterTopic,
                 bootstrapServers: service.consumer.bootstrapServers,
