@@ -115,13 +115,8 @@ extension RelayConfigLoader {
         if purpose == .service && (!hasKeyEntry || affonso.apiKey == "") && affonso.apiKeyFile == nil {
             reader.error(node, "affonso needs api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
         }
-        if purpose == .service, let path = affonso.apiKeyFile, !FileManager.default.isReadableFile(atPath: path) {
-            let keyNode = entries.first { $0.key == "api_key_file" }?.value
-            reader.error(
-                keyNode ?? node,
-                "affonso.api_key_file '\(path)' cannot be read (does it exist, and may the relay read it?); mount "
-                    + "the key there or use api_key: ${AFFONSO_API_KEY}"
-            )
+        if let keyNode = entries.first(where: { $0.key == "api_key_file" })?.value {
+            reader.remember("affonso.api_key_file", keyNode)
         }
         let url = affonso.baseURL
         let lower = url.lowercased()
@@ -235,12 +230,11 @@ extension RelayConfigLoader {
     }
 
     /// `kafka.client_properties`: each property is set on a throwaway librdkafka configuration, so a typo is an
-    /// error at its line (with a "did you mean"), then the clients are created once from all of them.
+    /// error at its line (with a "did you mean"). ``checkRuntime(_:file:requiresAPIKey:)`` then creates the
+    /// clients once from all of them.
     static func readClientProperties(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
         let what = "kafka.client_properties"
         guard let properties = reader.mapping(node, what) else { return }
-        var accepted: [(String, String)] = []
-        var rejected = false
         for property in properties {
             guard let value = reader.string(property.value, "\(what).\(property.key)") else { continue }
             kafka.clientProperties[property.key] = value
@@ -248,11 +242,9 @@ extension RelayConfigLoader {
             let raw = property.value.scalar?.string ?? ""
             let isUnresolved = !reader.requiresVariables && raw.contains("${")
             guard let rejection = KafkaClientProperties.rejection(property.key, isUnresolved ? "" : value) else {
-                accepted.append((property.key, value))
                 continue
             }
             if isUnresolved && !rejection.isUnknownProperty { continue }
-            rejected = true
             if rejection.isUnknownProperty {
                 let hint =
                     Suggestion.closest(to: property.key, in: KafkaClientProperties.names).map {
@@ -270,13 +262,48 @@ extension RelayConfigLoader {
                 )
             }
         }
-        if !rejected, !accepted.isEmpty, let problem = KafkaClientProperties.clientProblem(accepted) {
-            reader.error(
-                node,
-                "\(what): librdkafka cannot create a client from these properties: \(problem); fix or remove the "
-                    + "property it names"
+        reader.remember(what, node)
+    }
+
+    /// What only the machine the relay runs on can tell, for the commands that start clients (`run`,
+    /// `config check`, `topics ensure`, `dlq …`): librdkafka can create its clients from `kafka.client_properties`
+    /// (certificates readable, SASL mechanisms built in, settings that go together), and `affonso.api_key_file`
+    /// is readable when the key is needed.
+    /// - Parameters:
+    ///   - loaded: a configuration that loaded without errors.
+    ///   - file: names it in the diagnostics.
+    ///   - requiresAPIKey: false for commands that never call Affonso.
+    /// - Returns: one error per problem, at the key's line and column.
+    public static func checkRuntime(
+        _ loaded: Loaded, file: String, requiresAPIKey: Bool = true
+    ) -> [ConfigDiagnostic] {
+        var diagnostics: [ConfigDiagnostic] = []
+        func error(_ key: String, _ message: String) {
+            let position = loaded.positions[key]
+            diagnostics.append(
+                ConfigDiagnostic(
+                    file: file, line: position?.line ?? 0, column: position?.column ?? 0, message: message))
+        }
+        let properties = loaded.configuration.kafka.clientProperties.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value)
+        }
+        if !properties.isEmpty, let problem = KafkaClientProperties.clientProblem(properties) {
+            error(
+                "kafka.client_properties",
+                "kafka.client_properties: librdkafka cannot create a client from these properties: \(problem); fix "
+                    + "or remove the property it names"
             )
         }
+        if requiresAPIKey, let path = loaded.configuration.affonso.apiKeyFile,
+            !FileManager.default.isReadableFile(atPath: path)
+        {
+            error(
+                "affonso.api_key_file",
+                "affonso.api_key_file '\(path)' cannot be read (does it exist, and may the relay read it?); mount "
+                    + "the key there or use api_key: ${AFFONSO_API_KEY}"
+            )
+        }
+        return diagnostics
     }
 
     /// Properties whose values are never shown in messages.

@@ -21,6 +21,15 @@ public enum RelayConfigLoader {
         public var ruleSet: RuleSet
         /// `file:line:col: warning: …` lines (e.g. a conversion rule without external_event_id).
         public var warnings: [ConfigDiagnostic]
+        /// Where some keys were written (`kafka.client_properties`, `affonso.api_key_file`), for
+        /// ``RelayConfigLoader/checkRuntime(_:file:requiresAPIKey:)``.
+        public var positions: [String: Position] = [:]
+    }
+
+    /// A line and column in the configuration file (1-based).
+    public struct Position: Sendable, Hashable {
+        public var line: Int
+        public var column: Int
     }
 
     static let topLevelKeys = ["kafka", "affonso", "delivery", "retry", "server", "logging", "rules", "rule_files"]
@@ -121,7 +130,8 @@ public enum RelayConfigLoader {
         guard !hasErrors, let ruleSet = compilation.ruleSet else {
             throw ConfigError(diagnostics: diagnostics)
         }
-        return Loaded(configuration: configuration, ruleSet: ruleSet, warnings: diagnostics)
+        return Loaded(
+            configuration: configuration, ruleSet: ruleSet, warnings: diagnostics, positions: reader.positions)
     }
 
     /// Warnings for rule topics the consumer does not subscribe to (`kafka.topics` / `kafka.topic_patterns`).

@@ -14,6 +14,8 @@ final class YAMLReader {
     /// itself never runs examples, and a pod has no fixture files (`rules test` still requires them).
     var examplesOptional = false
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// Where some keys were written (`kafka.client_properties`), for checks made after loading.
+    private(set) var positions: [String: RelayConfigLoader.Position] = [:]
 
     init(file: String, text: String, environment: [String: String]) {
         self.file = file
@@ -34,6 +36,10 @@ final class YAMLReader {
     }
 
     func add(_ diagnostic: ConfigDiagnostic) { diagnostics.append(diagnostic) }
+
+    func remember(_ key: String, _ node: Node) {
+        positions[key] = RelayConfigLoader.Position(line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
 
     func location(of node: Node) -> ExpressionLocation {
         let mark = node.mark

@@ -24,6 +24,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let loaded = try RelayCommandSupport.load(config)
+            try RelayCommandSupport.checkRuntime(loaded, config, requiresAPIKey: true)
             do {
                 _ = try loaded.configuration.serviceConfiguration(file: config)
             } catch {

@@ -66,6 +66,15 @@ enum RelayCommandSupport {
         }
     }
 
+    /// Exits 2 when librdkafka cannot create its clients from the configuration or the key file is unreadable.
+    static func checkRuntime(_ loaded: RelayConfigLoader.Loaded, _ path: String, requiresAPIKey: Bool) throws {
+        let problems = RelayConfigLoader.checkRuntime(loaded, file: path, requiresAPIKey: requiresAPIKey)
+        guard problems.isEmpty else {
+            for problem in problems { printError(problem.description) }
+            throw ExitCode(2)
+        }
+    }
+
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
@@ -78,6 +87,7 @@ enum RelayCommandSupport {
         _ path: String, purpose: RelayConfigLoader.Purpose = .service
     ) throws -> (RelayConfigLoader.Loaded, Logger, RelayServiceConfiguration) {
         let loaded = try load(path, purpose: purpose)
+        try checkRuntime(loaded, path, requiresAPIKey: purpose == .service)
         let logger = bootstrapLogging(loaded.configuration.logging, affonso: loaded.configuration.affonso)
         for warning in loaded.warnings { logger.warning("\(warning.description)") }
         do {
