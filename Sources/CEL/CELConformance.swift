@@ -1,4 +1,4 @@
-// Runs conformance test files (SPEC.md §5) given their contents; used by `cel conformance` and the tests.
+// Runs conformance test files (docs/rules.md) given their contents; used by `cel conformance` and the tests.
 
 import Foundation
 

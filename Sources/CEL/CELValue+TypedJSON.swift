@@ -1,4 +1,4 @@
-// Typed JSON (SPEC.md §5): {"int":"1"} {"double":1.5|"NaN"} {"map":[[k,v],…]} … for `cel eval` and conformance files.
+// Typed JSON (docs/rules.md): {"int":"1"} {"double":1.5|"NaN"} {"map":[[k,v],…]} … for `cel eval` and conformance files.
 
 import Foundation
 

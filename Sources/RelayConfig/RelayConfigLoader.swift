@@ -2,7 +2,7 @@ import Foundation
 import Rules
 import Yams
 
-/// Loads `relay.yaml` (SPEC.md §2): every error reads `file:line:col: message`.
+/// Loads `relay.yaml` (docs/configuration.md): every error reads `file:line:col: message`.
 public enum RelayConfigLoader {
     /// What a command needs from the file.
     public enum Purpose: Sendable, Hashable {

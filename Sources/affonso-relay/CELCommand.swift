@@ -11,7 +11,7 @@ struct CELCommand: ParsableCommand {
         subcommands: [Eval.self, Conformance.self]
     )
 
-    /// Bad input exits 2 with one clear line (SPEC.md §1).
+    /// Bad input exits 2 with one clear line (docs/configuration.md, "Commands").
     static func usageError(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         return ExitCode(2)

@@ -4,7 +4,7 @@ import Relay
 import RelayConfig
 import Rules
 
-/// `affonso-relay dlq inspect` (SPEC.md §1): what is in the dead-letter topic, and why.
+/// `affonso-relay dlq inspect` (docs/configuration.md, "Commands"): what is in the dead-letter topic, and why.
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",

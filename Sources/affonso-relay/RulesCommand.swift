@@ -11,7 +11,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `affonso-relay rules check|test|apply` (SPEC.md §1, §3, §4).
+/// `affonso-relay rules check|test|apply` (docs/rules.md).
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",

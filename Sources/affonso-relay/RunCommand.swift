@@ -6,7 +6,7 @@ import Relay
 import RelayConfig
 import ServiceLifecycle
 
-/// `affonso-relay run --config relay.yaml`: the service (SPEC.md §1, §6).
+/// `affonso-relay run --config relay.yaml`: the service (docs/configuration.md, docs/affonso.md).
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
