@@ -130,7 +130,7 @@ extension RelayConfigLoader {
                         + "allow_insecure_http: true"
                 )
             }
-        } else if !lower.hasPrefix("https://") && !(purpose == .rules && url.isEmpty) {
+        } else if !lower.hasPrefix("https://") && !(purpose != .service && url.isEmpty) {
             reader.error(baseURLNode ?? node, "affonso.base_url must be an http(s) URL, got '\(url)'")
         }
     }

@@ -67,7 +67,7 @@ struct ExpansionTests {
     func kafkaPurpose() throws {
         let text = """
             kafka: {brokers: ["${BROKERS}"]}
-            affonso: {api_key: "${AFFONSO_API_KEY}"}
+            affonso: {api_key: "${AFFONSO_API_KEY}", base_url: "${AFFONSO_URL}"}
             rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
             """
         let loaded = try RelayConfigLoader.load(
