@@ -58,6 +58,26 @@ public enum KafkaClientProperties {
         return problem(creating: RD_KAFKA_CONSUMER, consumer)
     }
 
+    /// Like ``clientProblem(_:)``, with exactly the properties the producer and the consumer of these configurations
+    /// would be created with (their defaults and enforced settings included), bootstrap servers left out.
+    /// - Parameters:
+    ///   - producer: the producer's configuration.
+    ///   - consumer: the consumer's configuration.
+    /// - Returns: nil when both can be created, otherwise librdkafka's reason.
+    public static func clientProblem(
+        producer: KafkaProducerConfiguration, consumer: KafkaConsumerConfiguration
+    ) -> String? {
+        let ignored: Set<String> = ["bootstrap.servers", "metadata.broker.list"]
+        let producerProperties = producer.librdkafkaProperties.filter { !ignored.contains($0.0) }
+        if let problem = problem(creating: RD_KAFKA_PRODUCER, producerProperties) { return problem }
+        let explicit = Set(consumer.librdkafkaProperties.map(\.0))
+        let consumerProperties =
+            consumer.librdkafkaProperties.filter { !ignored.contains($0.0) }
+            + KafkaConsumerConfiguration.optionalLibrdkafkaProperties.filter { !explicit.contains($0.0) }
+        return problem(
+            creating: RD_KAFKA_CONSUMER, consumerProperties, optional: consumerProperties.count - explicit.count)
+    }
+
     /// Every property name the loaded librdkafka knows (for "did you mean" hints).
     public static let names: [String] = {
         var buffer: UnsafeMutablePointer<CChar>?
@@ -78,11 +98,17 @@ public enum KafkaClientProperties {
 
     // MARK: - Internals
 
-    private static func problem(creating type: rd_kafka_type_t, _ properties: [(String, String)]) -> String? {
+    /// - Parameter optional: how many of the last `properties` are tuning defaults an older librdkafka may not know
+    ///   (skipped when refused, as the consumer skips them).
+    private static func problem(
+        creating type: rd_kafka_type_t, _ properties: [(String, String)], optional: Int = 0
+    ) -> String? {
         guard let conf = rd_kafka_conf_new() else { return nil }
         var errorBuffer = [CChar](repeating: 0, count: 512)
-        for (key, value) in properties {
-            guard rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count) == RD_KAFKA_CONF_OK else {
+        for (index, (key, value)) in properties.enumerated() {
+            let isOptional = index >= properties.count - optional
+            guard rd_kafka_conf_set(conf, key, value, &errorBuffer, errorBuffer.count) == RD_KAFKA_CONF_OK || isOptional
+            else {
                 rd_kafka_conf_destroy(conf)
                 return "\(key): \(RDKafkaConfig.string(errorBuffer))"
             }

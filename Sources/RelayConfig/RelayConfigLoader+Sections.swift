@@ -284,10 +284,15 @@ extension RelayConfigLoader {
                 ConfigDiagnostic(
                     file: file, line: position?.line ?? 0, column: position?.column ?? 0, message: message))
         }
+        // Exactly what the service would create its clients from, when the sections map onto its types.
         let properties = loaded.configuration.kafka.clientProperties.sorted { $0.key < $1.key }.map {
             ($0.key, $0.value)
         }
-        if !properties.isEmpty, let problem = KafkaClientProperties.clientProblem(properties) {
+        let service = try? loaded.configuration.serviceConfiguration(file: file, requiresAPIKey: false)
+        let problem =
+            service.flatMap { KafkaClientProperties.clientProblem(producer: $0.producer, consumer: $0.consumer) }
+            ?? (service == nil && !properties.isEmpty ? KafkaClientProperties.clientProblem(properties) : nil)
+        if let problem {
             error(
                 "kafka.client_properties",
                 "kafka.client_properties: librdkafka cannot create a client from these properties: \(problem); fix "

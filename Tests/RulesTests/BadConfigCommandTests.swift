@@ -48,6 +48,13 @@ struct BadConfigCommandTests {
             serviceOnly: true
         ),
         Case(
+            name: "settings that do not go with the relay's own",
+            yaml: "kafka:\n  client_properties:\n    message.timeout.ms: \"1\"\n",
+            expected: ":3:5: kafka.client_properties: librdkafka cannot create a client from these properties: "
+                + "`message.timeout.ms` must be greater than `linger.ms`",
+            serviceOnly: true
+        ),
+        Case(
             name: "unreadable API key file",
             yaml: "affonso:\n  api_key_file: /nonexistent/key\n",
             expected: ":2:17: affonso.api_key_file '/nonexistent/key' cannot be read",
