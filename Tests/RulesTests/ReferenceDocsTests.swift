@@ -2,6 +2,9 @@ import Foundation
 import RelayConfig
 import Testing
 
+@testable import CEL
+@testable import Rules
+
 /// docs/ is the reference users have: it must name every key the loader accepts, and nothing a user reads may
 /// point outside the repository.
 @Suite("reference docs")
@@ -40,5 +43,30 @@ struct ReferenceDocsTests {
             #expect(readme.contains("(\(page))"), "README.md does not link \(page)")
             #expect(FileManager.default.fileExists(atPath: repositoryRoot + "/" + page))
         }
+    }
+}
+
+/// The reference lists what the code supports: every CEL function and every Affonso event field.
+@Suite("reference docs stay true")
+struct ReferenceDocsCoverageTests {
+    @Test("docs/rules.md names every CEL function the evaluator has")
+    func everyCELFunction() throws {
+        let documentation = try ReferenceDocsTests.read("docs/rules.md")
+        let names = Set(
+            (Array(Functions.global.keys) + Array(Functions.member.keys)).compactMap { key -> String? in
+                let name = String(key.split(separator: "/").first ?? "")
+                return name.hasPrefix("_") || name.hasPrefix("@") ? nil : name
+            })
+        #expect(names.contains("upperAscii"))
+        let missing = names.filter { !documentation.contains($0) }.sorted()
+        #expect(missing.isEmpty, "docs/rules.md does not mention: \(missing.joined(separator: ", "))")
+    }
+
+    @Test("docs/affonso.md describes every event field a rule may set")
+    func everyEventField() throws {
+        let documentation = try ReferenceDocsTests.read("docs/affonso.md")
+        let missing = EventValidator.fields.filter { !documentation.contains("| `\($0)` |") }
+        #expect(!EventValidator.fields.isEmpty)
+        #expect(missing.isEmpty, "docs/affonso.md does not describe: \(missing.joined(separator: ", "))")
     }
 }
