@@ -43,7 +43,7 @@ public struct AffonsoError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
-    /// The SPEC.md §6 class of this failure.
+    /// The error class (docs/affonso.md) of this failure.
     public var errorClass: AffonsoErrorClass { code.errorClass }
 
     /// Whether sending the same event again later can succeed without anyone changing it.
@@ -53,7 +53,8 @@ public struct AffonsoError: Error, Sendable, CustomStringConvertible {
     public var shortDescription: String { errorClass.rawValue }
 
     public var description: String {
-        var text = "AffonsoError.\(code): \(message)"
+        // Users read this (logs, command errors): the message, never the Swift type name.
+        var text = message
         if let status { text += " (HTTP \(status)" + (apiErrorCode.map { ", \($0)" } ?? "") + ")" }
         return text
     }
@@ -102,7 +103,7 @@ extension AffonsoError {
         /// The event cannot be encoded (a non-finite number).
         public static let invalidEvent = Code(.invalidEvent)
 
-        /// The SPEC.md §6 class of errors with this code.
+        /// The error class (docs/affonso.md) of errors with this code.
         public var errorClass: AffonsoErrorClass {
             switch base {
             case .validation, .invalidEvent: .validation

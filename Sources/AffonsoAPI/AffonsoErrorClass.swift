@@ -1,6 +1,6 @@
 // MARK: - AffonsoErrorClass
 
-/// The failure classes of SPEC.md §6 that an Affonso response or transport failure can have, plus the two
+/// The failure classes (docs/affonso.md) that an Affonso response or transport failure can have, plus the two
 /// the relay treats specially: `credentials` (401/403: stop, never dead-letter) and `rate_limited` (429: wait
 /// for the shared gate, not an attempt).
 ///

@@ -2,7 +2,7 @@ import Foundation
 
 // MARK: - AffonsoEvent
 
-/// One event for `POST /v1/events`, with the exact wire names of AFFONSO_API.md.
+/// One event for `POST /v1/events`, with the exact wire names of docs/affonso.md.
 ///
 /// Fields that are `nil` are omitted from the JSON body. The relay usually does not build this type: the rules
 /// engine produces the JSON object itself and the relay sends those bytes with

@@ -7,7 +7,7 @@ public protocol AffonsoSending: Sendable {
     /// Sends one pre-encoded JSON event and reports its outcome with timings.
     ///
     /// - Parameters:
-    ///   - body: a JSON object with the fields of AFFONSO_API.md.
+    ///   - body: a JSON object with the fields of docs/affonso.md.
     ///   - externalEventID: the body's `external_event_id`, for log lines only.
     /// - Returns: the outcome with its timings; API and transport failures are outcomes, not errors.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.

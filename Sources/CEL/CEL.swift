@@ -5,7 +5,7 @@ import Synchronization
 
 // MARK: - Values
 
-/// A dynamic CEL value (SPEC.md §5). Protobuf messages are out of scope.
+/// A dynamic CEL value (docs/rules.md, "CEL in short"). Protobuf messages are out of scope.
 public enum CELValue: Sendable, Hashable {
     case null
     case bool(Bool)

@@ -1,4 +1,4 @@
-// Runs conformance test files (SPEC.md §5) given their contents; used by `cel conformance` and the tests.
+// Runs conformance test files (docs/rules.md) given their contents; used by `cel conformance` and the tests.
 
 import Foundation
 
@@ -28,7 +28,7 @@ public enum CELConformance {
         do {
             root = try JSONSerialization.jsonObject(with: fileContents)
         } catch {
-            throw CELError.evaluation("conformance file is not valid JSON: \(error.localizedDescription)")
+            throw CELError.evaluation("conformance file is not valid JSON (\(CELValue.jsonProblem(error)))")
         }
         guard let file = root as? [String: Any], let tests = file["tests"] as? [[String: Any]] else {
             throw CELError.evaluation("conformance file must be an object with a \"tests\" array")

@@ -1,4 +1,4 @@
-// Typed JSON (SPEC.md §5): {"int":"1"} {"double":1.5|"NaN"} {"map":[[k,v],…]} … for `cel eval` and conformance files.
+// Typed JSON (docs/rules.md): {"int":"1"} {"double":1.5|"NaN"} {"map":[[k,v],…]} … for `cel eval` and conformance files.
 
 import Foundation
 
@@ -101,9 +101,16 @@ extension CELValue {
         do {
             object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
         } catch {
-            throw CELError.evaluation("invalid JSON: \(error.localizedDescription)")
+            throw CELError.evaluation("invalid JSON (\(CELValue.jsonProblem(error)))")
         }
         try self.init(typedJSON: object)
+    }
+
+    /// What `JSONSerialization` found wrong (e.g. "Unexpected end of file"), not Foundation's "The operation could
+    /// not be completed".
+    static func jsonProblem(_ error: any Error) -> String {
+        let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        return detail.map { "\($0)".trimmingCharacters(in: .whitespaces) } ?? "the text is not JSON"
     }
 
     /// The value as a `JSONSerialization`-compatible typed-JSON object.

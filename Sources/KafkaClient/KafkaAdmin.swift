@@ -66,7 +66,9 @@ public final class KafkaAdmin: Sendable {
     }
 
     deinit {
-        if !isClosed.withLock({ $0 }) { rd_kafka_destroy(handle.pointer) }
+        // `init` may have thrown before `rd_kafka_new` succeeded (a rejected property): then there is no handle,
+        // and `rd_kafka_destroy(NULL)` would crash.
+        if handle.isSet && !isClosed.withLock({ $0 }) { rd_kafka_destroy(handle.pointer) }
     }
 
     /// Frees librdkafka. Idempotent.

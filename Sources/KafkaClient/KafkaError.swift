@@ -77,7 +77,8 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "KafkaError.\(code): \(message)"
+        // Users read this (logs, command errors): the message, never the Swift type name.
+        var text = message
         if let librdkafkaCode { text += " (librdkafka error \(librdkafkaCode))" }
         return text
     }

@@ -1,14 +1,42 @@
 import Foundation
+import KafkaClient
 import Rules
 import Yams
 
 extension RelayConfigLoader {
+    // MARK: - Keys
+
+    static let kafkaKeys = [
+        "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes", "commit_interval",
+    ]
+    static let affonsoKeys = [
+        "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http",
+    ]
+    static let rateLimitKeys = ["per_minute", "burst"]
+    static let deliveryKeys = [
+        "max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found", "max_buffered_bytes",
+    ]
+    static let retryKeys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
+    static let tierKeys = ["topic", "delay"]
+    static let serverKeys = ["listen", "shutdown_grace"]
+    static let loggingKeys = ["level", "format"]
+
+    /// Every key `relay.yaml` accepts outside `rules`, dotted (`kafka.brokers`, `retry.tiers.delay`); what
+    /// docs/configuration.md must describe.
+    public static var knownKeys: [String] {
+        var keys = topLevelKeys
+        keys += kafkaKeys.map { "kafka." + $0 }
+        keys += affonsoKeys.map { "affonso." + $0 } + rateLimitKeys.map { "affonso.rate_limit." + $0 }
+        keys += deliveryKeys.map { "delivery." + $0 }
+        keys += retryKeys.map { "retry." + $0 } + tierKeys.map { "retry.tiers." + $0 }
+        keys += serverKeys.map { "server." + $0 } + loggingKeys.map { "logging." + $0 }
+        return keys
+    }
+
+    // MARK: - Sections
+
     static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
-        let keys = [
-            "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes",
-            "commit_interval",
-        ]
-        guard let entries = reader.mapping(node, "kafka", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "kafka", allowed: kafkaKeys) else { return }
         for entry in entries {
             let what = "kafka.\(entry.key)"
             switch entry.key {
@@ -36,13 +64,7 @@ extension RelayConfigLoader {
                         reader.error(patternNode, "\(what)[\(index)] is not a valid regular expression: \(error)")
                     }
                 }
-            case "client_properties":
-                guard let properties = reader.mapping(entry.value, what) else { continue }
-                for property in properties {
-                    if let value = reader.string(property.value, "\(what).\(property.key)") {
-                        kafka.clientProperties[property.key] = value
-                    }
-                }
+            case "client_properties": readClientProperties(entry.value, reader, &kafka)
             case "max_record_bytes":
                 kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
             case "commit_interval": kafka.commitInterval = reader.duration(entry.value, what) ?? kafka.commitInterval
@@ -57,8 +79,7 @@ extension RelayConfigLoader {
         _ affonso: inout RelayConfiguration.Affonso,
         purpose: Purpose
     ) {
-        let keys = ["base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http"]
-        guard let entries = reader.mapping(node, "affonso", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "affonso", allowed: affonsoKeys) else { return }
         var baseURLNode: Node?
         for entry in entries {
             let what = "affonso.\(entry.key)"
@@ -71,7 +92,7 @@ extension RelayConfigLoader {
             case "plan":
                 affonso.plan = reader.choice(entry.value, what, RelayConfiguration.Affonso.Plan.self) ?? affonso.plan
             case "rate_limit":
-                guard let limits = reader.mapping(entry.value, what, allowed: ["per_minute", "burst"]) else { continue }
+                guard let limits = reader.mapping(entry.value, what, allowed: rateLimitKeys) else { continue }
                 var perMinute: Int?
                 var burst: Int?
                 for limit in limits {
@@ -96,6 +117,9 @@ extension RelayConfigLoader {
         if purpose == .service && (!hasKeyEntry || affonso.apiKey == "") && affonso.apiKeyFile == nil {
             reader.error(node, "affonso needs api_key (e.g. ${AFFONSO_API_KEY}) or api_key_file")
         }
+        if let keyNode = entries.first(where: { $0.key == "api_key_file" })?.value {
+            reader.remember("affonso.api_key_file", keyNode)
+        }
         let url = affonso.baseURL
         let lower = url.lowercased()
         if lower.hasPrefix("http://") {
@@ -108,17 +132,13 @@ extension RelayConfigLoader {
                         + "allow_insecure_http: true"
                 )
             }
-        } else if !lower.hasPrefix("https://") && !(purpose == .rules && url.isEmpty) {
+        } else if !lower.hasPrefix("https://") && !(purpose != .service && url.isEmpty) {
             reader.error(baseURLNode ?? node, "affonso.base_url must be an http(s) URL, got '\(url)'")
         }
     }
 
     static func readDelivery(_ node: Node, _ reader: YAMLReader, _ delivery: inout RelayConfiguration.Delivery) {
-        let keys = [
-            "max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found",
-            "max_buffered_bytes",
-        ]
-        guard let entries = reader.mapping(node, "delivery", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "delivery", allowed: deliveryKeys) else { return }
         for entry in entries {
             let what = "delivery.\(entry.key)"
             switch entry.key {
@@ -146,8 +166,7 @@ extension RelayConfigLoader {
     }
 
     static func readRetry(_ node: Node, _ reader: YAMLReader, _ retry: inout RelayConfiguration.Retry) {
-        let keys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
-        guard let entries = reader.mapping(node, "retry", allowed: keys) else { return }
+        guard let entries = reader.mapping(node, "retry", allowed: retryKeys) else { return }
         for entry in entries {
             let what = "retry.\(entry.key)"
             switch entry.key {
@@ -156,7 +175,7 @@ extension RelayConfigLoader {
                 var tiers: [RelayConfiguration.Retry.Tier] = []
                 for (index, tierNode) in nodes.enumerated() {
                     let tierWhat = "\(what)[\(index)]"
-                    guard let fields = reader.mapping(tierNode, tierWhat, allowed: ["topic", "delay"]) else { continue }
+                    guard let fields = reader.mapping(tierNode, tierWhat, allowed: tierKeys) else { continue }
                     let topic = fields.first { $0.key == "topic" }.flatMap {
                         reader.string($0.value, "\(tierWhat).topic")
                     }
@@ -182,7 +201,7 @@ extension RelayConfigLoader {
     }
 
     static func readServer(_ node: Node, _ reader: YAMLReader, _ server: inout RelayConfiguration.Server) {
-        guard let entries = reader.mapping(node, "server", allowed: ["listen", "shutdown_grace"]) else { return }
+        guard let entries = reader.mapping(node, "server", allowed: serverKeys) else { return }
         for entry in entries {
             let what = "server.\(entry.key)"
             switch entry.key {
@@ -202,7 +221,7 @@ extension RelayConfigLoader {
     }
 
     static func readLogging(_ node: Node, _ reader: YAMLReader, _ logging: inout RelayConfiguration.Logging) {
-        guard let entries = reader.mapping(node, "logging", allowed: ["level", "format"]) else { return }
+        guard let entries = reader.mapping(node, "logging", allowed: loggingKeys) else { return }
         for entry in entries {
             let what = "logging.\(entry.key)"
             switch entry.key {
@@ -214,5 +233,93 @@ extension RelayConfigLoader {
             default: break
             }
         }
+    }
+
+    /// `kafka.client_properties`: each property is set on a throwaway librdkafka configuration, so a typo is an
+    /// error at its line (with a "did you mean"). ``checkRuntime(_:file:requiresAPIKey:)`` then creates the
+    /// clients once from all of them.
+    static func readClientProperties(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
+        let what = "kafka.client_properties"
+        guard let properties = reader.mapping(node, what) else { return }
+        for property in properties {
+            guard let value = reader.string(property.value, "\(what).\(property.key)") else { continue }
+            kafka.clientProperties[property.key] = value
+            // Where unset variables are tolerated (`rules check`), a value built from one is not checked.
+            let raw = property.value.scalar?.string ?? ""
+            let isUnresolved = !reader.requiresVariables && raw.contains("${")
+            guard let rejection = KafkaClientProperties.rejection(property.key, isUnresolved ? "" : value) else {
+                continue
+            }
+            if isUnresolved && !rejection.isUnknownProperty { continue }
+            if rejection.isUnknownProperty {
+                let hint =
+                    Suggestion.closest(to: property.key, in: KafkaClientProperties.names).map {
+                        "did you mean '\($0)'?"
+                    } ?? "check the name against librdkafka's CONFIGURATION.md"
+                reader.error(
+                    property.keyNode, "\(what): librdkafka has no property '\(property.key)'; \(hint)")
+            } else {
+                let shown = isSecret(property.key) ? "(hidden)" : "'\(value)'"
+                let reason = isSecret(property.key) ? "" : ": \(rejection.reason)"
+                reader.error(
+                    property.value,
+                    "\(what).\(property.key): librdkafka rejected the value \(shown)\(reason); "
+                        + "check it against librdkafka's CONFIGURATION.md"
+                )
+            }
+        }
+        reader.remember(what, node)
+    }
+
+    /// What only the machine the relay runs on can tell, for the commands that start clients (`run`,
+    /// `config check`, `topics ensure`, `dlq …`): librdkafka can create its clients from `kafka.client_properties`
+    /// (certificates readable, SASL mechanisms built in, settings that go together), and `affonso.api_key_file`
+    /// is readable when the key is needed.
+    /// - Parameters:
+    ///   - loaded: a configuration that loaded without errors.
+    ///   - file: names it in the diagnostics.
+    ///   - requiresAPIKey: false for commands that never call Affonso.
+    /// - Returns: one error per problem, at the key's line and column.
+    public static func checkRuntime(
+        _ loaded: Loaded, file: String, requiresAPIKey: Bool = true
+    ) -> [ConfigDiagnostic] {
+        var diagnostics: [ConfigDiagnostic] = []
+        func error(_ key: String, _ message: String) {
+            let position = loaded.positions[key]
+            diagnostics.append(
+                ConfigDiagnostic(
+                    file: file, line: position?.line ?? 0, column: position?.column ?? 0, message: message))
+        }
+        // Exactly what the service would create its clients from, when the sections map onto its types.
+        let properties = loaded.configuration.kafka.clientProperties.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value)
+        }
+        let service = try? loaded.configuration.serviceConfiguration(file: file, requiresAPIKey: false)
+        let problem =
+            service.flatMap { KafkaClientProperties.clientProblem(producer: $0.producer, consumer: $0.consumer) }
+            ?? (service == nil && !properties.isEmpty ? KafkaClientProperties.clientProblem(properties) : nil)
+        if let problem {
+            error(
+                "kafka.client_properties",
+                "kafka.client_properties: librdkafka cannot create a client from these properties: \(problem); fix "
+                    + "or remove the property it names"
+            )
+        }
+        if requiresAPIKey, let path = loaded.configuration.affonso.apiKeyFile,
+            !FileManager.default.isReadableFile(atPath: path)
+        {
+            error(
+                "affonso.api_key_file",
+                "affonso.api_key_file '\(path)' cannot be read (does it exist, and may the relay read it?); mount "
+                    + "the key there or use api_key: ${AFFONSO_API_KEY}"
+            )
+        }
+        return diagnostics
+    }
+
+    /// Properties whose values are never shown in messages.
+    static func isSecret(_ property: String) -> Bool {
+        let lowered = property.lowercased()
+        return ["password", "secret", "jaas", "token", "credential", "key.pem"].contains { lowered.contains($0) }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Rules
 import Yams
 
-/// Loads `relay.yaml` (SPEC.md §2): every error reads `file:line:col: message`.
+/// Loads `relay.yaml` (docs/configuration.md): every error reads `file:line:col: message`.
 public enum RelayConfigLoader {
     /// What a command needs from the file.
     public enum Purpose: Sendable, Hashable {
@@ -10,6 +10,9 @@ public enum RelayConfigLoader {
         case service
         /// `rules check|test|apply`: unset variables outside rules are tolerated (they expand to "").
         case rules
+        /// Commands that use Kafka but never call Affonso (`topics ensure`, `dlq inspect`): every `${VAR}` must be
+        /// set, but no API key is needed.
+        case kafka
     }
 
     /// A loaded configuration: the sections, the compiled rules and any warnings.
@@ -18,6 +21,15 @@ public enum RelayConfigLoader {
         public var ruleSet: RuleSet
         /// `file:line:col: warning: …` lines (e.g. a conversion rule without external_event_id).
         public var warnings: [ConfigDiagnostic]
+        /// Where some keys were written (`kafka.client_properties`, `affonso.api_key_file`), for
+        /// ``RelayConfigLoader/checkRuntime(_:file:requiresAPIKey:)``.
+        public var positions: [String: Position] = [:]
+    }
+
+    /// A line and column in the configuration file (1-based).
+    public struct Position: Sendable, Hashable {
+        public var line: Int
+        public var column: Int
     }
 
     static let topLevelKeys = ["kafka", "affonso", "delivery", "retry", "server", "logging", "rules", "rule_files"]
@@ -58,13 +70,18 @@ public enum RelayConfigLoader {
         var configuration = RelayConfiguration()
         var sources = RuleSources()
         var diagnostics: [ConfigDiagnostic] = []
+        var settingsDiagnostics = Int.max
         if let root = reader.compose(text) {
             if let entries = reader.mapping(root, "the configuration", allowed: topLevelKeys) {
-                reader.requiresVariables = purpose == .service
+                reader.requiresVariables = purpose != .rules
                 for entry in entries {
                     switch entry.key {
                     case "kafka": readKafka(entry.value, reader, &configuration.kafka)
-                    case "affonso": readAffonso(entry.value, reader, &configuration.affonso, purpose: purpose)
+                    case "affonso":
+                        // Kafka-only commands never call Affonso: its section may name variables they lack.
+                        reader.requiresVariables = purpose == .service
+                        readAffonso(entry.value, reader, &configuration.affonso, purpose: purpose)
+                        reader.requiresVariables = purpose != .rules
                     case "delivery": readDelivery(entry.value, reader, &configuration.delivery)
                     case "retry": readRetry(entry.value, reader, &configuration.retry)
                     case "server": readServer(entry.value, reader, &configuration.server)
@@ -72,8 +89,9 @@ public enum RelayConfigLoader {
                     default: break
                     }
                 }
+                settingsDiagnostics = reader.diagnostics.count
                 reader.requiresVariables = true
-                reader.examplesOptional = purpose == .service
+                reader.examplesOptional = purpose != .rules
                 if let rules = entries.first(where: { $0.key == "rules" }) {
                     let read = RuleReader(reader: reader, directory: directory(of: file))
                     for rule in read.rules(rules.value) {
@@ -84,7 +102,7 @@ public enum RelayConfigLoader {
                 if let files = entries.first(where: { $0.key == "rule_files" }) {
                     let ruleFiles = readRuleFiles(
                         files.value, reader, relativeTo: file, environment: environment,
-                        examplesOptional: purpose == .service)
+                        examplesOptional: purpose != .rules)
                     diagnostics += ruleFiles.diagnostics
                     configuration.rules += ruleFiles.rules.map(\.definition)
                     for rule in ruleFiles.rules { sources.append(rule.locations) }
@@ -93,19 +111,27 @@ public enum RelayConfigLoader {
         } else if reader.diagnostics.isEmpty {
             reader.error(line: 0, column: 0, "the configuration file is empty")
         }
-        diagnostics = reader.diagnostics + diagnostics
+        // What the rules section and rule files report (rather than the settings) is marked: `rules check` exits 1
+        // for those and 2 for any other configuration error.
+        diagnostics =
+            reader.diagnostics.enumerated().map { index, diagnostic in
+                var marked = diagnostic
+                marked.isAboutRules = index >= settingsDiagnostics
+                return marked
+            } + diagnostics.map { $0.markedAboutRules() }
         var options = RuleSet.Options()
         options.maximumRecordBytes = configuration.kafka.maximumRecordBytes
         let compilation = RuleSet.compile(configuration.rules, options: options)
         for issue in compilation.issues + unsubscribedTopics(configuration) {
-            diagnostics.append(sources.diagnostic(for: issue, fallbackFile: file))
+            diagnostics.append(sources.diagnostic(for: issue, fallbackFile: file).markedAboutRules())
         }
         diagnostics = sortedByPosition(diagnostics)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         guard !hasErrors, let ruleSet = compilation.ruleSet else {
             throw ConfigError(diagnostics: diagnostics)
         }
-        return Loaded(configuration: configuration, ruleSet: ruleSet, warnings: diagnostics)
+        return Loaded(
+            configuration: configuration, ruleSet: ruleSet, warnings: diagnostics, positions: reader.positions)
     }
 
     /// Warnings for rule topics the consumer does not subscribe to (`kafka.topics` / `kafka.topic_patterns`).

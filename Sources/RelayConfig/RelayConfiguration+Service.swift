@@ -6,8 +6,13 @@ import Relay
 
 extension RelayConfiguration {
     /// The configuration of `affonso-relay run`, in the Kafka, Affonso and Relay modules' own types.
+    /// - Parameters:
+    ///   - file: names the configuration in errors.
+    ///   - requiresAPIKey: false for commands that never call Affonso (`topics ensure`, `dlq inspect`).
     /// - Throws: ``ConfigError`` when the `affonso:` section names no key, or `server.listen` is unreadable.
-    public func serviceConfiguration(file: String) throws(ConfigError) -> RelayServiceConfiguration {
+    public func serviceConfiguration(
+        file: String, requiresAPIKey: Bool = true
+    ) throws(ConfigError) -> RelayServiceConfiguration {
         var consumer = KafkaConsumerConfiguration(
             bootstrapServers: kafka.brokers,
             groupID: kafka.groupID,
@@ -29,6 +34,8 @@ extension RelayConfiguration {
             credentials = .apiKey(key)
         } else if let path = affonso.apiKeyFile {
             credentials = .apiKeyFile(path)
+        } else if !requiresAPIKey {
+            credentials = .apiKey("")
         } else {
             throw ConfigError(diagnostics: [
                 ConfigDiagnostic(

@@ -1,6 +1,6 @@
 import Rules
 
-/// The whole `relay.yaml` (SPEC.md §2), with every default filled in.
+/// The whole `relay.yaml` (docs/configuration.md), with every default filled in.
 ///
 /// Plain values; the service maps them onto the Kafka, Affonso and Relay modules' own configuration types.
 public struct RelayConfiguration: Sendable {

@@ -3,7 +3,7 @@ import Foundation
 import Rules
 import Yams
 
-/// Reads `rules:` entries (SPEC.md §3) and remembers where each part was written.
+/// Reads `rules:` entries (docs/rules.md) and remembers where each part was written.
 struct RuleReader {
     let reader: YAMLReader
     /// Where `value_file` paths of examples are resolved.

@@ -1,3 +1,4 @@
+import Foundation
 import Rules
 import Yams
 
@@ -13,6 +14,8 @@ final class YAMLReader {
     /// itself never runs examples, and a pod has no fixture files (`rules test` still requires them).
     var examplesOptional = false
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// Where some keys were written (`kafka.client_properties`), for checks made after loading.
+    private(set) var positions: [String: RelayConfigLoader.Position] = [:]
 
     init(file: String, text: String, environment: [String: String]) {
         self.file = file
@@ -33,6 +36,10 @@ final class YAMLReader {
     }
 
     func add(_ diagnostic: ConfigDiagnostic) { diagnostics.append(diagnostic) }
+
+    func remember(_ key: String, _ node: Node) {
+        positions[key] = RelayConfigLoader.Position(line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
 
     func location(of node: Node) -> ExpressionLocation {
         let mark = node.mark
@@ -133,6 +140,8 @@ final class YAMLReader {
         return string(node, what)
     }
 
+    /// Expands `${VAR}`, `${VAR:-default}`, `${VAR:?message}` and `${file:PATH}` in `text`; `$$` is a `$`.
+    /// Returns nil (with a diagnostic at the reference) when a required value is missing.
     func expand(_ text: String, _ node: Node) -> String? {
         guard text.contains("$") else { return text }
         var output = ""
@@ -148,20 +157,23 @@ final class YAMLReader {
             if character == "$", text[text.index(after: index)...].hasPrefix("{"),
                 let close = text[index...].firstIndex(of: "}")
             {
-                let name = String(text[text.index(index, offsetBy: 2)..<close])
-                if let value = environment[name] {
+                let reference = String(text[text.index(index, offsetBy: 2)..<close])
+                switch resolve(reference) {
+                case .success(let value):
                     output += value
-                } else if requiresVariables {
-                    let mark = node.mark
-                    let offset = text.distance(from: text.startIndex, to: index)
-                    let quoted = node.scalar.map { $0.style == .singleQuoted || $0.style == .doubleQuoted } ?? false
-                    error(
-                        line: mark?.line ?? 0,
-                        column: (mark?.column ?? 0) + offset + (quoted ? 1 : 0),
-                        "environment variable '\(name)' is not set (referenced as ${\(name)}); export it or "
-                            + "remove the reference"
-                    )
-                    ok = false
+                case .failure(let problem):
+                    if requiresVariables {
+                        let mark = node.mark
+                        let offset = text.distance(from: text.startIndex, to: index)
+                        let quoted =
+                            node.scalar.map { $0.style == .singleQuoted || $0.style == .doubleQuoted } ?? false
+                        error(
+                            line: mark?.line ?? 0,
+                            column: (mark?.column ?? 0) + offset + (quoted ? 1 : 0),
+                            problem.message
+                        )
+                        ok = false
+                    }
                 }
                 index = text.index(after: close)
                 continue
@@ -170,6 +182,51 @@ final class YAMLReader {
             index = text.index(after: index)
         }
         return ok ? output : nil
+    }
+
+    /// Why a `${…}` reference has no value (where unset values are tolerated, it expands to "").
+    struct ExpansionProblem: Error {
+        var message: String
+    }
+
+    /// The value of the text between `${` and `}`.
+    private func resolve(_ reference: String) -> Result<String, ExpansionProblem> {
+        if reference.hasPrefix("file:") {
+            let path = String(reference.dropFirst(5))
+            let resolved =
+                path.hasPrefix("/") || path.isEmpty ? path : RelayConfigLoader.directory(of: file) + "/" + path
+            guard !path.isEmpty, let data = FileManager.default.contents(atPath: resolved),
+                let content = String(data: data, encoding: .utf8)
+            else {
+                return .failure(
+                    ExpansionProblem(
+                        message: "cannot read the file '\(resolved)' (referenced as ${\(reference)}); check the path "
+                            + "and that the relay may read it"))
+            }
+            // Secret files usually end with a newline the value must not carry.
+            var value = Substring(content)
+            while let last = value.last, last == "\n" || last == "\r" { value = value.dropLast() }
+            return .success(String(value))
+        }
+        if let range = reference.range(of: ":-") {
+            let name = String(reference[..<range.lowerBound])
+            if let value = environment[name], !value.isEmpty { return .success(value) }
+            return .success(String(reference[range.upperBound...]))
+        }
+        if let range = reference.range(of: ":?") {
+            let name = String(reference[..<range.lowerBound])
+            if let value = environment[name], !value.isEmpty { return .success(value) }
+            let custom = String(reference[range.upperBound...])
+            return .failure(
+                ExpansionProblem(
+                    message: "environment variable '\(name)' is not set: "
+                        + (custom.isEmpty ? "export it (referenced as ${\(reference)})" : custom)))
+        }
+        if let value = environment[reference] { return .success(value) }
+        return .failure(
+            ExpansionProblem(
+                message: "environment variable '\(reference)' is not set (referenced as ${\(reference)}); export it, "
+                    + "give a default with ${\(reference):-value}, or remove the reference"))
     }
 
     func bool(_ node: Node, _ what: String) -> Bool? {

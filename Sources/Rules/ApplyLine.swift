@@ -1,6 +1,6 @@
 import CEL
 
-/// The `rules apply` line format (SPEC.md §4).
+/// The `rules apply` line format (docs/rules.md, "rules apply").
 ///
 /// Input: `{"value": <json>}` or `{"value_base64": "…"}`, optional `key`, `headers` (object of strings),
 /// `partition`, `offset`, `timestamp` (RFC 3339). Output: `{"results": […]}`, `{"skipped": true}` or

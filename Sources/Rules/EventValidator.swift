@@ -1,12 +1,12 @@
 import CEL
 
-/// Checks an event against the Affonso contract (AFFONSO_API.md) before anything is sent, and normalizes it:
+/// Checks an event against the Affonso contract (docs/affonso.md) before anything is sent, and normalizes it:
 /// timestamps become RFC 3339 strings, a missing `external_event_id` gets its default.
 enum EventValidator {
     static let eventTypes: Set<String> = ["conversion", "lead", "trial", "milestone"]
     static let identifiers = ["referral_id", "customer_id", "external_user_id", "click_id"]
     static let intervals: Set<String> = ["monthly", "yearly"]
-    /// Every key a rule's `event` may set (AFFONSO_API.md); `affonso_id` is sent as `referral_id`.
+    /// Every key a rule's `event` may set (docs/affonso.md); `affonso_id` is sent as `referral_id`.
     static let fields: [String] = [
         "event_name", "event_type", "referral_id", "customer_id", "external_user_id", "click_id", "affonso_id",
         "external_event_id", "occurred_at", "sale_amount", "sale_amount_currency", "product_ids", "price_ids",

@@ -2,7 +2,7 @@ import CEL
 
 /// A strict JSON (RFC 8259) parser that produces `CELValue`s.
 ///
-/// Numbers without fraction or exponent that fit `Int64` become `.int`; all others `.double` (SPEC.md §3).
+/// Numbers without fraction or exponent that fit `Int64` become `.int`; all others `.double` (docs/rules.md).
 /// Objects keep their member order; a repeated member name keeps its last value.
 struct JSONParser {
     /// Why a document is not acceptable JSON, with the byte offset where it was noticed.

@@ -41,7 +41,7 @@ public struct RuleResult: Sendable, Hashable {
     }
 }
 
-/// What became of one record (SPEC.md §4).
+/// What became of one record (docs/rules.md, "rules apply").
 public enum RecordOutcome: Sendable, Hashable {
     /// One entry per matching rule, in rule order (fan-out).
     case results([RuleResult])

@@ -1,6 +1,6 @@
 import CEL
 
-/// The CEL view of one record: `payload`, `record` and `ce` (SPEC.md §3).
+/// The CEL view of one record: `payload`, `record` and `ce` (docs/rules.md).
 struct DecodedRecord: Sendable {
     var payload: CELValue
     var record: CELValue

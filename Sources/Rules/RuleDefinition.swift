@@ -1,6 +1,6 @@
 import CEL
 
-/// A topic rule as written in `relay.yaml` (SPEC.md §3), before compilation.
+/// A topic rule as written in `relay.yaml` (docs/rules.md), before compilation.
 public struct RuleDefinition: Sendable, Hashable {
     /// A `variables` entry: evaluated in order, visible to later expressions as `variables.NAME`.
     public struct Variable: Sendable, Hashable {

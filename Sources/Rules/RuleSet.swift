@@ -1,7 +1,7 @@
 import CEL
 import Synchronization
 
-/// Compiled topic rules: maps each record to Affonso events (SPEC.md §3).
+/// Compiled topic rules: maps each record to Affonso events (docs/rules.md).
 ///
 /// Thread-safe; `apply` never throws and never traps on bad input: every failure is an outcome.
 public final class RuleSet: Sendable {

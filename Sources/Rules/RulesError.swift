@@ -1,6 +1,6 @@
 /// Why a record could not become Affonso events: the single error type of the Rules module.
 ///
-/// `errorClass` is the SPEC.md §6 error class that dead letters and metrics carry.
+/// `errorClass` is the error class (docs/affonso.md) that dead letters and metrics carry.
 public struct RulesError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String {
@@ -10,7 +10,7 @@ public struct RulesError: Error, Sendable, Hashable, CustomStringConvertible {
         private let value: Value
         /// An expression failed (no such key, no matching overload, limit exceeded): class `mapping`.
         public static let mapping = Code(value: .mapping)
-        /// The event breaks the Affonso contract (AFFONSO_API.md): class `validation`.
+        /// The event breaks the Affonso contract (docs/affonso.md): class `validation`.
         public static let validation = Code(value: .validation)
         /// The record value is not valid JSON / UTF-8 / CloudEvent: class `decode`.
         public static let decode = Code(value: .decode)
@@ -34,7 +34,7 @@ public struct RulesError: Error, Sendable, Hashable, CustomStringConvertible {
         self.field = field
     }
 
-    /// The SPEC.md §6 error class: `mapping`, `validation`, `decode` or `record_too_large`.
+    /// The error class (docs/affonso.md): `mapping`, `validation`, `decode` or `record_too_large`.
     public var errorClass: String { code.description }
 
     public var description: String { "\(errorClass): \(message)" }

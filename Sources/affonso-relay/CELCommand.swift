@@ -1,6 +1,7 @@
 import ArgumentParser
 import CEL
 import Foundation
+import Rules
 
 /// `affonso-relay cel …`: evaluate expressions and run conformance files.
 struct CELCommand: ParsableCommand {
@@ -10,10 +11,18 @@ struct CELCommand: ParsableCommand {
         subcommands: [Eval.self, Conformance.self]
     )
 
-    /// Bad input exits 2 with one clear line (SPEC.md §1).
+    /// Bad input exits 2 with one clear line (docs/configuration.md, "Commands").
     static func usageError(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         return ExitCode(2)
+    }
+
+    /// A file's bytes, or a usage error naming the flag.
+    static func contents(_ path: String, _ flag: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw usageError("\(flag) \(path): cannot read the file (does it exist?)")
+        }
+        return Array(data)
     }
 
     struct Eval: ParsableCommand {
@@ -27,14 +36,52 @@ struct CELCommand: ParsableCommand {
         @Option(help: "Variables as a typed-JSON object, e.g. '{\"x\": {\"int\": \"1\"}}'.")
         var bindings: String?
 
+        @Option(
+            name: .customLong("payload-file"),
+            help: "A JSON file bound as `payload`, decoded as the relay decodes record values.")
+        var payloadFile: String?
+
+        @Option(
+            name: .customLong("record-file"),
+            help:
+                "A file with one `rules apply` input line ({\"value\": …, \"key\": …, \"headers\": …}): binds payload, record and ce as a rule sees them."
+        )
+        var recordFile: String?
+
+        @Option(help: "The topic of --record-file's record.")
+        var topic: String = "topic"
+
         func run() throws {
             var variables: [String: CELValue] = [:]
+            if payloadFile != nil && recordFile != nil {
+                throw CELCommand.usageError("give --payload-file or --record-file, not both")
+            }
+            if let payloadFile {
+                let bytes = try CELCommand.contents(payloadFile, "--payload-file")
+                do {
+                    variables["payload"] = try RulesJSON.decode(bytes)
+                } catch {
+                    throw CELCommand.usageError("--payload-file \(payloadFile): \(error.message)")
+                }
+            }
+            if let recordFile {
+                var bytes = try CELCommand.contents(recordFile, "--record-file")
+                while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 { bytes.removeLast() }
+                // A pretty-printed file is one record too: the line format is only about the value's shape.
+                if let value = try? RulesJSON.decode(bytes) { bytes = Array(RulesJSON.encode(value).utf8) }
+                do {
+                    let record = try ApplyLine.record(from: bytes, topic: topic, lineNumber: 1).get()
+                    variables.merge(try RecordVariables.of(record)) { $1 }
+                } catch {
+                    throw CELCommand.usageError("--record-file \(recordFile): \(error.message)")
+                }
+            }
             if let bindings {
                 let parsed: Any
                 do {
                     parsed = try JSONSerialization.jsonObject(with: Data(bindings.utf8))
                 } catch {
-                    throw CELCommand.usageError("--bindings is not valid JSON: \(error.localizedDescription)")
+                    throw CELCommand.usageError("--bindings is not valid JSON; pass a typed-JSON object")
                 }
                 guard let object = parsed as? [String: Any] else {
                     throw CELCommand.usageError(
@@ -65,7 +112,7 @@ struct CELCommand: ParsableCommand {
             abstract: "Run CEL conformance files; prints failures, then 'N passed, M failed'."
         )
 
-        @Argument(help: "Conformance files (JSON, SPEC.md §5).")
+        @Argument(help: "Conformance files: JSON lists of {id, expr, bindings?, expect: {value} | {error}}.")
         var files: [String]
 
         func run() throws {

@@ -4,7 +4,7 @@ import Relay
 import RelayConfig
 import Rules
 
-/// `affonso-relay dlq inspect` (SPEC.md §1): what is in the dead-letter topic, and why.
+/// `affonso-relay dlq inspect` (docs/configuration.md, "Commands"): what is in the dead-letter topic, and why.
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
@@ -27,7 +27,8 @@ struct DLQCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (_, logger, service) = try RelayCommandSupport.loadService(config)
+            // Reading dead letters never calls Affonso: no API key needed.
+            let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
             let (letters, unreadable) = try await DeadLetterReader.read(
                 topic: service.pipeline.retry.deadLetterTopic,
                 bootstrapServers: service.consumer.bootstrapServers,

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import RelayConfig
 import Rules
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `affonso-relay rules check|test|apply` (SPEC.md §1, §3, §4).
+/// `affonso-relay rules check|test|apply` (docs/rules.md).
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
@@ -23,8 +24,8 @@ struct RulesCommand: AsyncParsableCommand {
         var config: String
     }
 
-    /// Loads the rules, printing diagnostics; exits `failureCode` on configuration errors, 2 when the file is
-    /// missing or unreadable.
+    /// Loads the rules, printing diagnostics; exits `failureCode` on errors in the rules, 2 on any other
+    /// configuration error (a missing file, a rejected `kafka.client_properties` entry, an unknown key).
     static func load(_ path: String, failureCode: Int32 = 2) throws -> RelayConfigLoader.Loaded {
         guard FileManager.default.isReadableFile(atPath: path) else {
             printError("\(path): cannot read the configuration file (does it exist?)")
@@ -35,7 +36,7 @@ struct RulesCommand: AsyncParsableCommand {
             return loaded
         } catch {
             for diagnostic in error.diagnostics { printError(diagnostic.description) }
-            throw ExitCode(failureCode)
+            throw ExitCode(error.isAboutRulesOnly ? failureCode : 2)
         }
     }
 
@@ -87,16 +88,34 @@ struct RulesCommand: AsyncParsableCommand {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Map records (JSON lines on stdin) to events; one outcome line per record on stdout."
+            abstract: "Map records (JSON lines on stdin) to events; one outcome line per record on stdout.",
+            discussion: """
+                Each input line is {"value": <record value>} or {"value_base64": "…"}, with optional key, headers, \
+                partition, offset, timestamp and topic. With --raw, each line (or the whole input, e.g. one \
+                pretty-printed JSON file) is the record value itself. Output: {"results": […]}, {"skipped": true} \
+                or {"error": {"class": …, "message": …}} per record, in order (see docs/rules.md).
+                """
         )
         @OptionGroup var options: ConfigOption
         @Option(name: .long, help: "The topic the records come from.")
         var topic: String
+        @Flag(name: .long, help: "Each line, or the whole input, is the record value itself (no {\"value\": …}).")
+        var raw = false
+        @Flag(
+            name: .customLong("fail-on-error"),
+            help: "Exit 1 when any record could not be decoded or any rule failed on it.")
+        var failOnError = false
 
         func run() async throws {
             let loaded = try RulesCommand.load(options.config)
             let ruleSet = loaded.ruleSet
             let topic = topic
+            let tally = ApplyTally()
+            defer { tally.printHint(raw: raw) }
+            if raw {
+                try runRaw(ruleSet, tally)
+                return
+            }
             let input = StandardInput()
             let output = FileHandle.standardOutput
             let workers = max(1, ProcessInfo.processInfo.activeProcessorCount) * 4
@@ -130,13 +149,42 @@ struct RulesCommand: AsyncParsableCommand {
                     let outcome: RecordOutcome
                     switch ApplyLine.record(from: Array(line), topic: topic, lineNumber: number) {
                     case .success(let record): outcome = ruleSet.apply(record)
-                    case .failure(let error): outcome = .failed(error)
+                    case .failure(let error):
+                        outcome = .failed(error)
+                        tally.noteUnwrapped(line, number: number)
                     }
+                    tally.count(outcome)
                     return ApplyLine.line(for: outcome)
                 }
                 for stripe in stripes { output.write(Data(stripe)) }
                 pending.removeSubrange(..<start)
             }
+            if failOnError && tally.failures > 0 { throw ExitCode(1) }
+        }
+
+        /// `--raw`: the whole input as one value when it is one JSON document, otherwise one value per line.
+        private func runRaw(_ ruleSet: RuleSet, _ tally: ApplyTally) throws {
+            let input = StandardInput()
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = input.read(upTo: 4 << 20)
+                if chunk.isEmpty { break }
+                bytes += chunk
+            }
+            var values: [ArraySlice<UInt8>]
+            if (try? RulesJSON.decode(bytes)) != nil {
+                values = [bytes[...]]
+            } else {
+                values = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+                values.removeAll { $0.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 } }
+            }
+            for (index, value) in values.enumerated() {
+                let record = SourceRecord(topic: topic, offset: Int64(index), value: Array(value))
+                let outcome = ruleSet.apply(record)
+                tally.count(outcome)
+                FileHandle.standardOutput.write(Data(ApplyLine.line(for: outcome) + [0x0A]))
+            }
+            if failOnError && tally.failures > 0 { throw ExitCode(1) }
         }
 
         /// Maps `lines` in `workers` contiguous stripes at once; each stripe's output lines end with a newline.
@@ -161,6 +209,47 @@ struct RulesCommand: AsyncParsableCommand {
             }
             return results.values
         }
+    }
+}
+
+/// What `rules apply` counts while it maps: failures (for `--fail-on-error`) and the first input line that looks
+/// like a bare record value rather than a `{"value": …}` line (for a hint).
+private final class ApplyTally: Sendable {
+    private struct State {
+        var failures = 0
+        var firstUnwrappedLine: Int?
+    }
+    private let state = Mutex(State())
+
+    var failures: Int { state.withLock { $0.failures } }
+
+    func count(_ outcome: RecordOutcome) {
+        let failed: Bool
+        switch outcome {
+        case .failed: failed = true
+        case .skipped: failed = false
+        case .results(let results): failed = results.contains { $0.error != nil }
+        }
+        if failed { state.withLock { $0.failures += 1 } }
+    }
+
+    /// A line that failed to decode as a `rules apply` line: is it a JSON value without the wrapper?
+    func noteUnwrapped(_ line: ArraySlice<UInt8>, number: Int) {
+        let isBareValue: Bool
+        switch try? RulesJSON.decode(Array(line)) {
+        case .map(let map)?: isBareValue = map["value"] == nil && map["value_base64"] == nil
+        case .some: isBareValue = true
+        case nil: isBareValue = line.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{")
+        }
+        guard isBareValue else { return }
+        state.withLock { state in state.firstUnwrappedLine = min(state.firstUnwrappedLine ?? number, number) }
+    }
+
+    func printHint(raw: Bool) {
+        guard !raw, let line = state.withLock({ $0.firstUnwrappedLine }) else { return }
+        RulesCommand.printError(
+            "hint: input line \(line) is not a rules apply line ({\"value\": <record value>, \"key\": …}); if each "
+                + "line (or the whole input) is the record value itself, use --raw")
     }
 }
 

@@ -6,7 +6,7 @@ import Relay
 import RelayConfig
 import ServiceLifecycle
 
-/// `affonso-relay run --config relay.yaml`: the service (SPEC.md §1, §6).
+/// `affonso-relay run --config relay.yaml`: the service (docs/configuration.md, docs/affonso.md).
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
             relay = try RelayService(
                 configuration: serviceConfiguration, rules: loaded.ruleSet, logger: logger)
         } catch {
-            RelayCommandSupport.printError("\(config): \(error)")
+            RelayCommandSupport.printError("\(config): \(ErrorText.describe(error))")
             throw ExitCode(2)
         }
         let server = RelayHTTPServer.make(
@@ -55,11 +55,22 @@ struct RunCommand: AsyncParsableCommand {
 /// What the service commands share: loading the configuration and setting up logs.
 enum RelayCommandSupport {
     /// Loads and compiles `relay.yaml`; prints each problem as `file:line:col: message` and exits 2 on errors.
-    static func load(_ path: String) throws -> RelayConfigLoader.Loaded {
+    static func load(
+        _ path: String, purpose: RelayConfigLoader.Purpose = .service
+    ) throws -> RelayConfigLoader.Loaded {
         do {
-            return try RelayConfigLoader.load(path: path)
+            return try RelayConfigLoader.load(path: path, purpose: purpose)
         } catch {
             for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(2)
+        }
+    }
+
+    /// Exits 2 when librdkafka cannot create its clients from the configuration or the key file is unreadable.
+    static func checkRuntime(_ loaded: RelayConfigLoader.Loaded, _ path: String, requiresAPIKey: Bool) throws {
+        let problems = RelayConfigLoader.checkRuntime(loaded, file: path, requiresAPIKey: requiresAPIKey)
+        guard problems.isEmpty else {
+            for problem in problems { printError(problem.description) }
             throw ExitCode(2)
         }
     }
@@ -69,12 +80,20 @@ enum RelayCommandSupport {
     }
 
     /// Loads `relay.yaml`, sets up logging and maps the configuration onto the service's types; exits 2 on errors.
-    static func loadService(_ path: String) throws -> (RelayConfigLoader.Loaded, Logger, RelayServiceConfiguration) {
-        let loaded = try load(path)
+    /// - Parameters:
+    ///   - path: the configuration file.
+    ///   - purpose: `.kafka` for commands that never call Affonso (no API key needed).
+    static func loadService(
+        _ path: String, purpose: RelayConfigLoader.Purpose = .service
+    ) throws -> (RelayConfigLoader.Loaded, Logger, RelayServiceConfiguration) {
+        let loaded = try load(path, purpose: purpose)
+        try checkRuntime(loaded, path, requiresAPIKey: purpose == .service)
         let logger = bootstrapLogging(loaded.configuration.logging, affonso: loaded.configuration.affonso)
         for warning in loaded.warnings { logger.warning("\(warning.description)") }
         do {
-            return (loaded, logger, try loaded.configuration.serviceConfiguration(file: path))
+            let service = try loaded.configuration.serviceConfiguration(
+                file: path, requiresAPIKey: purpose == .service)
+            return (loaded, logger, service)
         } catch {
             for diagnostic in error.diagnostics { printError(diagnostic.description) }
             throw ExitCode(2)

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// `affonso-relay sandbox`: the Affonso API sandbox (SPEC.md §7).
+/// `affonso-relay sandbox`: the Affonso API sandbox (`affonso-relay sandbox --help`).
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",

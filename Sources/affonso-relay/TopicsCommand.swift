@@ -19,7 +19,7 @@ struct TopicsCommand: AsyncParsableCommand {
         var config: String
 
         func run() async throws {
-            let (_, logger, service) = try RelayCommandSupport.loadService(config)
+            let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
             let created = try await TopicProvisioner.ensure(
                 service.relayTopics,
                 bootstrapServers: service.consumer.bootstrapServers,

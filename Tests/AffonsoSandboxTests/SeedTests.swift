@@ -26,6 +26,25 @@ struct SeedTests {
         #expect(seed.referrals[1].customerID == nil)
     }
 
+    @Test("an unreadable or non-UTF-8 seed file says what is wrong, not Foundation's wording")
+    func unreadableSeedFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "seed-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let binary = directory.appendingPathComponent("seed.yaml").path
+        try Data([0xFF, 0xFE, 0x00]).write(to: URL(fileURLWithPath: binary))
+        for (path, expected) in [
+            (directory.path, "cannot read the referral seed file (is it a readable file, not a directory?)"),
+            (binary, "the referral seed file is not UTF-8 text"),
+        ] {
+            let error = #expect(throws: SandboxError.self) { _ = try SandboxSeed.load(path: path) }
+            let message = "\(error.map { "\($0)" } ?? "")"
+            #expect(message.contains(expected), "\(message)")
+            #expect(!message.contains("could not be completed"))
+        }
+    }
+
     @Test func jsonWithAffiliatesLoads() throws {
         let seed = try SandboxSeed.parse(
             #"{"affiliates":[{"id":"aff_1","commission_rate":0.25}],"#

@@ -29,3 +29,37 @@ import Testing
         #expect(error?.message.contains("lonely") == true)
     }
 }
+
+/// A rejected property never crashes a client's init, and can be checked before any client exists.
+@Suite struct KafkaClientPropertiesTests {
+    @Test("an admin client whose property is rejected throws instead of crashing in deinit")
+    func adminWithRejectedProperty() {
+        let error = #expect(throws: KafkaError.self) {
+            _ = try KafkaAdmin(bootstrapServers: ["localhost:1"], properties: ["sasl.pasword": "x"], logger: testLogger)
+        }
+        #expect(error?.code == .configuration)
+        #expect(error?.description.contains("sasl.pasword") == true)
+        #expect(error?.description.contains("KafkaError") == false)
+    }
+
+    @Test("unknown names and invalid values are told apart; librdkafka's names are listed")
+    func rejection() throws {
+        let unknown = try #require(KafkaClientProperties.rejection("sasl.pasword", "x"))
+        #expect(unknown.isUnknownProperty)
+        let invalid = try #require(KafkaClientProperties.rejection("security.protocol", "SASL_SSLL"))
+        #expect(!invalid.isUnknownProperty)
+        #expect(invalid.reason.contains("SASL_SSLL"))
+        #expect(KafkaClientProperties.rejection("sasl.password", "x") == nil)
+        #expect(KafkaClientProperties.names.contains("sasl.password"))
+        #expect(KafkaClientProperties.names.contains("bootstrap.servers"))
+    }
+
+    @Test("client creation catches what single properties cannot")
+    func clientProblem() {
+        let plain = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanisms", "PLAIN")]
+        #expect(KafkaClientProperties.clientProblem(plain + [("sasl.username", "u"), ("sasl.password", "p")]) == nil)
+        #expect(KafkaClientProperties.clientProblem(plain) == "sasl.username and sasl.password must be set")
+        let tls = [("security.protocol", "SSL"), ("ssl.ca.location", "/nonexistent")]
+        #expect(KafkaClientProperties.clientProblem(tls)?.contains("ssl.ca.location") == true)
+    }
+}

@@ -108,7 +108,7 @@ struct ConfigLoadingTests {
         let errors = failures("affonso:\n  api_key: ${AFFONSO_API_KEY}\n" + Self.rules, environment: [:])
         #expect(
             errors.first
-                == "relay.yaml:2:12: environment variable 'AFFONSO_API_KEY' is not set (referenced as ${AFFONSO_API_KEY}); export it or remove the reference"
+                == "relay.yaml:2:12: environment variable 'AFFONSO_API_KEY' is not set (referenced as ${AFFONSO_API_KEY}); export it, give a default with ${AFFONSO_API_KEY:-value}, or remove the reference"
         )
     }
 

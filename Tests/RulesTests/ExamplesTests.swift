@@ -31,7 +31,8 @@ struct ExamplesTests {
         } throws: { error in
             (error as? ConfigError)?.errors.map(\.description) == [
                 Self.config + ":14:12: environment variable 'AFFONSO_API_KEY' is not set (referenced as "
-                    + "${AFFONSO_API_KEY}); export it or remove the reference"
+                    + "${AFFONSO_API_KEY}); export it, give a default with ${AFFONSO_API_KEY:-value}, or remove the "
+                    + "reference"
             ]
         }
     }

@@ -1,4 +1,4 @@
-/// An Affonso plan's documented rate limits (AFFONSO_API.md, "Rate limits").
+/// An Affonso plan's documented rate limits (docs/configuration.md, "affonso").
 public struct SandboxPlan: Sendable, Hashable, CustomStringConvertible {
     /// The plan name as given on the command line.
     public var name: String

@@ -1,4 +1,4 @@
-/// A referral the sandbox can match events to (SPEC.md §7 seed file entry).
+/// A referral the sandbox can match events to (`sandbox --referrals` seed file entry).
 public struct SandboxReferral: Sendable, Hashable {
     /// Referral statuses, in the only order the sandbox moves them: lead → trialing → customer.
     public enum Status: String, Sendable, Hashable, CaseIterable, Comparable {

@@ -28,14 +28,16 @@ public struct SandboxSeed: Sendable, Hashable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw SandboxError(.invalidSeedFile, "\(path): referral seed file not found; check the --referrals path")
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+        // Foundation's errors read "The operation could not be completed": say what is wrong instead.
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw SandboxError(
                 .invalidSeedFile,
-                "\(path): cannot read the referral seed file as UTF-8 text (\(error.localizedDescription))"
+                "\(path): cannot read the referral seed file (is it a readable file, not a directory?)"
             )
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw SandboxError(
+                .invalidSeedFile, "\(path): the referral seed file is not UTF-8 text; save it as UTF-8 YAML or JSON")
         }
         return try self.parse(text, source: path)
     }

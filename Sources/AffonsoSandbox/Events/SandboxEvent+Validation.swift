@@ -1,5 +1,5 @@
 extension SandboxEvent {
-    /// Validates a parsed body against AFFONSO_API.md; returns every field error at once.
+    /// Validates a parsed body against docs/affonso.md; returns every field error at once.
     static func validate(_ body: JSONValue) -> Result<SandboxEvent, ValidationFailure> {
         guard case .object(let fields) = body else {
             return .failure(

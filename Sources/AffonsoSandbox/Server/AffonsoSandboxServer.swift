@@ -4,7 +4,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// The Affonso API sandbox: `POST /v1/events` as AFFONSO_API.md specifies it, plus `/_sandbox/…`
+/// The Affonso API sandbox: `POST /v1/events` as docs/affonso.md specifies it, plus `/_sandbox/…`
 /// control endpoints for faults, the ledger and stats.
 ///
 /// Run it as a `Service` in a `ServiceGroup`, or call `withRunning` in tests:

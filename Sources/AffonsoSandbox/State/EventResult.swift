@@ -33,7 +33,7 @@ enum EventResult: Sendable {
         }
     }
 
-    /// The `data` object of the success envelope (AFFONSO_API.md, "Responses").
+    /// The `data` object of the success envelope (docs/affonso.md).
     func writeData(to writer: inout JSONWriter) {
         switch self {
         case .commission(let commission):

@@ -10,6 +10,9 @@ final class RDKafkaHandle: @unchecked Sendable {
 
     init() {}
 
+    /// False until ``set(_:)``: a client whose `init` threw before `rd_kafka_new` succeeded has no handle to free.
+    var isSet: Bool { pointer != nil }
+
     func set(_ pointer: OpaquePointer) {
         precondition(self.pointer == nil, "RDKafkaHandle set twice")
         self.pointer = pointer
