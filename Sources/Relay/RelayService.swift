@@ -59,7 +59,7 @@ public final class RelayService: Service, Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        client = try AffonsoClient(configuration: configuration.affonso, logger: logger)
+        client = try Self.makeClient(configuration.affonso, logger: logger)
         producer = try KafkaProducer(configuration: configuration.producer, logger: logger)
         pipeline = DeliveryPipeline(
             configuration: configuration.pipeline,
@@ -95,6 +95,7 @@ public final class RelayService: Service, Sendable {
                 configuration.relayTopics,
                 bootstrapServers: configuration.consumer.bootstrapServers,
                 properties: configuration.consumer.properties,
+                replicationFactor: configuration.pipeline.retry.replicationFactor,
                 logger: logger
             )
         }
@@ -116,6 +117,14 @@ public final class RelayService: Service, Sendable {
         }
     }
 
+    /// The Affonso client, with every key it reads (the key file's, and each one it is rotated to) scrubbed from
+    /// logs, error messages and retry headers from then on.
+    static func makeClient(_ configuration: AffonsoClientConfiguration, logger: Logger) throws -> AffonsoClient {
+        try AffonsoClient(configuration: configuration, logger: logger) { key in
+            SecretScrubber.register(key)
+        }
+    }
+
     private func shutdownClients() async {
         do {
             try await producer.flush(timeout: .seconds(10))
@@ -131,6 +140,14 @@ public final class RelayService: Service, Sendable {
 
 /// Creates the relay's own topics (retry tiers and dead letters) when they are missing.
 public enum TopicProvisioner {
+    /// - Parameters:
+    ///   - topics: the topics to create when missing.
+    ///   - bootstrapServers: broker addresses.
+    ///   - properties: librdkafka properties (SASL, TLS, …).
+    ///   - partitions: partitions of each created topic.
+    ///   - replicationFactor: replicas of each created topic; `-1` (the default) lets the broker choose
+    ///     (`retry.replication_factor`).
+    ///   - logger: logs each created topic.
     /// - Returns: the topics that were created (existing ones are left alone).
     @discardableResult
     public static func ensure(
@@ -138,16 +155,34 @@ public enum TopicProvisioner {
         bootstrapServers: [String],
         properties: [String: String],
         partitions: Int = 3,
+        replicationFactor: Int = KafkaAdmin.brokerDefaultReplicationFactor,
         logger: Logger
     ) async throws -> [String] {
-        try await withAdmin(bootstrapServers, properties, logger) { admin in
+        let specifications = Self.specifications(topics, partitions: partitions, replicationFactor: replicationFactor)
+        return try await withAdmin(bootstrapServers, properties, logger) { admin in
             var created: [String] = []
-            for topic in topics where try await admin.ensureTopic(.init(name: topic, partitions: partitions)) {
+            for specification in specifications where try await admin.ensureTopic(specification) {
+                let topic = specification.name
                 created.append(topic)
-                logger.info("created topic", metadata: ["topic": "\(topic)"])
+                logger.info(
+                    "created topic",
+                    metadata: [
+                        "topic": "\(topic)",
+                        "replication_factor": "\(replicationFactor == -1 ? "broker default" : "\(replicationFactor)")",
+                    ])
             }
             return created
         }
+    }
+
+    /// What ``ensure(_:bootstrapServers:properties:partitions:replicationFactor:logger:)`` asks the broker to
+    /// create.
+    static func specifications(
+        _ topics: [String],
+        partitions: Int,
+        replicationFactor: Int
+    ) -> [KafkaAdmin.TopicSpecification] {
+        topics.map { .init(name: $0, partitions: partitions, replicationFactor: replicationFactor) }
     }
 
     /// Whether `topic` exists.
