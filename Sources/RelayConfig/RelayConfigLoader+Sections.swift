@@ -44,7 +44,9 @@ extension RelayConfigLoader {
                     }
                 }
             case "max_record_bytes":
-                kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
+                // librdkafka's message.max.bytes is at most 1,000,000,000.
+                kafka.maximumRecordBytes =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000_000) ?? kafka.maximumRecordBytes
             case "commit_interval": kafka.commitInterval = reader.duration(entry.value, what) ?? kafka.commitInterval
             default: break
             }
@@ -57,7 +59,10 @@ extension RelayConfigLoader {
         _ affonso: inout RelayConfiguration.Affonso,
         purpose: Purpose
     ) {
-        let keys = ["base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http"]
+        let keys = [
+            "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "max_retry_after",
+            "allow_insecure_http",
+        ]
         guard let entries = reader.mapping(node, "affonso", allowed: keys) else { return }
         var baseURLNode: Node?
         for entry in entries {
@@ -75,7 +80,7 @@ extension RelayConfigLoader {
                 var perMinute: Int?
                 var burst: Int?
                 for limit in limits {
-                    let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1)
+                    let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1, maximum: 1_000_000)
                     if limit.key == "per_minute" { perMinute = value } else { burst = value }
                 }
                 if let perMinute {
@@ -84,6 +89,17 @@ extension RelayConfigLoader {
                     reader.error(entry.value, "affonso.rate_limit needs per_minute")
                 }
             case "timeout": affonso.timeout = reader.duration(entry.value, what) ?? affonso.timeout
+            case "max_retry_after":
+                guard let wait = reader.duration(entry.value, what) else { continue }
+                if wait <= .zero || wait > .seconds(86_400) {
+                    reader.error(
+                        entry.value,
+                        "\(what) must be more than 0 and at most 24h, got \(wait); it caps any wait the API asks for "
+                            + "(the plan's window is a minute: 60s is a good value)"
+                    )
+                } else {
+                    affonso.maximumRetryAfter = wait
+                }
             case "allow_insecure_http":
                 affonso.allowInsecureHTTP = reader.bool(entry.value, what) ?? affonso.allowInsecureHTTP
             default: break
@@ -120,12 +136,14 @@ extension RelayConfigLoader {
             let what = "delivery.\(entry.key)"
             switch entry.key {
             case "max_in_flight":
-                delivery.maximumInFlight = reader.integer(entry.value, what, minimum: 1) ?? delivery.maximumInFlight
+                delivery.maximumInFlight =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000) ?? delivery.maximumInFlight
             case "ordering":
                 delivery.ordering =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.Ordering.self) ?? delivery.ordering
             case "in_process_attempts":
-                delivery.inProcessAttempts = reader.integer(entry.value, what, minimum: 1) ?? delivery.inProcessAttempts
+                delivery.inProcessAttempts =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000) ?? delivery.inProcessAttempts
             case "unmatched":
                 delivery.unmatched =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.Unmatched.self) ?? delivery.unmatched
@@ -139,7 +157,7 @@ extension RelayConfigLoader {
     }
 
     static func readRetry(_ node: Node, _ reader: YAMLReader, _ retry: inout RelayConfiguration.Retry) {
-        let keys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
+        let keys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics", "replication_factor"]
         guard let entries = reader.mapping(node, "retry", allowed: keys) else { return }
         for entry in entries {
             let what = "retry.\(entry.key)"
@@ -166,9 +184,20 @@ extension RelayConfigLoader {
                 }
                 retry.tiers = tiers
             case "max_attempts":
-                retry.maximumAttempts = reader.integer(entry.value, what, minimum: 1) ?? retry.maximumAttempts
+                retry.maximumAttempts =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000) ?? retry.maximumAttempts
             case "dead_letter_topic": retry.deadLetterTopic = reader.string(entry.value, what) ?? retry.deadLetterTopic
             case "create_topics": retry.createTopics = reader.bool(entry.value, what) ?? retry.createTopics
+            case "replication_factor":
+                guard let factor = reader.integer(entry.value, what, minimum: -1, maximum: 10_000) else { continue }
+                if factor == 0 {
+                    reader.error(
+                        entry.value,
+                        "\(what) must be -1 (the broker's default.replication.factor) or a factor from 1 to 10000, "
+                            + "got 0")
+                } else {
+                    retry.replicationFactor = factor
+                }
             default: break
             }
         }
