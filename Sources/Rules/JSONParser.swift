@@ -125,7 +125,7 @@ struct JSONParser {
         // searched for. Past `Self.indexedMembers` members the summary is saturated and every key would scan the
         // members linearly (quadratic in the object's size), so their positions move into a hash table.
         var summary: UInt64 = 0
-        var positions: [String: Int]?
+        var positions: [MapKey: Int]?
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else {
@@ -137,10 +137,11 @@ struct JSONParser {
             skipWhitespace()
             let value = try parseValue()
             if positions != nil {
-                if let position = positions![key] {
+                let mapKey = MapKey.string(key)
+                if let position = positions![mapKey] {
                     entries[position].value = value
                 } else {
-                    positions![key] = entries.count
+                    positions![mapKey] = entries.count
                     entries.append((.string(key), value))
                 }
             } else {
@@ -170,16 +171,17 @@ struct JSONParser {
             throw fail("expected ',' or '}' in an object")
         }
         depth -= 1
+        if let positions { return .map(CELMap(distinctEntries: entries, index: positions)) }
         return .map(CELMap(entries))
     }
 
     /// Objects with more members than this find repeated names through a hash table instead of a scan.
     static let indexedMembers = 16
 
-    static func positions(of entries: [(key: CELValue, value: CELValue)]) -> [String: Int] {
-        var positions = [String: Int](minimumCapacity: entries.count * 4)
+    static func positions(of entries: [(key: CELValue, value: CELValue)]) -> [MapKey: Int] {
+        var positions = [MapKey: Int](minimumCapacity: entries.count * 4)
         for (position, entry) in entries.enumerated() {
-            if case .string(let key) = entry.key { positions[key] = position }
+            if case .string(let key) = entry.key { positions[.string(key)] = position }
         }
         return positions
     }
