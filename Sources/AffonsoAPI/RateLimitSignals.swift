@@ -148,9 +148,9 @@ enum RateLimitSignals {
 
     // MARK: - Clamping
 
-    /// `seconds` as a `Duration` within `0...maximum`; `nil` for NaN. Negative values become zero and values past
-    /// `maximum` (infinity included) become `maximum`, both reported as odd unless `pastIsNormal` allows a time
-    /// slightly in the past (clock skew, a reset that just passed).
+    /// `seconds` as a `Duration` within `0...maximum`; `nil` for NaN and for a negative delay (both reported as
+    /// odd). Values past `maximum` (infinity included) become `maximum`, reported as odd. With `pastIsNormal` (a
+    /// date or reset time that just passed, clock skew) a negative value is a wait of zero.
     static func clampedWait(
         seconds: Double,
         field: String,
@@ -164,8 +164,10 @@ enum RateLimitSignals {
             return nil
         }
         if seconds < 0 {
-            if !pastIsNormal {
-                odd(OddValue(field: field, raw: raw, action: "negative; no wait"))
+            guard pastIsNormal else {
+                // A negative delay means nothing; waiting zero after a 429 would invite the next one.
+                odd(OddValue(field: field, raw: raw, action: "negative; ignored"))
+                return nil
             }
             return .zero
         }

@@ -22,16 +22,23 @@ struct HostileResponseTests {
     static let plainBody = #"{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow"}}"#
 
     @Test(
-        "a 429's Retry-After out of range is capped at 60 s or ignored, never a trap",
+        "a 429's Retry-After out of range is capped at 60 s or ignored (then 1 s), never a trap",
         arguments: [
             ("1e30", Duration.seconds(60)), ("inf", .seconds(60)), ("Infinity", .seconds(60)),
-            ("9223372036854775807", .seconds(60)), ("1e400", .seconds(60)), ("-5", .zero), ("nan", .seconds(1)),
+            ("9223372036854775807", .seconds(60)), ("1e400", .seconds(60)), ("-5", .seconds(1)), ("nan", .seconds(1)),
             ("Sun, 06 Nov 999999999 08:49:37 GMT", .seconds(1)), ("Fri, 31 Dec 9999 23:59:59 GMT", .seconds(60)),
             ("٣٠", .seconds(1)), ("", .seconds(1)),
         ]
     )
     func retryAfterHeader(header: String, expected: Duration) {
         #expect(Self.wait429(header: header, body: Self.plainBody) == expected)
+    }
+
+    @Test(
+        "an unusable Retry-After header falls back to error.retryAfter in the body", arguments: ["-5", "nan", "soon"])
+    func headerFallsBackToBody(header: String) {
+        let body = #"{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow","retryAfter":12}}"#
+        #expect(Self.wait429(header: header, body: body) == .seconds(12))
     }
 
     @Test(
