@@ -44,7 +44,14 @@ public final class KafkaAdmin: Sendable {
         /// How many partitions it has.
         public var partitionCount: Int
         /// How many replicas its first partition has (0 when it has no partitions).
-        public var replicationFactor: Int = 0
+        public var replicationFactor: Int
+
+        /// Creates a description (the cluster's metadata makes them; tests too).
+        public init(name: String, partitionCount: Int, replicationFactor: Int = 0) {
+            self.name = name
+            self.partitionCount = partitionCount
+            self.replicationFactor = replicationFactor
+        }
     }
 
     private let handle = RDKafkaHandle()
@@ -118,6 +125,25 @@ public final class KafkaAdmin: Sendable {
 
     /// Lists the cluster's topics with their partition counts, sorted by name.
     public func listTopics() async throws(KafkaError) -> [TopicDescription] {
+        try await describeCluster().topics
+    }
+
+    /// The cluster as its metadata describes it: how many brokers, and every topic.
+    public struct ClusterDescription: Sendable, Hashable {
+        /// Brokers in the metadata.
+        public var brokerCount: Int
+        /// The topics, sorted by name.
+        public var topics: [TopicDescription]
+
+        /// Creates a description (the cluster's metadata makes them; tests too).
+        public init(brokerCount: Int, topics: [TopicDescription]) {
+            self.brokerCount = brokerCount
+            self.topics = topics
+        }
+    }
+
+    /// Reads the cluster's metadata: its brokers and topics (with partition counts and replication factors).
+    public func describeCluster() async throws(KafkaError) -> ClusterDescription {
         try await run { [timeout, bootstrapServers] rk throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             let error = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
@@ -136,7 +162,8 @@ public final class KafkaAdmin: Sendable {
                         replicationFactor: replicas)
                 )
             }
-            return topics.sorted { $0.name < $1.name }
+            return ClusterDescription(
+                brokerCount: Int(metadata.pointee.broker_cnt), topics: topics.sorted { $0.name < $1.name })
         }
     }
 
