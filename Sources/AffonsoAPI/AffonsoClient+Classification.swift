@@ -12,10 +12,23 @@ extension AffonsoClient {
 
     /// The `{"success": …, "data": …, "error": {…}}` envelope.
     struct Envelope: Decodable {
+        /// Each field is read on its own: a field of an unexpected type (`"retryAfter": "soon"`, a number too
+        /// large for a `Double`) is left out instead of losing the whole envelope.
         struct ErrorBody: Decodable {
             var code: String?
             var message: String?
             var retryAfter: Double?
+
+            private enum CodingKeys: String, CodingKey { case code, message, retryAfter }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                code = try? container.decodeIfPresent(String.self, forKey: .code)
+                message = try? container.decodeIfPresent(String.self, forKey: .message)
+                retryAfter =
+                    (try? container.decodeIfPresent(Double.self, forKey: .retryAfter))
+                    ?? (try? container.decodeIfPresent(String.self, forKey: .retryAfter)).flatMap { Double($0) }
+            }
         }
 
         var success: Bool?
@@ -28,7 +41,9 @@ extension AffonsoClient {
         body: some Collection<UInt8>,
         retryAfterHeader: String?,
         context: ResponseContext,
-        now: Date = Date()
+        now: Date = Date(),
+        maximumWait: Duration = .seconds(60),
+        odd: (RateLimitSignals.OddValue) -> Void = { _ in }
     ) -> AffonsoOutcome {
         if (200..<300).contains(status) {
             return .delivered(AffonsoDelivery(status: status, responseBody: Array(body)))
@@ -65,7 +80,11 @@ extension AffonsoClient {
                     + keyHint
             )
         case 429:
-            let wait = retryAfter(header: retryAfterHeader, body: envelope?.error?.retryAfter, now: now) ?? .seconds(1)
+            let wait =
+                RateLimitSignals.retryAfter(
+                    header: retryAfterHeader, body: envelope?.error?.retryAfter, now: now, maximumWait: maximumWait,
+                    odd: odd
+                ) ?? min(.seconds(1), maximumWait)
             return failure(
                 .rateLimited,
                 "over the plan's rate limit \(detail); all sends pause for \(wait) (Retry-After). If this repeats, "
@@ -123,20 +142,6 @@ extension AffonsoClient {
         }
     }
 
-    /// `Retry-After` as seconds or an HTTP-date, else `error.retryAfter` (seconds) from the body.
-    static func retryAfter(header: String?, body: Double?, now: Date) -> Duration? {
-        if let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty {
-            if let seconds = Double(header), seconds.isFinite, seconds >= 0 {
-                return .seconds(seconds)
-            }
-            if let date = HTTPDate.parse(header) {
-                return .seconds(max(0, date - now.timeIntervalSince1970))
-            }
-        }
-        if let body, body.isFinite, body >= 0 { return .seconds(body) }
-        return nil
-    }
-
     /// `text` with every occurrence of the API key replaced, in case a server echoes it.
     static func redact(_ text: String, key: String) -> String {
         guard key.count >= 4, text.contains(key) else { return text }
@@ -146,7 +151,8 @@ extension AffonsoClient {
 
 // MARK: - HTTP-date
 
-/// Parses the IMF-fixdate form of an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+/// Parses the IMF-fixdate form of an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds; years
+/// outside 1...9999 (IMF-fixdate has four digits) are unreadable, so the arithmetic never overflows.
 enum HTTPDate {
     private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
@@ -154,7 +160,7 @@ enum HTTPDate {
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[5].uppercased() == "GMT",
             let day = Int(parts[1]), let month = months.firstIndex(of: parts[2].lowercased()),
-            let year = Int(parts[3])
+            let year = Int(parts[3]), (1...9999).contains(year)
         else { return nil }
         let time = parts[4].split(separator: ":")
         guard time.count == 3, let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),

@@ -52,6 +52,7 @@ extension AffonsoClient {
         let state = key.withLock { $0 }
         guard state.needsReload, configuration.credentials.filePath != nil else { return state.current }
         let fresh = try Self.readKey(configuration.credentials)
+        keyObserver(fresh)
         key.withLock { $0.current = fresh }
         return fresh
     }
@@ -62,6 +63,7 @@ extension AffonsoClient {
     func reloadKeyAfterRejection(of rejected: String?) -> Bool {
         guard configuration.credentials.filePath != nil else { return false }
         let fresh = try? Self.readKey(configuration.credentials)
+        if let fresh { keyObserver(fresh) }
         return key.withLock { state in
             guard let fresh, fresh != rejected else {
                 state.needsReload = true

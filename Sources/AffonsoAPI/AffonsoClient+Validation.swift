@@ -71,5 +71,12 @@ extension AffonsoClient {
                     + "(\(configuration.connectTimeout)) must be positive"
             )
         }
+        if configuration.maximumRetryAfter <= .zero || configuration.maximumRetryAfter > .seconds(86_400) {
+            throw AffonsoError(
+                code: .invalidConfiguration,
+                message: "affonso.max_retry_after (\(configuration.maximumRetryAfter)) must be more than 0 and at "
+                    + "most 24h; the plan's window is a minute, so 60s is a good value"
+            )
+        }
     }
 }

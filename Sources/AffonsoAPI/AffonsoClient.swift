@@ -34,7 +34,11 @@ public final class AffonsoClient: Sendable {
 
     private let httpClient: HTTPClient
     private let logger: Logger
+    /// Told every key the client reads (at start and after each re-read of the key file), before it is used.
+    let keyObserver: @Sendable (String) -> Void
     let key: Mutex<KeyState>
+    /// The header and body fields whose odd value was logged already: each is logged once per client.
+    private let loggedOddFields = Mutex<Set<String>>([])
 
     struct KeyState {
         var current: String
@@ -46,19 +50,27 @@ public final class AffonsoClient: Sendable {
     /// - Parameters:
     ///   - configuration: where and how to send.
     ///   - logger: receives debug lines per request and warnings about credentials; never the key.
+    ///   - keyObserver: told every key read (the inline key, the key file's at start and after every re-read, so
+    ///     also each rotated key) before it is sent; the relay adds them to its secret scrubber.
     /// - Throws: ``AffonsoError`` with class `configuration` for an invalid or insecure base URL or limits, or
     ///   class `credentials` when the key is empty or its file cannot be read.
     public init(
         configuration: AffonsoClientConfiguration,
-        logger: Logger = Logger(label: "affonso-relay.affonso")
+        logger: Logger = Logger(label: "affonso-relay.affonso"),
+        keyObserver: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(AffonsoError) {
         self.endpoint = try Self.validatedEndpoint(configuration)
         try Self.validateLimits(configuration)
         let initialKey = try Self.readKey(configuration.credentials)
+        keyObserver(initialKey)
+        self.keyObserver = keyObserver
         self.configuration = configuration
         self.logger = logger
         self.key = Mutex(KeyState(current: initialKey))
-        self.rateLimiter = RateLimiter(rateLimit: configuration.effectiveRateLimit)
+        self.rateLimiter = RateLimiter(
+            rateLimit: configuration.effectiveRateLimit,
+            maximumWait: configuration.maximumRetryAfter
+        )
 
         var httpConfiguration = HTTPClient.Configuration(
             tlsConfiguration: nil,  // the default: full certificate verification against the system roots
@@ -208,7 +220,9 @@ public final class AffonsoClient: Sendable {
             status: status,
             body: responseBody.readableBytesView,
             retryAfterHeader: headers.first(name: "Retry-After"),
-            context: .init(endpoint: endpoint, keyFile: configuration.credentials.filePath, apiKey: apiKey)
+            context: .init(endpoint: endpoint, keyFile: configuration.credentials.filePath, apiKey: apiKey),
+            maximumWait: configuration.maximumRetryAfter,
+            odd: logOddValue
         )
         switch outcome {
         case .delivered:
@@ -240,12 +254,28 @@ public final class AffonsoClient: Sendable {
     // MARK: - Rate-limit headers
 
     private func observeRateLimitHeaders(_ headers: HTTPHeaders) {
-        guard let remaining = headers.first(name: "X-RateLimit-Remaining").flatMap({ Int($0) }),
-            let reset = headers.first(name: "X-RateLimit-Reset").flatMap({ Double($0) })
+        guard
+            let observation = RateLimitSignals.observation(
+                limit: headers.first(name: "X-RateLimit-Limit"),
+                remaining: headers.first(name: "X-RateLimit-Remaining"),
+                reset: headers.first(name: "X-RateLimit-Reset"),
+                now: Date(),
+                maximumWait: configuration.maximumRetryAfter,
+                odd: logOddValue
+            )
         else { return }
-        let limit = headers.first(name: "X-RateLimit-Limit").flatMap { Int($0) }
-        let resetIn = reset - Date().timeIntervalSince1970
-        rateLimiter.observe(limit: limit, remaining: remaining, resetIn: .seconds(resetIn))
+        rateLimiter.observe(
+            limit: observation.limit, remaining: observation.remaining, resetIn: observation.resetIn)
+    }
+
+    /// Logs an out-of-range or unreadable value from the API once per field, so a misbehaving proxy or API
+    /// cannot flood the log.
+    private func logOddValue(_ odd: RateLimitSignals.OddValue) {
+        guard loggedOddFields.withLock({ $0.insert(odd.field).inserted }) else { return }
+        logger.warning(
+            "Affonso sent an odd \(odd.field); \(odd.action) (logged once per field)",
+            metadata: ["field": "\(odd.field)", "value": "\(odd.value)"]
+        )
     }
 
     // MARK: - Transport errors
@@ -284,8 +314,15 @@ public final class AffonsoClient: Sendable {
 // MARK: - Time conversions
 
 extension TimeAmount {
+    /// `duration` in nanoseconds, saturating at `Int64`'s range (about 292 years) instead of trapping.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else {
+            self = .nanoseconds(seconds < 0 ? .min : .max)
+            return
+        }
+        let (total, overflowAdding) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(overflowAdding ? (seconds < 0 ? .min : .max) : total)
     }
 }

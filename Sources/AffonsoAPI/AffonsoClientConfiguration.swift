@@ -31,6 +31,13 @@ public struct AffonsoClientConfiguration: Sendable, Hashable {
     /// Default: 5 seconds
     public var connectTimeout: Duration = .seconds(5)
 
+    /// The longest the client waits because the API said so (`affonso.max_retry_after`): a 429's `Retry-After`
+    /// or `error.retryAfter`, and a `X-RateLimit-Reset` with nothing remaining, are capped at it (an odd value is
+    /// logged once). The plan's window is a minute, so a longer wait is never meant.
+    ///
+    /// Default: 60 s
+    public var maximumRetryAfter: Duration = .seconds(60)
+
     /// Connections kept to the API; set it to the relay's `delivery.max_in_flight`.
     ///
     /// Default: 256

@@ -22,6 +22,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     public let rateLimit: RateLimit?
     /// The clock every wait is measured on.
     public let clock: C
+    /// The longest the gate closes or header pacing lasts, whatever a response said (`affonso.max_retry_after`).
+    public let maximumWait: Duration
     private let state: Mutex<State>
 
     /// Creates a limiter.
@@ -29,9 +31,11 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// - Parameters:
     ///   - rateLimit: the limit to pace to; `nil` paces only on the gate and headers.
     ///   - clock: the clock to read and sleep on.
-    public init(rateLimit: RateLimit?, clock: C) {
+    ///   - maximumWait: caps ``closeGate(for:)`` and the reset time of ``observe(limit:remaining:resetIn:)``.
+    public init(rateLimit: RateLimit?, clock: C, maximumWait: Duration = .seconds(60)) {
         self.rateLimit = rateLimit
         self.clock = clock
+        self.maximumWait = max(maximumWait, .zero)
         self.state = Mutex(State(limit: rateLimit, now: clock.now))
     }
 
@@ -135,11 +139,11 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     // MARK: - Feedback from responses
 
     /// Closes the shared gate for `duration` (a 429's `Retry-After`): no sender gets a slot until it opens.
-    /// A gate that is already closed longer stays closed longer.
+    /// A gate that is already closed longer stays closed longer. `duration` is capped at ``maximumWait``.
     public func closeGate(for duration: Duration) {
         let now = clock.now
         state.withLock { state in
-            let opensAt = now.advanced(by: max(duration, .zero))
+            let opensAt = now.advanced(by: min(max(duration, .zero), maximumWait))
             if let current = state.gateOpensAt, current >= opensAt { return }
             state.gateOpensAt = opensAt
         }
@@ -153,12 +157,13 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// - Parameters:
     ///   - limit: `X-RateLimit-Limit` (per minute), if sent.
     ///   - remaining: `X-RateLimit-Remaining`.
-    ///   - resetIn: time until `X-RateLimit-Reset`.
+    ///   - resetIn: time until `X-RateLimit-Reset`, capped at ``maximumWait``.
     public func observe(limit: Int?, remaining: Int, resetIn: Duration) {
         let now = clock.now
-        let perMinute = limit ?? rateLimit?.perMinute ?? 600
+        let perMinute = max(1, limit ?? rateLimit?.perMinute ?? 600)
+        let resetIn = min(resetIn, maximumWait)
         state.withLock { state in
-            guard resetIn > .zero, resetIn <= .seconds(3600) else {
+            guard resetIn > .zero else {
                 state.pacing = nil
                 return
             }
@@ -316,7 +321,7 @@ extension Duration {
 
 extension RateLimiter where C == ContinuousClock {
     /// Creates a limiter on the continuous clock.
-    public convenience init(rateLimit: RateLimit?) {
-        self.init(rateLimit: rateLimit, clock: ContinuousClock())
+    public convenience init(rateLimit: RateLimit?, maximumWait: Duration = .seconds(60)) {
+        self.init(rateLimit: rateLimit, clock: ContinuousClock(), maximumWait: maximumWait)
     }
 }

@@ -41,6 +41,13 @@ public struct CELMap: Sendable, Hashable {
         index = Self.makeIndex(entries)
     }
 
+    /// Entries whose keys are distinct, with the positions the builder kept while it removed repeats (the JSON
+    /// parser of large objects): the lookup index is taken over instead of hashing every key a second time.
+    package init(distinctEntries entries: [(key: CELValue, value: CELValue)], index: [MapKey: Int]) {
+        self.entries = entries
+        self.index = entries.count > 16 ? index : nil
+    }
+
     public var count: Int { entries.count }
     public subscript(key: CELValue) -> CELValue? {
         guard let normalized = MapKey(key) else { return nil }

@@ -8,13 +8,13 @@ final class FieldCache: Sendable {
 }
 
 /// A map key normalised so that numerically equal `int`, `uint` and `double` keys coincide.
-enum MapKey: Hashable, Sendable {
+package enum MapKey: Hashable, Sendable {
     case bool(Bool)
     case int(Int64)
     case uint(UInt64)
     case string(String)
 
-    init?(_ value: CELValue) {
+    package init?(_ value: CELValue) {
         switch value {
         case .bool(let b): self = .bool(b)
         case .int(let i): self = .int(i)

@@ -11,14 +11,22 @@ public final class KafkaAdmin: Sendable {
         public var name: String
         /// Default: `1`
         public var partitions: Int
-        /// Default: `1`
+        /// Replicas of each partition; ``brokerDefaultReplicationFactor`` (`-1`) lets the broker choose
+        /// (`default.replication.factor`, Kafka 2.4 or newer), which is what a production cluster is set up for.
+        ///
+        /// Default: `-1` (the broker's default)
         public var replicationFactor: Int
         /// Topic configs, e.g. `["retention.ms": "604800000"]`.
         /// Default: `[:]`
         public var configs: [String: String]
 
         /// Creates a specification.
-        public init(name: String, partitions: Int = 1, replicationFactor: Int = 1, configs: [String: String] = [:]) {
+        public init(
+            name: String,
+            partitions: Int = 1,
+            replicationFactor: Int = brokerDefaultReplicationFactor,
+            configs: [String: String] = [:]
+        ) {
             self.name = name
             self.partitions = partitions
             self.replicationFactor = replicationFactor
@@ -26,12 +34,24 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The replication factor that lets the broker choose (`default.replication.factor`).
+    public static let brokerDefaultReplicationFactor = -1
+
     /// A topic as listed by the cluster.
     public struct TopicDescription: Sendable, Hashable {
         /// The topic name.
         public var name: String
         /// How many partitions it has.
         public var partitionCount: Int
+        /// How many replicas its first partition has (0 when it has no partitions).
+        public var replicationFactor: Int
+
+        /// Creates a description (the cluster's metadata makes them; tests too).
+        public init(name: String, partitionCount: Int, replicationFactor: Int = 0) {
+            self.name = name
+            self.partitionCount = partitionCount
+            self.replicationFactor = replicationFactor
+        }
     }
 
     private let handle = RDKafkaHandle()
@@ -107,6 +127,25 @@ public final class KafkaAdmin: Sendable {
 
     /// Lists the cluster's topics with their partition counts, sorted by name.
     public func listTopics() async throws(KafkaError) -> [TopicDescription] {
+        try await describeCluster().topics
+    }
+
+    /// The cluster as its metadata describes it: how many brokers, and every topic.
+    public struct ClusterDescription: Sendable, Hashable {
+        /// Brokers in the metadata.
+        public var brokerCount: Int
+        /// The topics, sorted by name.
+        public var topics: [TopicDescription]
+
+        /// Creates a description (the cluster's metadata makes them; tests too).
+        public init(brokerCount: Int, topics: [TopicDescription]) {
+            self.brokerCount = brokerCount
+            self.topics = topics
+        }
+    }
+
+    /// Reads the cluster's metadata: its brokers and topics (with partition counts and replication factors).
+    public func describeCluster() async throws(KafkaError) -> ClusterDescription {
         try await run { [timeout, bootstrapServers] rk throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             let error = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
@@ -118,11 +157,15 @@ public final class KafkaAdmin: Sendable {
             for index in 0..<Int(metadata.pointee.topic_cnt) {
                 let topic = metadata.pointee.topics[index]
                 guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+                let replicas = topic.partition_cnt > 0 ? Int(topic.partitions[0].replica_cnt) : 0
                 topics.append(
-                    TopicDescription(name: String(cString: topic.topic), partitionCount: Int(topic.partition_cnt))
+                    TopicDescription(
+                        name: String(cString: topic.topic), partitionCount: Int(topic.partition_cnt),
+                        replicationFactor: replicas)
                 )
             }
-            return topics.sorted { $0.name < $1.name }
+            return ClusterDescription(
+                brokerCount: Int(metadata.pointee.broker_cnt), topics: topics.sorted { $0.name < $1.name })
         }
     }
 
@@ -138,8 +181,21 @@ public final class KafkaAdmin: Sendable {
         return try await RDKafkaBlocking.run { () throws(KafkaError) in try body(handle.pointer) }
     }
 
-    private static func create(_ rk: OpaquePointer, _ topic: TopicSpecification, timeout: Duration) throws(KafkaError) {
+    /// The librdkafka `NewTopic` of `topic` (partitions, replication factor, configs), as the CreateTopics request
+    /// will carry it; the caller destroys it.
+    static func newTopic(_ topic: TopicSpecification) throws(KafkaError) -> OpaquePointer {
         var errorBuffer = [CChar](repeating: 0, count: 512)
+        guard
+            topic.replicationFactor == brokerDefaultReplicationFactor || (1...10_000).contains(topic.replicationFactor),
+            (1...Int(Int32.max)).contains(topic.partitions)
+        else {
+            throw KafkaError(
+                code: .configuration,
+                message: "invalid topic '\(topic.name)': \(topic.partitions) partitions with replication factor "
+                    + "\(topic.replicationFactor); use at least 1 partition and a replication factor of -1 (the "
+                    + "broker's default) or 1 to 10000"
+            )
+        }
         guard
             let newTopic = rd_kafka_NewTopic_new(
                 topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errorBuffer, errorBuffer.count
@@ -150,13 +206,20 @@ public final class KafkaAdmin: Sendable {
                 message: "invalid topic '\(topic.name)': \(RDKafkaConfig.string(errorBuffer))"
             )
         }
-        defer { rd_kafka_NewTopic_destroy(newTopic) }
         for (key, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
             let error = rd_kafka_NewTopic_set_config(newTopic, key, value)
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                rd_kafka_NewTopic_destroy(newTopic)
                 throw KafkaError.rdKafka(error, "invalid config \(key)=\(value) for topic '\(topic.name)'")
             }
         }
+        return newTopic
+    }
+
+    private static func create(_ rk: OpaquePointer, _ topic: TopicSpecification, timeout: Duration) throws(KafkaError) {
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        let newTopic = try newTopic(topic)
+        defer { rd_kafka_NewTopic_destroy(newTopic) }
         let queue = rd_kafka_queue_new(rk)
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)

@@ -87,7 +87,8 @@ public struct DeadLetterReplayer: Sendable {
             replayed = exists ? try await replayedKeys() : []
         } else {
             try await TopicProvisioner.ensure(
-                [replayedTopic], bootstrapServers: brokers, properties: properties, logger: logger)
+                [replayedTopic], bootstrapServers: brokers, properties: properties,
+                replicationFactor: service.pipeline.retry.replicationFactor, logger: logger)
             replayed = try await replayedKeys()
         }
         var entries: [Entry] = []

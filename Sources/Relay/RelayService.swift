@@ -59,7 +59,7 @@ public final class RelayService: Service, Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        client = try AffonsoClient(configuration: configuration.affonso, logger: logger)
+        client = try Self.makeClient(configuration.affonso, logger: logger)
         producer = try KafkaProducer(configuration: configuration.producer, logger: logger)
         pipeline = DeliveryPipeline(
             configuration: configuration.pipeline,
@@ -95,9 +95,17 @@ public final class RelayService: Service, Sendable {
                 configuration.relayTopics,
                 bootstrapServers: configuration.consumer.bootstrapServers,
                 properties: configuration.consumer.properties,
+                replicationFactor: configuration.pipeline.retry.replicationFactor,
                 logger: logger
             )
         }
+        await TopicProvisioner.checkDurability(
+            configuration.relayTopics,
+            bootstrapServers: configuration.consumer.bootstrapServers,
+            properties: configuration.consumer.properties,
+            replicationFactor: configuration.pipeline.retry.replicationFactor,
+            logger: logger
+        )
         var consumerConfiguration = configuration.consumer
         consumerConfiguration.topics += configuration.pipeline.retryTopics
         consumerConfiguration.revokeDeadline = configuration.pipeline.drainTimeout + .seconds(5)
@@ -116,6 +124,14 @@ public final class RelayService: Service, Sendable {
         }
     }
 
+    /// The Affonso client, with every key it reads (the key file's, and each one it is rotated to) scrubbed from
+    /// logs, error messages and retry headers from then on.
+    static func makeClient(_ configuration: AffonsoClientConfiguration, logger: Logger) throws -> AffonsoClient {
+        try AffonsoClient(configuration: configuration, logger: logger) { key in
+            SecretScrubber.register(key)
+        }
+    }
+
     private func shutdownClients() async {
         do {
             try await producer.flush(timeout: .seconds(10))
@@ -131,6 +147,14 @@ public final class RelayService: Service, Sendable {
 
 /// Creates the relay's own topics (retry tiers and dead letters) when they are missing.
 public enum TopicProvisioner {
+    /// - Parameters:
+    ///   - topics: the topics to create when missing.
+    ///   - bootstrapServers: broker addresses.
+    ///   - properties: librdkafka properties (SASL, TLS, …).
+    ///   - partitions: partitions of each created topic.
+    ///   - replicationFactor: replicas of each created topic; `-1` (the default) lets the broker choose
+    ///     (`retry.replication_factor`).
+    ///   - logger: logs each created topic.
     /// - Returns: the topics that were created (existing ones are left alone).
     @discardableResult
     public static func ensure(
@@ -138,16 +162,97 @@ public enum TopicProvisioner {
         bootstrapServers: [String],
         properties: [String: String],
         partitions: Int = 3,
+        replicationFactor: Int = KafkaAdmin.brokerDefaultReplicationFactor,
         logger: Logger
     ) async throws -> [String] {
-        try await withAdmin(bootstrapServers, properties, logger) { admin in
+        let specifications = Self.specifications(topics, partitions: partitions, replicationFactor: replicationFactor)
+        return try await withAdmin(bootstrapServers, properties, logger) { admin in
             var created: [String] = []
-            for topic in topics where try await admin.ensureTopic(.init(name: topic, partitions: partitions)) {
+            for specification in specifications where try await admin.ensureTopic(specification) {
+                let topic = specification.name
                 created.append(topic)
-                logger.info("created topic", metadata: ["topic": "\(topic)"])
+                logger.info(
+                    "created topic",
+                    metadata: [
+                        "topic": "\(topic)",
+                        "replication_factor": "\(replicationFactor == -1 ? "broker default" : "\(replicationFactor)")",
+                    ])
             }
             return created
         }
+    }
+
+    /// What ``ensure(_:bootstrapServers:properties:partitions:replicationFactor:logger:)`` asks the broker to
+    /// create.
+    static func specifications(
+        _ topics: [String],
+        partitions: Int,
+        replicationFactor: Int
+    ) -> [KafkaAdmin.TopicSpecification] {
+        topics.map { .init(name: $0, partitions: partitions, replicationFactor: replicationFactor) }
+    }
+
+    /// Checks the side topics as they exist and logs one warning per topic that is missing or less durable than
+    /// the cluster allows, saying what to change. Never fails: a cluster it cannot read is a warning too.
+    ///
+    /// - Parameters:
+    ///   - topics: the retry, dead-letter (and `.replayed`) topics.
+    ///   - bootstrapServers: broker addresses.
+    ///   - properties: librdkafka properties (SASL, TLS, …).
+    ///   - replicationFactor: `retry.replication_factor` (`-1`: the broker's default).
+    ///   - logger: receives the warnings.
+    /// - Returns: the warnings logged.
+    @discardableResult
+    public static func checkDurability(
+        _ topics: [String],
+        bootstrapServers: [String],
+        properties: [String: String],
+        replicationFactor: Int = KafkaAdmin.brokerDefaultReplicationFactor,
+        logger: Logger
+    ) async -> [String] {
+        let warnings: [String]
+        do {
+            // A short timeout: an unreachable cluster must not hold up the start for long.
+            let cluster = try await withAdmin(bootstrapServers, properties, logger, timeout: .seconds(10)) { admin in
+                try await admin.describeCluster()
+            }
+            warnings = durabilityWarnings(topics, cluster: cluster, replicationFactor: replicationFactor)
+        } catch {
+            warnings = ["could not check the retry and dead-letter topics' replication: \(error)"]
+        }
+        for warning in warnings { logger.warning("\(warning)") }
+        return warnings
+    }
+
+    /// The warnings of ``checkDurability(_:bootstrapServers:properties:replicationFactor:logger:)``: a missing side
+    /// topic, or one with fewer replicas than `retry.replication_factor` or, with the broker's default, than
+    /// min(3, brokers).
+    static func durabilityWarnings(
+        _ topics: [String],
+        cluster: KafkaAdmin.ClusterDescription,
+        replicationFactor: Int
+    ) -> [String] {
+        let expected = replicationFactor > 0 ? replicationFactor : min(3, cluster.brokerCount)
+        var warnings: [String] = []
+        for name in topics {
+            guard let topic = cluster.topics.first(where: { $0.name == name }) else {
+                warnings.append(
+                    "topic '\(name)' does not exist: records that fail cannot be retried or dead-lettered; run "
+                        + "'affonso-relay topics ensure' or set retry.create_topics: true")
+                continue
+            }
+            guard topic.replicationFactor < expected else { continue }
+            let reason =
+                replicationFactor > 0
+                ? "retry.replication_factor is \(replicationFactor)"
+                : "the cluster has \(cluster.brokerCount) brokers"
+            warnings.append(
+                "topic '\(name)' has replication factor \(topic.replicationFactor) and \(reason): a broker failure "
+                    + "can lose the retry or dead-letter records it holds, and if min.insync.replicas exceeds "
+                    + "\(topic.replicationFactor) every write to it fails; raise its replication factor to "
+                    + "\(expected) (kafka-reassign-partitions) or recreate it")
+        }
+        return warnings
     }
 
     /// Whether `topic` exists.
@@ -167,9 +272,11 @@ public enum TopicProvisioner {
         _ bootstrapServers: [String],
         _ properties: [String: String],
         _ logger: Logger,
+        timeout: Duration = .seconds(30),
         _ body: (KafkaAdmin) async throws -> Result
     ) async throws -> Result {
-        let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, properties: properties, logger: logger)
+        let admin = try KafkaAdmin(
+            bootstrapServers: bootstrapServers, properties: properties, timeout: timeout, logger: logger)
         do {
             let result = try await body(admin)
             await admin.close()

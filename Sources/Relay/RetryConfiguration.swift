@@ -63,6 +63,13 @@ public struct RetryConfiguration: Sendable, Hashable {
     public var referralNotFound: ReferralNotFoundHandling
     /// The pause before in-process retries. Default: 100 ms doubling up to 5 s, full jitter.
     public var backoff: Backoff
+    /// The replication factor of the retry, dead-letter and `.replayed` topics the relay creates
+    /// (`retry.replication_factor`): `-1` lets the broker choose (`default.replication.factor`), so "durably
+    /// written" means what the cluster is set up for; with `min.insync.replicas` of 2 or more a factor of 1 would
+    /// make every write fail. Topics that exist already are left alone.
+    ///
+    /// Default: -1 (the broker's default)
+    public var replicationFactor: Int = -1
 
     /// - Parameters:
     ///   - tiers: The retry tiers in order.
@@ -103,6 +110,12 @@ public struct RetryConfiguration: Sendable, Hashable {
         }
         guard self.inProcessAttempts >= 1 else {
             throw invalid("delivery.in_process_attempts is \(self.inProcessAttempts); set it to 1 or more")
+        }
+        guard self.replicationFactor == -1 || (1...10_000).contains(self.replicationFactor) else {
+            throw invalid(
+                "retry.replication_factor is \(self.replicationFactor); use -1 (the broker's default.replication.factor)"
+                    + " or a factor from 1 to 10000"
+            )
         }
         guard !self.deadLetterTopic.isEmpty else {
             throw invalid("retry.dead_letter_topic is empty; name the dead-letter topic")

@@ -1,11 +1,75 @@
+import Foundation
+import Synchronization
+
 // MARK: - SecretScrubber
 
 /// Removes anything that looks like an API key from text before it leaves the process (record headers, logs,
 /// error messages): `sk_live_…` and `sk_test_…` keys, `Bearer …` tokens, `api_key=…` / `"api_key": "…"`
-/// values, and any exact secret the caller knows (the configured key).
+/// values, any exact secret the caller knows (the configured key), and every secret registered with
+/// ``register(_:)`` (each key read from `api_key_file`, also after a rotation; `sasl.*` and `ssl.key.*` values of
+/// `kafka.client_properties`).
 public enum SecretScrubber {
     /// What replaces a secret.
     public static let redaction = "[redacted]"
+
+    /// Secrets registered for the life of the process, longest first (so a secret containing another is removed
+    /// whole).
+    private static let registered = Mutex<[String]>([])
+
+    /// Adds an exact secret that every later ``scrub(_:knownSecrets:)`` removes, wherever it is called from
+    /// (log output, error messages, retry and dead-letter headers). Registering twice is harmless.
+    ///
+    /// Strings shorter than ``minimumRegisteredLength`` are ignored: removing them everywhere would mangle ordinary
+    /// words, and no real key or password is that short. A multi-line secret (a PEM key) is also registered line
+    /// by line (lines of 8 or more characters), since a JSON log line or a Swift description shows its newlines
+    /// escaped.
+    ///
+    /// - Parameter secret: the secret, e.g. a key just read from `api_key_file`.
+    public static func register(_ secret: String) {
+        guard secret.count >= minimumRegisteredLength else { return }
+        var variants = [secret]
+        if secret.contains(where: \.isNewline) {
+            variants += secret.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.count >= 8 }
+        }
+        registered.withLock { secrets in
+            for variant in variants where !secrets.contains(variant) {
+                secrets.append(variant)
+            }
+            secrets.sort { $0.count > $1.count }
+        }
+    }
+
+    /// The shortest secret ``register(_:)`` keeps.
+    public static let minimumRegisteredLength = 4
+
+    /// The secrets registered so far.
+    public static var registeredSecrets: [String] { registered.withLock { $0 } }
+
+    /// Registers the values of the librdkafka properties that hold credentials (see
+    /// ``isCredentialProperty(_:)``).
+    ///
+    /// - Parameter properties: `kafka.client_properties`.
+    public static func registerCredentials(in properties: [String: String]) {
+        for (name, value) in properties where isCredentialProperty(name) {
+            register(value)
+        }
+    }
+
+    /// Whether a librdkafka property's value is a credential, scrubbed wherever it appears: every `ssl.key.*`
+    /// (the client key, its password), `ssl.keystore.password`, and the `sasl.*` properties that hold a password,
+    /// secret, passphrase, key or a config string (`sasl.password`, `sasl.oauthbearer.client.secret`,
+    /// `sasl.oauthbearer.config`, `sasl.oauthbearer.assertion.private.key.*`, …).
+    ///
+    /// Names and choices (`sasl.username`, `sasl.mechanisms`, `sasl.kerberos.service.name`) are not: the relay
+    /// never logs its properties, and removing a user name such as `affonso-relay` from every line would mangle
+    /// logger labels and topic names.
+    public static func isCredentialProperty(_ name: String) -> Bool {
+        let name = name.lowercased()
+        if name.hasPrefix("ssl.key.") || name == "ssl.keystore.password" { return true }
+        guard name.hasPrefix("sasl.") else { return false }
+        return ["password", "secret", "passphrase", "key", "config", "pem"].contains { name.contains($0) }
+    }
 
     /// Returns `text` with secrets replaced by `[redacted]`; the recognisable prefix (`sk_live_`, `Bearer `) is kept
     /// so a reader can still tell what kind of secret was there.
@@ -16,7 +80,7 @@ public enum SecretScrubber {
     ///     empty strings are ignored.
     public static func scrub(_ text: String, knownSecrets: [String] = []) -> String {
         var text = text
-        for secret in knownSecrets where !secret.isEmpty {
+        for secret in (knownSecrets + registeredSecrets).sorted(by: { $0.count > $1.count }) where !secret.isEmpty {
             text = text.replacing(secret, with: Self.redaction)
         }
         let input = Array(text.utf8)

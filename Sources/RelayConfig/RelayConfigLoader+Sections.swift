@@ -10,13 +10,14 @@ extension RelayConfigLoader {
         "brokers", "group_id", "topics", "topic_patterns", "client_properties", "max_record_bytes", "commit_interval",
     ]
     static let affonsoKeys = [
-        "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "allow_insecure_http",
+        "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "max_retry_after",
+        "allow_insecure_http",
     ]
     static let rateLimitKeys = ["per_minute", "burst"]
     static let deliveryKeys = [
         "max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found", "max_buffered_bytes",
     ]
-    static let retryKeys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics"]
+    static let retryKeys = ["tiers", "max_attempts", "dead_letter_topic", "create_topics", "replication_factor"]
     static let tierKeys = ["topic", "delay"]
     static let serverKeys = ["listen", "shutdown_grace"]
     static let loggingKeys = ["level", "format"]
@@ -66,7 +67,9 @@ extension RelayConfigLoader {
                 }
             case "client_properties": readClientProperties(entry.value, reader, &kafka)
             case "max_record_bytes":
-                kafka.maximumRecordBytes = reader.integer(entry.value, what, minimum: 1) ?? kafka.maximumRecordBytes
+                // librdkafka's message.max.bytes is at most 1,000,000,000.
+                kafka.maximumRecordBytes =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000_000) ?? kafka.maximumRecordBytes
             case "commit_interval": kafka.commitInterval = reader.duration(entry.value, what) ?? kafka.commitInterval
             default: break
             }
@@ -96,7 +99,7 @@ extension RelayConfigLoader {
                 var perMinute: Int?
                 var burst: Int?
                 for limit in limits {
-                    let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1)
+                    let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1, maximum: 1_000_000)
                     if limit.key == "per_minute" { perMinute = value } else { burst = value }
                 }
                 if let perMinute {
@@ -105,6 +108,17 @@ extension RelayConfigLoader {
                     reader.error(entry.value, "affonso.rate_limit needs per_minute")
                 }
             case "timeout": affonso.timeout = reader.duration(entry.value, what) ?? affonso.timeout
+            case "max_retry_after":
+                guard let wait = reader.duration(entry.value, what) else { continue }
+                if wait <= .zero || wait > .seconds(86_400) {
+                    reader.error(
+                        entry.value,
+                        "\(what) must be more than 0 and at most 24h, got \(wait); it caps any wait the API asks for "
+                            + "(the plan's window is a minute: 60s is a good value)"
+                    )
+                } else {
+                    affonso.maximumRetryAfter = wait
+                }
             case "allow_insecure_http":
                 affonso.allowInsecureHTTP = reader.bool(entry.value, what) ?? affonso.allowInsecureHTTP
             default: break
@@ -143,12 +157,14 @@ extension RelayConfigLoader {
             let what = "delivery.\(entry.key)"
             switch entry.key {
             case "max_in_flight":
-                delivery.maximumInFlight = reader.integer(entry.value, what, minimum: 1) ?? delivery.maximumInFlight
+                delivery.maximumInFlight =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000) ?? delivery.maximumInFlight
             case "ordering":
                 delivery.ordering =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.Ordering.self) ?? delivery.ordering
             case "in_process_attempts":
-                delivery.inProcessAttempts = reader.integer(entry.value, what, minimum: 1) ?? delivery.inProcessAttempts
+                delivery.inProcessAttempts =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000) ?? delivery.inProcessAttempts
             case "unmatched":
                 delivery.unmatched =
                     reader.choice(entry.value, what, RelayConfiguration.Delivery.Unmatched.self) ?? delivery.unmatched
@@ -192,9 +208,20 @@ extension RelayConfigLoader {
                 }
                 retry.tiers = tiers
             case "max_attempts":
-                retry.maximumAttempts = reader.integer(entry.value, what, minimum: 1) ?? retry.maximumAttempts
+                retry.maximumAttempts =
+                    reader.integer(entry.value, what, minimum: 1, maximum: 1_000_000) ?? retry.maximumAttempts
             case "dead_letter_topic": retry.deadLetterTopic = reader.string(entry.value, what) ?? retry.deadLetterTopic
             case "create_topics": retry.createTopics = reader.bool(entry.value, what) ?? retry.createTopics
+            case "replication_factor":
+                guard let factor = reader.integer(entry.value, what, minimum: -1, maximum: 10_000) else { continue }
+                if factor == 0 {
+                    reader.error(
+                        entry.value,
+                        "\(what) must be -1 (the broker's default.replication.factor) or a factor from 1 to 10000, "
+                            + "got 0")
+                } else {
+                    retry.replicationFactor = factor
+                }
             default: break
             }
         }

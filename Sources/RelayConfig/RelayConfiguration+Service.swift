@@ -6,6 +6,10 @@ import Relay
 
 extension RelayConfiguration {
     /// The configuration of `affonso-relay run`, in the Kafka, Affonso and Relay modules' own types.
+    ///
+    /// Registers the credentials it maps with ``SecretScrubber`` first (the inline API key, the `sasl.*` and
+    /// `ssl.key.*` values of `kafka.client_properties`), so no log line, error message or retry header of any
+    /// command that uses them shows them; the key file's key is registered by the client that reads it.
     /// - Parameters:
     ///   - file: names the configuration in errors.
     ///   - requiresAPIKey: false for commands that never call Affonso (`topics ensure`, `dlq inspect`).
@@ -13,6 +17,8 @@ extension RelayConfiguration {
     public func serviceConfiguration(
         file: String, requiresAPIKey: Bool = true
     ) throws(ConfigError) -> RelayServiceConfiguration {
+        SecretScrubber.registerCredentials(in: kafka.clientProperties)
+        if let key = affonso.apiKey { SecretScrubber.register(key) }
         var consumer = KafkaConsumerConfiguration(
             bootstrapServers: kafka.brokers,
             groupID: kafka.groupID,
@@ -48,6 +54,7 @@ extension RelayConfiguration {
         client.plan = AffonsoPlan(name: affonso.plan.rawValue) ?? .launch
         client.rateLimit = affonso.rateLimit.map { RateLimit(perMinute: $0.perMinute, burst: $0.burst) }
         client.timeout = affonso.timeout
+        client.maximumRetryAfter = affonso.maximumRetryAfter
         client.allowInsecureHTTP = affonso.allowInsecureHTTP
         client.maximumConnections = delivery.maximumInFlight
 
@@ -59,6 +66,7 @@ extension RelayConfiguration {
             deadLetterTopic: retry.deadLetterTopic,
             referralNotFound: delivery.referralNotFound == .retry ? .retry : .deadLetter
         )
+        pipeline.retry.replicationFactor = retry.replicationFactor
         do {
             try pipeline.retry.validate()
             try pipeline.delivery.validate()

@@ -59,6 +59,9 @@ public struct RelayConfiguration: Sendable {
         public var rateLimit: RateLimit?
         /// Default: 10s.
         public var timeout: Duration = .seconds(10)
+        /// Default: 60s. The longest wait the API can ask for (`Retry-After`, `error.retryAfter`,
+        /// `X-RateLimit-Reset`); longer values are capped and logged once. More than 0, at most 24h.
+        public var maximumRetryAfter: Duration = .seconds(60)
         /// Default: false. `http://` is refused unless loopback or this is true.
         public var allowInsecureHTTP: Bool = false
         public init() {}
@@ -113,6 +116,9 @@ public struct RelayConfiguration: Sendable {
         public var deadLetterTopic: String = "affonso-relay.dlq"
         /// Default: true.
         public var createTopics: Bool = true
+        /// Default: -1, the broker's `default.replication.factor`. Replicas of the retry, dead-letter and
+        /// `.replayed` topics the relay creates; -1 or 1 to 10000.
+        public var replicationFactor: Int = -1
         public init() {}
     }
 

@@ -240,36 +240,84 @@ final class YAMLReader {
         }
     }
 
-    func integer(_ node: Node, _ what: String, minimum: Int = 0) -> Int? {
+    /// A whole number written in digits (`_` separators allowed) within `minimum...maximum`. Anything else (a
+    /// fraction, an exponent such as `1e30`, more digits than an `Int` holds, a value out of range) is an error at
+    /// the value's line and column that says the accepted range; it never traps.
+    func integer(_ node: Node, _ what: String, minimum: Int = 0, maximum: Int = .max) -> Int? {
         guard let text = string(node, what) else { return nil }
-        guard let value = Int(text.replacingUnderscores()) else {
-            error(node, "\(what) must be a whole number, got '\(text)'")
+        let digits = text.replacingUnderscores()
+        guard let value = Int(digits) else {
+            let body = digits.hasPrefix("-") || digits.hasPrefix("+") ? digits.dropFirst() : Substring(digits)
+            if !body.isEmpty && body.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                let bound = digits.hasPrefix("-") ? "at least \(minimum)" : "at most \(maximum)"
+                error(
+                    node,
+                    "\(what) is out of range: \(Self.shortened(text)) has \(body.count) digits; it must be \(bound)")
+            } else {
+                error(
+                    node,
+                    "\(what) must be a whole number written in digits (such as 1048576), got '\(Self.shortened(text))'")
+            }
             return nil
         }
         guard value >= minimum else {
             error(node, "\(what) must be at least \(minimum), got \(value)")
             return nil
         }
+        guard value <= maximum else {
+            error(node, "\(what) must be at most \(maximum), got \(value)")
+            return nil
+        }
         return value
     }
 
-    /// `250ms`, `30s`, `5m`, `1h` (also `1.5s`, and combinations such as `1h30m`).
+    /// The longest duration any setting accepts: ten years, far beyond any sensible timeout, delay or window, and
+    /// well within the nanosecond range of `Int64` that NIO's `TimeAmount` and librdkafka's millisecond settings
+    /// use.
+    static let maximumDuration = Duration.seconds(10 * 365 * 86_400)
+
+    /// Why a duration was refused.
+    enum DurationProblem: Error, Equatable {
+        /// Not of the form `250ms`, `30s`, `5m`, `1h`.
+        case malformed
+        /// Longer than ``YAMLReader/maximumDuration``.
+        case tooLong
+    }
+
+    /// `250ms`, `30s`, `5m`, `1h` (also `1.5s`, and combinations such as `1h30m`), at most ten years.
     func duration(_ node: Node, _ what: String) -> Duration? {
         guard let text = string(node, what) else { return nil }
-        guard let duration = Self.parseDuration(text) else {
-            error(node, "\(what) must be a duration such as 250ms, 30s, 5m or 1h, got '\(text)'")
+        switch Self.checkedDuration(text) {
+        case .success(let duration):
+            return duration
+        case .failure(.tooLong):
+            error(
+                node,
+                "\(what) is too long: '\(Self.shortened(text))' is more than 10 years, the longest duration accepted; "
+                    + "use a value such as 30s, 5m or 1h")
+            return nil
+        case .failure(.malformed):
+            error(
+                node, "\(what) must be a duration such as 250ms, 30s, 5m or 1h, got '\(Self.shortened(text))'")
             return nil
         }
-        return duration
     }
 
     static func parseDuration(_ text: String) -> Duration? {
+        try? checkedDuration(text).get()
+    }
+
+    /// Parses a duration without ever trapping: each part and the total are checked against
+    /// ``maximumDuration`` in floating point before they become a `Duration`.
+    static func checkedDuration(_ text: String) -> Result<Duration, DurationProblem> {
+        var totalSeconds = 0.0
         var total = Duration.zero
         var rest = Substring(text)
-        guard !rest.isEmpty else { return nil }
+        guard !rest.isEmpty else { return .failure(.malformed) }
+        let limit = Double(maximumDuration.components.seconds)
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
+            let number = rest.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return .failure(.malformed) }
             rest = rest.dropFirst(number.count)
             let unit = rest.prefix { $0.isLetter }
             rest = rest.dropFirst(unit.count)
@@ -281,11 +329,19 @@ final class YAMLReader {
             case "s": scale = 1
             case "m": scale = 60
             case "h": scale = 3600
-            default: return nil
+            default: return .failure(.malformed)
             }
-            total += .nanoseconds(Int64((value * scale * 1e9).rounded()))
+            let seconds = value * scale
+            totalSeconds += seconds
+            guard seconds.isFinite, totalSeconds <= limit else { return .failure(.tooLong) }
+            total += .nanoseconds(Int64((seconds * 1e9).rounded()))
         }
-        return total
+        return .success(total)
+    }
+
+    /// `text` cut to 40 characters for a message (a 400-digit number would drown the line).
+    static func shortened(_ text: String) -> String {
+        text.count > 40 ? text.prefix(40) + "… (\(text.count) characters)" : text
     }
 
     func stringList(_ node: Node, _ what: String) -> [String]? {

@@ -121,8 +121,11 @@ struct JSONParser {
             depth -= 1
             return .map(CELMap(entries))
         }
-        // A 64-bit summary of the keys seen (by length and end bytes): only a possible repeat is searched for.
+        // Small objects: a 64-bit summary of the keys seen (by length and end bytes), so only a possible repeat is
+        // searched for. Past `Self.indexedMembers` members the summary is saturated and every key would scan the
+        // members linearly (quadratic in the object's size), so their positions move into a hash table.
         var summary: UInt64 = 0
+        var positions: [MapKey: Int]?
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else {
@@ -133,19 +136,31 @@ struct JSONParser {
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
             let value = try parseValue()
-            let utf8 = key.utf8
-            let bit =
-                UInt64(1) << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
-            if summary & bit != 0,
-                let position = entries.firstIndex(where: {
-                    if case .string(let existing) = $0.key { return existing == key }
-                    return false
-                })
-            {
-                entries[position].value = value
+            if positions != nil {
+                let mapKey = MapKey.string(key)
+                if let position = positions![mapKey] {
+                    entries[position].value = value
+                } else {
+                    positions![mapKey] = entries.count
+                    entries.append((.string(key), value))
+                }
             } else {
-                summary |= bit
-                entries.append((.string(key), value))
+                let utf8 = key.utf8
+                let bit =
+                    UInt64(1)
+                    << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+                if summary & bit != 0,
+                    let position = entries.firstIndex(where: {
+                        if case .string(let existing) = $0.key { return existing == key }
+                        return false
+                    })
+                {
+                    entries[position].value = value
+                } else {
+                    summary |= bit
+                    entries.append((.string(key), value))
+                    if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
+                }
             }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an object") }
@@ -156,7 +171,19 @@ struct JSONParser {
             throw fail("expected ',' or '}' in an object")
         }
         depth -= 1
+        if let positions { return .map(CELMap(distinctEntries: entries, index: positions)) }
         return .map(CELMap(entries))
+    }
+
+    /// Objects with more members than this find repeated names through a hash table instead of a scan.
+    static let indexedMembers = 16
+
+    static func positions(of entries: [(key: CELValue, value: CELValue)]) -> [MapKey: Int] {
+        var positions = [MapKey: Int](minimumCapacity: entries.count * 4)
+        for (position, entry) in entries.enumerated() {
+            if case .string(let key) = entry.key { positions[.string(key)] = position }
+        }
+        return positions
     }
 
     mutating func parseArray() throws(Failure) -> CELValue {

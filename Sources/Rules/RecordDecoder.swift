@@ -16,11 +16,15 @@ struct RecordDecoder: Sendable {
         var headers: [(String, CELValue)] = []
         var attributes: [(String, CELValue)] = []
         var contentType: String?
+        // Positions by name, so a record with thousands of headers costs linear time, not quadratic.
+        var headerPositions: [String: Int] = [:]
+        var attributePositions: [String: Int] = [:]
         for header in source.headers {
             let value = String(decoding: header.value, as: UTF8.self)
-            if let position = headers.firstIndex(where: { $0.0 == header.name }) {
+            if let position = headerPositions[header.name] {
                 headers[position].1 = .string(value)
             } else {
+                headerPositions[header.name] = headers.count
                 headers.append((header.name, .string(value)))
             }
             let lowered = header.name.lowercased()
@@ -28,8 +32,13 @@ struct RecordDecoder: Sendable {
                 contentType = value
             } else if lowered.hasPrefix("ce_") {
                 let name = String(lowered.dropFirst(3))
-                attributes.removeAll { $0.0 == name }
-                attributes.append((name, try attribute(name, value)))
+                let attributeValue = try attribute(name, value)
+                if let position = attributePositions[name] {
+                    attributes[position].1 = attributeValue
+                } else {
+                    attributePositions[name] = attributes.count
+                    attributes.append((name, attributeValue))
+                }
             }
         }
         let record = CELValue.map(

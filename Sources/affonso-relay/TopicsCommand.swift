@@ -24,6 +24,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 service.relayTopics,
                 bootstrapServers: service.consumer.bootstrapServers,
                 properties: service.consumer.properties,
+                replicationFactor: service.pipeline.retry.replicationFactor,
                 logger: logger
             )
             for topic in service.relayTopics {
