@@ -28,6 +28,8 @@ extension DeliveryPipeline {
         var remaining: [OffsetTracker.Ticket: Int] = [:]
         /// Retry records waiting for their `not_before`, per retry partition, in offset order.
         var held: [PartitionID: [KafkaConsumerMessage]] = [:]
+        /// Retry partitions whose due records are being released: records arriving meanwhile queue in `held`.
+        var releasing: Set<PartitionID> = []
         var outage: OutageDetector
         var credentials: CredentialsGate
         /// Partitions being revoked: new records of theirs are ignored (their next owner reads them).
@@ -54,6 +56,63 @@ extension DeliveryPipeline {
         mutating func register(_ coordinates: RecordCoordinates) -> OffsetTracker.Ticket? {
             guard !revoking.contains(coordinates.partitionID) else { return nil }
             return tracker.register(coordinates)
+        }
+
+        /// What to do with a record read from a retry tier.
+        enum Reception: Equatable {
+            /// Map and dispatch it now; `nil` when it cannot be registered (its partition is being revoked).
+            case process(OffsetTracker.Ticket?)
+            /// Held behind its own `not_before` or behind held records of its partition; `startTimer` when it is
+            /// the first held record, so a release must be scheduled.
+            case held(startTimer: Bool)
+        }
+
+        /// Holds a retry record that is not due, or one whose partition has held or releasing records (so the
+        /// partition's records are registered in offset order); registers it otherwise.
+        mutating func receive(_ message: KafkaConsumerMessage, notDueFor delay: Duration?) -> Reception {
+            let partition = message.topicPartition
+            if held[partition] != nil || releasing.contains(partition) {
+                held[partition, default: []].append(message)
+                return .held(startTimer: held[partition]!.count == 1 && delay != nil)
+            }
+            guard delay != nil else {
+                return .process(register(RecordCoordinates(message)))
+            }
+            held[partition] = [message]
+            return .held(startTimer: true)
+        }
+
+        /// Starts releasing a partition's held records; false when a release is already running (it will take
+        /// what is due) or nothing is held.
+        mutating func beginRelease(_ partition: PartitionID) -> Bool {
+            guard held[partition] != nil, !releasing.contains(partition) else { return false }
+            releasing.insert(partition)
+            return true
+        }
+
+        /// Takes the due records at the front of a releasing partition's held queue, registered in order.
+        /// - Returns: the due records with their tickets (those that could be registered), whether any record was
+        ///   taken (when none was, the release has ended), and how long until the front record is due, if one is
+        ///   left.
+        mutating func takeDue(
+            _ partition: PartitionID, remainingDelay: (KafkaConsumerMessage) -> Duration?
+        ) -> (due: [(KafkaConsumerMessage, OffsetTracker.Ticket)], tookAny: Bool, next: Duration?) {
+            var due: [(KafkaConsumerMessage, OffsetTracker.Ticket)] = []
+            var queue = held[partition] ?? []
+            var next: Duration?
+            var taken = 0
+            for message in queue {
+                if let delay = remainingDelay(message) {
+                    next = delay
+                    break
+                }
+                taken += 1
+                if let ticket = register(RecordCoordinates(message)) { due.append((message, ticket)) }
+            }
+            queue.removeFirst(taken)
+            held[partition] = queue.isEmpty ? nil : queue
+            if taken == 0 { releasing.remove(partition) }
+            return (due, taken > 0, next)
         }
 
         /// Submits a record's jobs; a record without any is complete at once.
@@ -224,6 +283,7 @@ extension DeliveryPipeline {
                 revoking.remove(partition)
                 paused.remove(partition)
                 held[partition] = nil
+                releasing.remove(partition)
             }
             return offsets
         }

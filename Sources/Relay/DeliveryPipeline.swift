@@ -177,9 +177,9 @@ public final class DeliveryPipeline: Sendable {
 
     // MARK: - Records
 
-    /// Takes one consumed record: holds it when it is a retry record that is not due, else maps and dispatches it.
+    /// Takes one consumed record: holds it when it is a retry record that is not due (or when records of its
+    /// partition are held or being released before it), else maps and dispatches it.
     func handle(_ message: KafkaConsumerMessage) {
-        let partition = PartitionID(topic: message.topic, partition: message.partition)
         metrics.recordConsumed(topic: message.topic)
         guard retryTopics.contains(message.topic) else {
             process(message, envelope: nil)
@@ -192,60 +192,49 @@ public final class DeliveryPipeline: Sendable {
             process(message, envelope: nil, unusable: error.message)
             return
         }
-        let delay = envelope?.remainingDelay(
-            now: Date(), recordTimestamp: message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
-            tierDelay: tierDelays[message.topic])
-        let held = state.withLock { state -> Bool in
-            if state.held[partition] != nil {
-                state.held[partition]!.append(message)
-                return true
-            }
-            guard delay != nil else { return false }
-            state.held[partition] = [message]
-            return true
-        }
-        guard held else {
-            process(message, envelope: envelope)
-            return
-        }
-        if let delay, state.withLock({ $0.held[partition]?.count == 1 }) {
+        let delay = remainingDelay(of: message, envelope)
+        switch state.withLock({ $0.receive(message, notDueFor: delay) }) {
+        case .process(let ticket):
+            if let ticket { process(message, envelope: envelope, ticket: ticket) }
+        case .held(let startTimer):
+            guard startTimer, let delay else { return }
             logger.debug(
                 "retry record not due yet; pausing its partition",
                 metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "delay": "\(delay)"]
             )
             applyPauses()
-            workContinuation.yield(.release(partition, after: delay))
+            workContinuation.yield(.release(message.topicPartition, after: delay))
         }
     }
 
-    /// Releases the due records a retry partition held, and schedules the next wake-up or resumes the partition.
+    /// How long a retry record must still wait: its `not_before`, at most its tier's delay after it was written.
+    private func remainingDelay(of message: KafkaConsumerMessage, _ envelope: RetryEnvelope?) -> Duration? {
+        envelope?.remainingDelay(
+            now: Date(), recordTimestamp: message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
+            tierDelay: tierDelays[message.topic])
+    }
+
+    /// Releases the due records a retry partition held, in offset order, then schedules the next wake-up or
+    /// resumes the partition. Records of the partition that arrive meanwhile queue behind them (registering a
+    /// newer record first would make the tracker refuse the older ones, and let the commit pass them).
     func releaseHeld(_ partition: PartitionID) {
-        let now = Date()
-        var due: [(KafkaConsumerMessage, RetryEnvelope?)] = []
-        let nextDelay = state.withLock { state -> Duration? in
-            guard var queue = state.held[partition] else { return nil }
-            while let first = queue.first {
-                let envelope = try? RetryEnvelope.parse(first.headers)
-                let written = first.timestampMilliseconds.map(WallClock.date(milliseconds:))
-                if let delay = envelope?.remainingDelay(
-                    now: now, recordTimestamp: written, tierDelay: tierDelays[first.topic])
-                {
-                    state.held[partition] = queue
-                    return delay
+        guard state.withLock({ $0.beginRelease(partition) }) else { return }
+        while true {
+            let (due, tookAny, next) = state.withLock { state in
+                state.takeDue(partition) { message in
+                    self.remainingDelay(of: message, try? RetryEnvelope.parse(message.headers))
                 }
-                due.append((first, envelope))
-                queue.removeFirst()
             }
-            state.held[partition] = nil
-            return nil
-        }
-        for (message, envelope) in due {
-            process(message, envelope: envelope)
-        }
-        if let nextDelay {
-            workContinuation.yield(.release(partition, after: nextDelay))
-        } else {
-            applyPauses()
+            for (message, ticket) in due {
+                process(message, envelope: try? RetryEnvelope.parse(message.headers), ticket: ticket)
+            }
+            guard !tookAny else { continue }
+            if let next {
+                workContinuation.yield(.release(partition, after: next))
+            } else {
+                applyPauses()
+            }
+            return
         }
     }
 
@@ -254,6 +243,14 @@ public final class DeliveryPipeline: Sendable {
     func process(_ message: KafkaConsumerMessage, envelope: RetryEnvelope?, unusable: String? = nil) {
         let coordinates = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
         guard let ticket = state.withLock({ $0.register(coordinates) }) else { return }
+        process(message, envelope: envelope, unusable: unusable, ticket: ticket)
+    }
+
+    /// Maps a registered record and submits its events.
+    private func process(
+        _ message: KafkaConsumerMessage, envelope: RetryEnvelope?, unusable: String? = nil,
+        ticket: OffsetTracker.Ticket
+    ) {
         let jobs = jobs(for: message, envelope: envelope, unusable: unusable, ticket: ticket)
         perform(state.withLock { $0.submit(jobs, for: ticket, key: message.key) })
     }
@@ -298,6 +295,13 @@ public final class DeliveryPipeline: Sendable {
             return deadLetter(
                 onlyRule, .ruleRemoved,
                 "rule '\(onlyRule)' no longer exists; restore it and replay the dead letter, or drop it"
+            )
+        }
+        if let onlyRule, !rules.rule(onlyRule, readsTopic: original.topic) {
+            return deadLetter(
+                onlyRule, .ruleRemoved,
+                "rule '\(onlyRule)' no longer reads topic '\(original.topic)'; add the topic back to its topics and "
+                    + "replay the dead letter, or drop it"
             )
         }
         switch rules.apply(record, onlyRule: onlyRule) {

@@ -1,3 +1,5 @@
+import KafkaClient
+
 // MARK: - RecordCoordinates
 
 /// Where a Kafka record lives: topic, partition and offset.
@@ -35,4 +37,11 @@ public struct RecordCoordinates: Sendable, Hashable, Comparable, CustomStringCon
 
     /// `topic[partition]@offset`, as operators read it in logs.
     public var description: String { "\(self.partitionID)@\(self.offset)" }
+}
+
+extension RecordCoordinates {
+    /// Where a consumed record was read.
+    init(_ message: KafkaConsumerMessage) {
+        self.init(topic: message.topic, partition: message.partition, offset: message.offset)
+    }
 }

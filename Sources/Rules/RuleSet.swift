@@ -53,4 +53,9 @@ public final class RuleSet: Sendable {
 
     /// Whether any rule reads `topic`.
     public func hasRules(forTopic topic: String) -> Bool { !ruleIndexes(forTopic: topic).isEmpty }
+
+    /// Whether the rule named `name` exists and its topics include `topic`.
+    public func rule(_ name: String, readsTopic topic: String) -> Bool {
+        ruleIndexes(forTopic: topic).contains { rules[$0].name == name }
+    }
 }
