@@ -113,6 +113,17 @@ public struct DeadLetterReplayer: Sendable {
     /// Today's rules on the dead letter's original record (the named rule, or all rules when it had none).
     func remap(_ letter: DeadLetterReader.DeadLetter) -> RecordOutcome {
         let envelope = letter.envelope
+        if let dropped = letter.message.headers.last(where: { $0.key == RetryEnvelope.HeaderName.valueDropped }) {
+            let original = envelope.original
+            return .failed(
+                RulesError(
+                    code: .recordTooLarge,
+                    message: "this dead letter holds no value (\(dropped.stringValue ?? "?") bytes were too large to "
+                        + "write); the original record is at \(original.topic)[\(original.partition)]@"
+                        + "\(original.offset): raise message.max.bytes on the broker and in kafka.client_properties, "
+                        + "then produce it to \(original.topic) again"
+                ))
+        }
         let record = SourceRecord(
             topic: envelope.original.topic,
             partition: envelope.original.partition,

@@ -182,16 +182,40 @@ extension DeliveryPipeline {
             now: now,
             knownSecrets: configuration.knownSecrets
         )
-        let headers = envelope.headers(keeping: event.message.headers)
+        var write = Write(
+            topic: topic, tier: tier, envelope: envelope, value: event.message.value,
+            headers: envelope.headers(keeping: event.message.headers))
         var pause = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
                 _ = try await producer.send(
-                    topic: topic, key: event.message.key, value: event.message.value, headers: headers)
+                    topic: write.topic, key: event.message.key, value: write.value, headers: write.headers)
                 break
             } catch {
+                if error.code == .messageTooLarge,
+                    let smaller = write.withoutValue(
+                        deadLetterTopic: configuration.retry.deadLetterTopic, error: error,
+                        knownSecrets: configuration.knownSecrets)
+                {
+                    // Retrying cannot help: the record never fits. Its coordinates and headers still go to the
+                    // dead-letter topic, so nothing vanishes and its partition moves on.
+                    logger.error(
+                        "a record is too large for \(write.topic) (\(error.message)); dead-lettering it without its value",
+                        metadata: [
+                            "topic": "\(write.envelope.original.topic)",
+                            "partition": "\(write.envelope.original.partition)",
+                            "offset": "\(write.envelope.original.offset)", "bytes": "\(event.message.value.count)",
+                        ])
+                    write = smaller
+                    continue
+                }
+                if error.isFatal, state.withLock({ $0.recordProducerFailure() }) {
+                    logger.critical(
+                        "the Kafka producer failed fatally (\(error.message)); retry and dead-letter records cannot be written. /livez and /readyz fail so that the pod is restarted; nothing is committed past them meanwhile"
+                    )
+                }
                 logger.error(
-                    "could not write a record to \(topic): \(error); retrying (its offset is not committed meanwhile)",
+                    "could not write a record to \(write.topic): \(error); retrying (its offset is not committed meanwhile)",
                     metadata: [
                         "topic": "\(event.source.topic)", "partition": "\(event.source.partition)",
                         "offset": "\(event.source.offset)",
@@ -202,19 +226,61 @@ extension DeliveryPipeline {
             }
         }
         if Task.isCancelled { return false }
+        let written = write.envelope
         var metadata: Logger.Metadata = [
-            "rule": "\(event.rule)", "class": "\(errorClass)", "topic": "\(envelope.original.topic)",
-            "partition": "\(envelope.original.partition)", "offset": "\(envelope.original.offset)",
-            "attempt": "\(attempt)",
+            "rule": "\(event.rule)", "class": "\(written.errorClass)", "topic": "\(written.original.topic)",
+            "partition": "\(written.original.partition)", "offset": "\(written.original.offset)",
+            "attempt": "\(written.attempt)",
         ]
         if let externalEventID { metadata["external_event_id"] = "\(externalEventID)" }
-        if let tier {
-            metrics.recordRetried(tier: topic)
-            logger.info("event sent to retry tier \(tier + 1) (\(topic)): \(envelope.errorMessage)", metadata: metadata)
+        if let tier = write.tier {
+            metrics.recordRetried(tier: write.topic)
+            logger.info(
+                "event sent to retry tier \(tier + 1) (\(write.topic)): \(written.errorMessage)", metadata: metadata)
         } else {
-            metrics.recordDeadLettered(errorClass)
-            logger.warning("event dead-lettered to \(topic): \(envelope.errorMessage)", metadata: metadata)
+            metrics.recordDeadLettered(written.errorClass)
+            logger.warning("event dead-lettered to \(write.topic): \(written.errorMessage)", metadata: metadata)
         }
         return true
+    }
+}
+
+// MARK: - Write
+
+/// A retry-tier or dead-letter record about to be written.
+struct Write {
+    var topic: String
+    /// The retry tier's index, or nil for the dead-letter topic.
+    var tier: Int?
+    var envelope: RetryEnvelope
+    var value: [UInt8]
+    var headers: [RecordHeader]
+
+    /// The same record as a dead letter without its value (and, if it already had none, without the original
+    /// record's own headers), with a header saying what was dropped; nil when nothing is left to drop.
+    func withoutValue(deadLetterTopic: String, error: KafkaError, knownSecrets: [String]) -> Write? {
+        let original = envelope.original
+        let keptHeaders: [RecordHeader]
+        if !value.isEmpty {
+            keptHeaders = headers.filter { !$0.key.hasPrefix(RetryEnvelope.HeaderName.prefix) }
+        } else if headers.contains(where: { !$0.key.hasPrefix(RetryEnvelope.HeaderName.prefix) }) {
+            keptHeaders = []
+        } else {
+            return nil
+        }
+        let letter = RetryEnvelope(
+            attempt: envelope.attempt, rule: envelope.rule, original: original,
+            originalTimestamp: envelope.originalTimestamp, errorClass: .recordTooLarge,
+            errorMessage: "could not write it to \(topic) (\(error.message)); dead-lettered without its value "
+                + "(\(value.count) bytes)\(keptHeaders.isEmpty ? " and headers" : ""): the original is at "
+                + "\(original.topic)[\(original.partition)]@\(original.offset)",
+            errorStatus: nil, firstFailureAt: envelope.firstFailureAt, notBefore: Date(),
+            knownSecrets: knownSecrets)
+        let dropped = RecordHeader(
+            key: RetryEnvelope.HeaderName.valueDropped,
+            value: Array("\(value.count)".utf8))
+        return Write(
+            topic: deadLetterTopic, tier: nil, envelope: letter, value: [],
+            headers: letter.headers(keeping: keptHeaders) + [dropped])
     }
 }

@@ -45,7 +45,16 @@ extension DeliveryPipeline {
             credentials = CredentialsGate(probeInterval: configuration.credentialsProbeInterval)
         }
 
-        var isReady: Bool { credentials.isReady && !outage.isDown && !isDraining }
+        var isReady: Bool { credentials.isReady && !outage.isDown && !isDraining && !producerFailed }
+
+        /// The producer failed fatally: retry and dead-letter records cannot be written until a restart.
+        var producerFailed = false
+
+        /// Notes a fatal producer error; true the first time.
+        mutating func recordProducerFailure() -> Bool {
+            defer { producerFailed = true }
+            return !producerFailed
+        }
 
         /// Whether jobs may send requests (as opposed to waiting for a probe to clear a fault).
         var isDeliveryOpen: Bool { credentials.isReady && !outage.isDown }

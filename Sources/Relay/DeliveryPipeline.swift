@@ -86,6 +86,9 @@ public final class DeliveryPipeline: Sendable {
     /// Whether the relay should receive traffic: the key works, the API is not down, and no drain started.
     public var isReady: Bool { state.withLock { $0.isReady } }
 
+    /// Whether the process should go on: false once the producer failed fatally (a restart recreates it).
+    public var isLive: Bool { state.withLock { !$0.producerFailed } }
+
     // MARK: - Run
 
     /// Consumes until graceful shutdown (then closes the consumer, which drains, commits and leaves the group) or a

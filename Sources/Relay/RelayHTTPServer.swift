@@ -12,17 +12,25 @@ public enum RelayHTTPServer {
     ///   - host: the address to bind, e.g. `0.0.0.0`.
     ///   - port: the port, e.g. 9464.
     ///   - isReady: whether `/readyz` passes.
+    ///   - isLive: whether `/livez` passes.
     ///   - metrics: the Prometheus exposition text.
     ///   - logger: the server's logger.
     public static func make(
         host: String,
         port: Int,
         isReady: @escaping @Sendable () -> Bool,
+        isLive: @escaping @Sendable () -> Bool = { true },
         metrics: @escaping @Sendable () -> [UInt8],
         logger: Logger
     ) -> some Service {
         let router = Router()
-        router.get("/livez") { _, _ in "ok\n" }
+        router.get("/livez") { _, _ -> Response in
+            let live = isLive()
+            return Response(
+                status: live ? .ok : .serviceUnavailable,
+                body: .init(byteBuffer: ByteBuffer(string: live ? "ok\n" : "failed\n"))
+            )
+        }
         router.get("/readyz") { _, _ -> Response in
             let ready = isReady()
             return Response(

@@ -73,6 +73,9 @@ public final class RelayService: Service, Sendable {
 
     /// Ready when the consumer runs and reaches a broker, and the pipeline is ready (key accepted, API up, not
     /// draining).
+    /// Live unless a part of the relay failed beyond repair in process (the producer failed fatally).
+    public var isLive: Bool { pipeline.isLive }
+
     public var isReady: Bool {
         guard let consumer = consumer.withLock({ $0 }) else { return false }
         return consumer.brokersReachable && pipeline.isReady

@@ -36,6 +36,9 @@ public struct RetryEnvelope: Sendable, Hashable {
         public static let firstFailureAt = "affonso-relay.first_failure_at"
         /// The record is not attempted before this time.
         public static let notBefore = "affonso-relay.not_before"
+        /// On a dead letter that was too large to write whole: the size of the value that was dropped (the
+        /// original record is at the `original.*` coordinates).
+        public static let valueDropped = "affonso-relay.value_dropped"
     }
 
     /// The longest error message written to a header, in UTF-8 bytes; longer ones are cut and end in `…`.

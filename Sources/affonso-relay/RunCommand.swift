@@ -35,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let server = RelayHTTPServer.make(
             host: listen.host, port: listen.port,
-            isReady: { relay.isReady }, metrics: renderMetrics, logger: logger)
+            isReady: { relay.isReady }, isLive: { relay.isLive }, metrics: renderMetrics, logger: logger)
         // A group shuts its services down in reverse order: the relay drains first while the server still answers
         // (`/readyz` 503 during the drain, `/metrics` to the end), then the server stops.
         let group = ServiceGroup(

@@ -68,4 +68,39 @@ struct RelayRetryRecordTests {
         try await relay.stop()
         #expect(delivered, "\(relay.sandbox.stats.requests) of 2 retried records sent: a header held or broke them")
     }
+
+    /// A record the relay accepted (under `max_record_bytes`) whose dead letter is too large for the producer
+    /// (here its `message.max.bytes` is 200 KB): it is dead-lettered without its value, with its coordinates, and
+    /// the partition moves on (it used to retry the write forever, holding its key and the commit).
+    @Test func aDeadLetterTooLargeToWriteWholeGoesWithoutItsValueAndThePartitionMovesOn() async throws {
+        let relay = try await RelayHarness(
+            referrals: [referral(0)], partitions: 1,
+            configure: { $0.producer.properties["message.max.bytes"] = "200000" })
+        let padding = String(repeating: "x", count: 300_000)
+        let poison = Array(
+            """
+            {"id": "in_big", "type": "invoice.paid", "customer": "cus_test_0", "amount": "lots", "currency": "usd", \
+            "notes": "\(padding)"}
+            """.utf8)
+        try await relay.produceRaw([poison], key: "cus_test_0")
+        try await relay.produceInvoices(["in_after_big"]) { _ in "cus_test_0" }
+        try relay.start()
+        let letters = try await relay.deadLetters(count: 1, timeout: .seconds(60))
+        let delivered = await kafkaEventually(timeout: .seconds(30)) {
+            relay.sandbox.ledger.contains { $0.externalEventID == "in_after_big" }
+        }
+        let drained = await kafkaEventually(timeout: .seconds(30)) {
+            guard let offsets = try? await relay.committedAndEndOffsets(partitions: 1) else { return false }
+            return offsets.allSatisfy { $0.committed == $0.end }
+        }
+        try await relay.stop()
+        let letter = try #require(letters.first, "the record vanished")
+        #expect(letter.value.count == 0, "the value was dropped")
+        #expect(letter.header("affonso-relay.value_dropped") == String(poison.count))
+        #expect(letter.header("affonso-relay.error.class") == "record_too_large")
+        #expect(letter.header("affonso-relay.original.offset") == "0")
+        #expect(letter.header("affonso-relay.error.message")?.contains("the original is at") == true)
+        #expect(delivered, "the record behind it on the same key was delivered")
+        #expect(drained, "committed to the end")
+    }
 }
