@@ -14,6 +14,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
             case topicAlreadyExists = "topic_already_exists"
             case unknownTopicOrPartition = "unknown_topic_or_partition"
             case messageTooLarge = "message_too_large"
+            case cancelled
         }
 
         private let base: Base
@@ -37,6 +38,8 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownTopicOrPartition = Code(.unknownTopicOrPartition)
         /// The record is larger than the producer or broker accepts.
         public static let messageTooLarge = Code(.messageTooLarge)
+        /// The task waiting for the operation was cancelled (the operation itself may still complete).
+        public static let cancelled = Code(.cancelled)
 
         /// A label-safe short name, e.g. for metrics.
         public var description: String { base.rawValue }

@@ -44,8 +44,8 @@ public final class KafkaProducer: Sendable {
             guard let message, let opaque = message.pointee._private else { return }
             let delivery = Unmanaged<Delivery>.fromOpaque(opaque).takeRetainedValue()
             if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                delivery.continuation.resume(
-                    returning: .success(
+                delivery.finish(
+                    .success(
                         DeliveryReport(
                             topic: delivery.topic,
                             partition: message.pointee.partition,
@@ -54,8 +54,8 @@ public final class KafkaProducer: Sendable {
                     )
                 )
             } else {
-                delivery.continuation.resume(
-                    returning: .failure(
+                delivery.finish(
+                    .failure(
                         KafkaError.rdKafka(message.pointee.err, "could not deliver a record to \(delivery.topic)"))
                 )
             }
@@ -102,17 +102,28 @@ public final class KafkaProducer: Sendable {
         headers: [KafkaHeader] = []
     ) async throws(KafkaError) -> DeliveryReport {
         while true {
-            let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-                let delivery = Delivery(topic: topic, continuation: continuation)
-                let opaque = Unmanaged.passRetained(delivery).toOpaque()
-                do throws(KafkaError) {
-                    try withHandle { rk throws(KafkaError) in
-                        try produce(rk, topic: topic, key: key, value: value, headers: headers, opaque: opaque)
+            let delivery = Delivery(topic: topic)
+            let result: Result<DeliveryReport, KafkaError> = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    guard delivery.start(continuation) else { return }
+                    let opaque = Unmanaged.passRetained(delivery).toOpaque()
+                    do throws(KafkaError) {
+                        try withHandle { rk throws(KafkaError) in
+                            try produce(rk, topic: topic, key: key, value: value, headers: headers, opaque: opaque)
+                        }
+                    } catch {
+                        Unmanaged<Delivery>.fromOpaque(opaque).release()
+                        delivery.finish(.failure(error))
                     }
-                } catch {
-                    Unmanaged<Delivery>.fromOpaque(opaque).release()
-                    continuation.resume(returning: .failure(error))
                 }
+            } onCancel: {
+                delivery.finish(
+                    .failure(
+                        KafkaError(
+                            code: .cancelled,
+                            message:
+                                "stopped waiting for the broker to acknowledge a record to \(topic): the task was cancelled; the record may still be written"
+                        )))
             }
             if case .failure(let error) = result,
                 error.librdkafkaCode == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue
@@ -141,11 +152,11 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    /// Flushes (up to ``KafkaProducerConfiguration/flushTimeout``), stops the delivery thread and frees
-    /// librdkafka. Records still outstanding fail their `send` with an error. Idempotent.
-    public func close() async {
+    /// Flushes (up to `flushTimeout`, by default ``KafkaProducerConfiguration/flushTimeout``), stops the delivery
+    /// thread and frees librdkafka. Records still outstanding fail their `send` with an error. Idempotent.
+    public func close(flushTimeout: Duration? = nil) async {
         do {
-            try await flush(timeout: configuration.flushTimeout)
+            try await flush(timeout: flushTimeout ?? configuration.flushTimeout)
         } catch {
             logger.warning("Kafka producer closed with undelivered records", metadata: ["error": "\(error)"])
         }
@@ -257,11 +268,48 @@ public final class KafkaProducer: Sendable {
 
 /// The continuation of one `send`, retained in librdkafka's message opaque until its delivery report.
 private final class Delivery: Sendable {
-    let topic: String
-    let continuation: CheckedContinuation<Result<KafkaProducer.DeliveryReport, KafkaError>, Never>
+    typealias Outcome = Result<KafkaProducer.DeliveryReport, KafkaError>
+    private enum State {
+        case created
+        case waiting(CheckedContinuation<Outcome, Never>)
+        /// Finished before the waiter arrived (cancelled first), or after it was resumed.
+        case finished(Outcome?)
+    }
 
-    init(topic: String, continuation: CheckedContinuation<Result<KafkaProducer.DeliveryReport, KafkaError>, Never>) {
+    let topic: String
+    private let state = Mutex(State.created)
+
+    init(topic: String) {
         self.topic = topic
-        self.continuation = continuation
+    }
+
+    /// Registers the waiter; false (and resumed at once) when the delivery already finished (cancelled).
+    func start(_ continuation: CheckedContinuation<Outcome, Never>) -> Bool {
+        let early = state.withLock { state -> Outcome? in
+            if case .finished(let outcome) = state {
+                return outcome ?? .failure(KafkaError(code: .cancelled, message: "cancelled"))
+            }
+            state = .waiting(continuation)
+            return nil
+        }
+        if let early { continuation.resume(returning: early) }
+        return early == nil
+    }
+
+    /// Resumes the waiter with the first outcome: the delivery report, a produce error or the cancellation.
+    func finish(_ outcome: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+            switch state {
+            case .created:
+                state = .finished(outcome)
+                return nil
+            case .waiting(let continuation):
+                state = .finished(nil)
+                return continuation
+            case .finished:
+                return nil
+            }
+        }
+        waiter?.resume(returning: outcome)
     }
 }

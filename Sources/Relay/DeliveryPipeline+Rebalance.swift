@@ -13,7 +13,12 @@ extension DeliveryPipeline {
             applyPauses()
         case .revoked(let ids):
             perform(state.withLock { $0.beginRevoke(ids) })
-            let deadline = ContinuousClock.now + configuration.drainTimeout
+            // A revoke drains up to the drain timeout; the one at shutdown leaves the end of the grace period for
+            // committing, flushing and closing.
+            var deadline = ContinuousClock.now + configuration.drainTimeout
+            if let shutdown = state.withLock({ $0.shutdownDeadline }) {
+                deadline = min(deadline, shutdown - shutdownReserve)
+            }
             while state.withLock({ $0.inFlightCount(of: ids) }) > 0, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(20))
             }

@@ -36,6 +36,8 @@ extension DeliveryPipeline {
         var revoking: Set<PartitionID> = []
         /// Graceful shutdown started.
         var isDraining = false
+        /// When a graceful shutdown must be over, once it started.
+        var shutdownDeadline: ContinuousClock.Instant?
         /// Partitions that should be paused, as of the last ``pauseChanges(actual:)``.
         var paused: Set<PartitionID> = []
 

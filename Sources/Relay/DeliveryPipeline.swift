@@ -86,6 +86,13 @@ public final class DeliveryPipeline: Sendable {
     /// Whether the relay should receive traffic: the key works, the API is not down, and no drain started.
     public var isReady: Bool { state.withLock { $0.isReady } }
 
+    /// When the whole shutdown (drain, commit, flush, close) must be over: `server.shutdown_grace` after SIGTERM;
+    /// nil until a graceful shutdown started.
+    public var shutdownDeadline: ContinuousClock.Instant? { state.withLock { $0.shutdownDeadline } }
+
+    /// Of the shutdown grace, what is kept for committing, flushing and closing after the drain.
+    var shutdownReserve: Duration { min(.seconds(5), configuration.drainTimeout / 5) }
+
     /// Whether the process should go on: false once the producer failed fatally (a restart recreates it).
     public var isLive: Bool { state.withLock { !$0.producerFailed } }
 
@@ -114,7 +121,11 @@ public final class DeliveryPipeline: Sendable {
             }
             group.addTask {
                 try? await gracefulShutdown()
-                self.state.withLock { $0.isDraining = true }
+                let deadline = ContinuousClock.now + self.configuration.drainTimeout
+                self.state.withLock {
+                    $0.isDraining = true
+                    $0.shutdownDeadline = deadline
+                }
                 self.applyPauses()
                 self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
                 // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.

@@ -135,13 +135,17 @@ public final class RelayService: Service, Sendable {
         }
     }
 
+    /// Flushes and closes the producer and the HTTP client within what is left of the shutdown grace (at least
+    /// the pipeline's reserve), so that the whole shutdown fits in `server.shutdown_grace`.
     private func shutdownClients() async {
+        let now = ContinuousClock.now
+        let budget = max(pipeline.shutdownReserve, (pipeline.shutdownDeadline ?? now) - now)
         do {
-            try await producer.flush(timeout: .seconds(10))
+            try await producer.flush(timeout: budget)
         } catch {
             logger.error("producer flush failed at shutdown: \(error)")
         }
-        await producer.close()
+        await producer.close(flushTimeout: .zero)
         try? await client.shutdown()
     }
 }
