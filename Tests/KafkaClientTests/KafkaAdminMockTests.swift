@@ -42,7 +42,8 @@ struct KafkaAdminTopicTests {
         await #expect(throws: KafkaError.self) {
             try await admin.createTopic(.init(name: "side.bad", replicationFactor: 0))
         }
-        #expect(started.duration(to: .now) < .seconds(5))
+        // Well before the 20 s the request would have waited for, even on a loaded machine.
+        #expect(started.duration(to: .now) < .seconds(15))
         await admin.close()
         await cluster.close()
     }
