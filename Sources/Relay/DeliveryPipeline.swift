@@ -169,10 +169,12 @@ public final class DeliveryPipeline: Sendable {
         }
     }
 
-    /// Every 10 s: `consumer_lag` = log end offset − committable offset, per assigned partition.
+    /// Every 10 s: `consumer_lag` = log end offset − committable offset, per assigned partition, and the bytes of
+    /// records held (`buffered_bytes`).
     private func reportLag(_ consumer: KafkaConsumer) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(10)) } catch { return }
+            metrics.setBufferedBytes(consumer.budget.reservedBytes)
             let positions = state.withLock { state in
                 state.tracker.assignedPartitions.compactMap { partition in
                     state.tracker.committableOffset(for: partition).map { (partition, $0) }

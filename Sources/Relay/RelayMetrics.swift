@@ -11,6 +11,7 @@ public final class RelayMetrics: Sendable {
     private let inFlight: Gauge
     private let pausedPartitions: Gauge
     private let credentialsFault: Gauge
+    private let bufferedBytes: Gauge
     private let consumed = HandleCache<String, Counter> { topic in
         Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)])
     }
@@ -59,6 +60,7 @@ public final class RelayMetrics: Sendable {
         inFlight = Gauge(label: Self.prefix + "in_flight")
         pausedPartitions = Gauge(label: Self.prefix + "paused_partitions")
         credentialsFault = Gauge(label: Self.prefix + "credentials_fault")
+        bufferedBytes = Gauge(label: Self.prefix + "buffered_bytes")
     }
 
     func recordConsumed(topic: String) {
@@ -113,4 +115,7 @@ public final class RelayMetrics: Sendable {
     func setInFlight(_ count: Int) { inFlight.record(count) }
 
     func setCredentialsFault(_ faulted: Bool) { credentialsFault.record(faulted ? 1 : 0) }
+
+    /// The bytes of records the relay holds, against `delivery.max_buffered_bytes`.
+    func setBufferedBytes(_ bytes: Int) { bufferedBytes.record(bytes) }
 }

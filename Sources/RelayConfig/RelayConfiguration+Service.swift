@@ -34,6 +34,12 @@ extension RelayConfiguration {
         consumer.properties = kafka.clientProperties
         var producer = KafkaProducerConfiguration(bootstrapServers: kafka.brokers)
         producer.properties = kafka.clientProperties.filter { !Self.consumerOnlyProperties.contains($0.key) }
+        // Every record the relay accepts (up to max_record_bytes, headers included) must fit in a retry or
+        // dead-letter record with the relay's headers on top (at most a few kilobytes).
+        if producer.properties["message.max.bytes"] == nil {
+            producer.properties["message.max.bytes"] = String(
+                max(1_000_000, kafka.maximumRecordBytes + Self.relayHeaderAllowance))
+        }
 
         let credentials: AffonsoClientConfiguration.Credentials
         if let key = affonso.apiKey {
@@ -87,6 +93,10 @@ extension RelayConfiguration {
         service.createTopics = retry.createTopics
         return service
     }
+
+    /// Room for the `affonso-relay.*` headers on a retry or dead-letter record (11 headers, the error message cut
+    /// at 1 KB), with margin.
+    static let relayHeaderAllowance = 16_384
 
     /// librdkafka consumer properties that `client_properties` may hold but the producer must not get (it would
     /// warn about each).

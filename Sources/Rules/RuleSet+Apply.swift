@@ -9,7 +9,10 @@ extension RuleSet {
     ///   - onlyRule: re-runs only this rule (a retried record); other rules are ignored.
     /// - Returns: the outcome; this never throws and no expression error escapes.
     public func apply(_ record: SourceRecord, onlyRule: String? = nil) -> RecordOutcome {
-        let size = record.value.count + (record.key?.count ?? 0)
+        // Headers count too: a record with thousands of them costs as much as a large value.
+        let size = record.headers.reduce(record.value.count + (record.key?.count ?? 0)) {
+            $0 + $1.name.utf8.count + $1.value.count
+        }
         if size > options.maximumRecordBytes {
             return .failed(
                 RulesError(

@@ -86,6 +86,19 @@ struct ConfigLoadingTests {
         #expect(custom.producer.properties["queued.max.messages.kbytes"] == nil, "a consumer-only property")
     }
 
+    @Test("the producer takes any record the relay accepts, with the relay's headers on top, unless set")
+    func producerRecordSize() throws {
+        let plain = try load("affonso: {api_key: k}\n" + Self.rules).configuration.serviceConfiguration(file: "r")
+        #expect(plain.producer.properties["message.max.bytes"] == String(1_048_576 + 16_384))
+        let large = try load("kafka: {max_record_bytes: 5000000}\naffonso: {api_key: k}\n" + Self.rules)
+            .configuration.serviceConfiguration(file: "r")
+        #expect(large.producer.properties["message.max.bytes"] == String(5_000_000 + 16_384))
+        let set = try load(
+            "kafka: {client_properties: {message.max.bytes: \"2000000\"}}\naffonso: {api_key: k}\n" + Self.rules
+        ).configuration.serviceConfiguration(file: "r")
+        #expect(set.producer.properties["message.max.bytes"] == "2000000")
+    }
+
     @Test("delivery.max_buffered_bytes sets the one byte budget; an unreadable or absurd size is an error at its line")
     func bufferedBytes() throws {
         let sized = try load("affonso: {api_key: k}\ndelivery: {max_buffered_bytes: 128MiB}\n" + Self.rules)

@@ -150,6 +150,10 @@ struct RuleEvaluationTests {
         #expect(error.errorClass == "record_too_large")
         #expect(error.message.contains("over max_record_bytes (64)"))
         #expect(ruleSet.apply(record("{}")).results.count == 1)
+        // Headers count: thousands of small headers make a record as costly as a large value.
+        let headers = (0..<20).map { ("h\($0)", "value") }
+        let crowded = try #require(ruleSet.apply(record("{}", headers: headers)).recordError)
+        #expect(crowded.errorClass == "record_too_large")
     }
 
     @Test("record exposes topic, partition, offset, key, timestamp and headers")
