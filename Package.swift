@@ -107,12 +107,13 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: strict),
         .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient"], swiftSettings: strict),
-        .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: strict),
+        .testTarget(name: "CELTests", dependencies: ["CEL", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "CEL", "RelayConfig"], swiftSettings: strict),
         .testTarget(
             name: "AffonsoAPITests",
-            dependencies: ["AffonsoAPI", "AffonsoSandbox"],
+            dependencies: ["AffonsoAPI", "AffonsoSandbox", "SeededRandom"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -120,7 +121,7 @@ let package = Package(
             dependencies: ["AffonsoSandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strict
         ),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "CEL"], swiftSettings: strict),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "CEL", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

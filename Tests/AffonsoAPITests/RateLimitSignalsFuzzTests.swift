@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Testing
 
 @testable import AffonsoAPI
@@ -7,17 +8,7 @@ import Testing
 /// `inf`/`nan`, `Int64.max`, HTTP-dates of any year. Nothing traps and every wait stays within the cap.
 @Suite("Rate-limit signals fuzz")
 struct RateLimitSignalsFuzzTests {
-    /// SplitMix64: reproducible from the seed printed on failure.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias SeededGenerator = SplitMix64
 
     static let specials = [
         "inf", "-inf", "+inf", "Infinity", "nan", "NaN", "-nan", "1e30", "1e308", "1e309", "1e400", "-1e400",
@@ -51,7 +42,7 @@ struct RateLimitSignalsFuzzTests {
 
     @Test("10,000 random header and body values: no trap, every wait within max_retry_after", arguments: [1, 42, 2026])
     func fuzz(seed: UInt64) {
-        var rng = SeededGenerator(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let now = Date(timeIntervalSince1970: 1_780_000_000)
         for _ in 0..<10_000 {
             let maximum = Duration.seconds(Int.random(in: 1...120, using: &rng))

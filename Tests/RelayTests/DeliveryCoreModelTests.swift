@@ -1,4 +1,5 @@
 import KafkaClient
+import SeededRandom
 import Testing
 
 @testable import Relay
