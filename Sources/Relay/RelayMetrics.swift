@@ -11,6 +11,7 @@ public final class RelayMetrics: Sendable {
     private let inFlight: Gauge
     private let pausedPartitions: Gauge
     private let credentialsFault: Gauge
+    private let rateLimitShare: Gauge
     private let consumed = HandleCache<String, Counter> { topic in
         Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)])
     }
@@ -59,6 +60,8 @@ public final class RelayMetrics: Sendable {
         inFlight = Gauge(label: Self.prefix + "in_flight")
         pausedPartitions = Gauge(label: Self.prefix + "paused_partitions")
         credentialsFault = Gauge(label: Self.prefix + "credentials_fault")
+        // The part of the plan this pod paces to (1 with rate_limit.scope pod or an unlimited plan).
+        rateLimitShare = Gauge(label: Self.prefix + "rate_limit_share")
     }
 
     func recordConsumed(topic: String) {
@@ -113,4 +116,6 @@ public final class RelayMetrics: Sendable {
     func setInFlight(_ count: Int) { inFlight.record(count) }
 
     func setCredentialsFault(_ faulted: Bool) { credentialsFault.record(faulted ? 1 : 0) }
+
+    func setRateLimitShare(_ share: Double) { rateLimitShare.record(share) }
 }
