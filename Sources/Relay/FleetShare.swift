@@ -54,9 +54,9 @@ public final class FleetShare: Sendable {
         self.revocationGrace = revocationGrace
         self.logger = logger
         metrics.setRateLimitShare(limiter.share)
-        limiter.onShareChange { [state, logger] view in
+        limiter.onShareChange { [weak self, logger] view in
             metrics.setRateLimitShare(view.share)
-            let partitions = state.withLock { $0.applied }
+            let partitions = self?.state.withLock { $0.applied }
             logger.debug(
                 "rate-limit share changed",
                 metadata: [
@@ -123,9 +123,10 @@ public final class FleetShare: Sendable {
             await admin.close()
             updateTopics(cluster.topics)
         } catch {
-            logger.warning(
+            let message =
                 "could not read the source topics' partition counts: \(error); the rate limiter paces to a "
-                    + "conservative share of the plan until it can")
+                + "conservative share of the plan until it can"
+            logger.warning("\(message)")
         }
     }
 
