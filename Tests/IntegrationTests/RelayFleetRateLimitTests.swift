@@ -52,6 +52,8 @@ struct RelayFleetRateLimitTests {
         let rateLimited = relay.sandbox.stats.rateLimited
         let sharesAfter = (await Self.share(first), await Self.share(second))
 
+        // Each member logs its view of the fleet at each change of its share.
+        let viewLogged = [first, second].allSatisfy { $0.occurrences(of: "rate-limit share changed") > 0 }
         for process in [first, second] { process.signal(SIGTERM) }
         for process in [first, second] {
             _ = await process.waitForExit(timeout: .seconds(30))
@@ -63,6 +65,7 @@ struct RelayFleetRateLimitTests {
             "fleet rate-limit test: \(accepted) accepted in \(seconds) s = \(rate)/s of 2/s, \(rateLimited) 429s, "
                 + "shares \(sharesSeen) then \(sharesAfter)")
         #expect(rateLimited == 0, "429s from the sandbox: \(rateLimited)")
+        #expect(viewLogged, "a debug line 'rate-limit share changed' from each member")
         #expect(rate >= 0.85 * 2 && rate <= 1.05 * 2 + 4.0 / 30, "together \(rate)/s for a plan of 2/s")
         if let one = sharesAfter.0, let other = sharesAfter.1 {
             #expect(one + other <= 1.1, "the shares sum to about 1: \(sharesAfter)")
