@@ -188,6 +188,27 @@ struct FleetRateShareTests {
         #expect(abs(newcomer - 1.0 / 3) < 0.05, "newcomer's part of the plan: \(newcomer)")
     }
 
+    @Test("scaling up from one member to three during a backlog causes no 429 storm and keeps using the plan")
+    func scaleUp() {
+        var fleet = FleetSimulation()
+        fleet.addMember()
+        fleet.assign([0: 6])
+        fleet.run(seconds: 30)
+        fleet.addMember()
+        fleet.addMember()
+        fleet.assign([0: 2, 1: 2, 2: 2])
+        fleet.run(seconds: 30)
+        #expect(fleet.rejected <= 5, "429s at seconds \(fleet.rejectedAfter)")
+        #expect(fleet.utilization(5..<60) >= 0.97, "\(fleet.utilization(5..<60))")
+        // The newcomers' first burst (their fallback share of it) is evened out over the next seconds: every
+        // 5-second span around the join carries at least 90 % of the plan.
+        let seconds = (25..<45).map { fleet.acceptedPerSecond[$0, default: 0] }
+        let spans = (0...(seconds.count - 5)).map { seconds[$0..<($0 + 5)].reduce(0, +) }
+        #expect(spans.allSatisfy { $0 >= 45 }, "accepted per second from 25 s: \(seconds)")
+        #expect(fleet.utilization(25..<45) >= 0.97, "\(fleet.utilization(25..<45))")
+        print("scale-up 1 → 3: \(fleet.rejected) rejected, accepted per second from 25 s: \(seconds)")
+    }
+
     @Test("when two members leave, the one left reaches the plan within a few seconds")
     func membersLeave() {
         var fleet = FleetSimulation()
