@@ -66,8 +66,14 @@ struct FleetShareTests {
         share.rebalanced(.assigned([Self.partition("orders", 2), Self.partition("orders", 3)]))
         #expect(abs(limiter.share - 3.0 / 6) < 1e-9)
         share.rebalanced(.revoked([Self.partition("orders", 2), Self.partition("orders", 3)]))
-        try await Task.sleep(for: .milliseconds(400))
+        // No assignment follows: the revocation applies once the grace has passed (polled, for a loaded machine).
+        let revokedAt = ContinuousClock.now
+        while abs(limiter.share - 1.0 / 6) > 1e-9, ContinuousClock.now - revokedAt < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(ContinuousClock.now - revokedAt >= .milliseconds(50), "not before the grace (100 ms)")
         #expect(abs(limiter.share - 1.0 / 6) < 1e-9)
+        #expect(limiter.fleetView?.baseShare.map { abs($0 - 1.0 / 6) < 1e-9 } == true, "base 1 of 6, not the fallback")
     }
 
     @Test("an owned source topic the metadata does not know makes the share the fallback")
