@@ -41,7 +41,7 @@ enum RateLimitSignals {
         }
     }
 
-    /// What `X-RateLimit-*` say, ready for ``RateLimiter/observe(limit:remaining:resetIn:)``.
+    /// What `X-RateLimit-*` say, ready for ``RateLimiter/observe(limit:remaining:resetIn:window:)``.
     struct Observation: Sendable, Hashable {
         var limit: Int?
         var remaining: Int

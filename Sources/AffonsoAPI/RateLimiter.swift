@@ -10,7 +10,7 @@ import Synchronization
 ///   ``RateLimit/burst`` (at least the per-second rate) in any second (whether the API counts per minute, per second, in fixed or sliding
 ///   windows, or as a token bucket, this pace stays within it);
 /// - pacing from the API's headers: when `X-RateLimit-Remaining` runs low before `X-RateLimit-Reset`, the
-///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:)``);
+///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:window:)``);
 /// - one shared gate: a 429 closes it for `Retry-After`, and every sender waits for it to open
 ///   (see ``closeGate(for:)``).
 ///
