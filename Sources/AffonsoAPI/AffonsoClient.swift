@@ -69,7 +69,9 @@ public final class AffonsoClient: Sendable {
         self.key = Mutex(KeyState(current: initialKey))
         self.rateLimiter = RateLimiter(
             rateLimit: configuration.effectiveRateLimit,
-            maximumWait: configuration.maximumRetryAfter
+            clock: ContinuousClock(),
+            maximumWait: configuration.maximumRetryAfter,
+            fleet: configuration.rateLimitScope == .fleet ? FleetRateShare.Configuration() : nil
         )
 
         var httpConfiguration = HTTPClient.Configuration(
@@ -265,7 +267,8 @@ public final class AffonsoClient: Sendable {
             )
         else { return }
         rateLimiter.observe(
-            limit: observation.limit, remaining: observation.remaining, resetIn: observation.resetIn)
+            limit: observation.limit, remaining: observation.remaining, resetIn: observation.resetIn,
+            window: observation.window)
     }
 
     /// Logs an out-of-range or unreadable value from the API once per field, so a misbehaving proxy or API

@@ -21,6 +21,11 @@ public struct AffonsoClientConfiguration: Sendable, Hashable {
     /// Default: `nil` (use ``plan``)
     public var rateLimit: RateLimit? = nil
 
+    /// Whose requests the limit covers: this process alone, or every member of the consumer group together.
+    ///
+    /// Default: `.pod` (the relay's `relay.yaml` defaults to `fleet`)
+    public var rateLimitScope: RateLimitScope = .pod
+
     /// Total time for one request, from sending to the last byte of the response.
     ///
     /// Default: 10 seconds

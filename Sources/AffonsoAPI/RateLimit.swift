@@ -55,3 +55,32 @@ public struct AffonsoPlan: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 }
+
+// MARK: - RateLimitScope
+
+/// Whose requests one ``RateLimit`` covers (`affonso.rate_limit.scope`).
+public struct RateLimitScope: Sendable, Hashable, CustomStringConvertible {
+    enum Kind: String, Sendable, Hashable {
+        case fleet, pod
+    }
+
+    let kind: Kind
+
+    /// The members of one consumer group share the limit (one API key, many replicas): each paces to its
+    /// ``FleetRateShare`` of it.
+    public static let fleet = RateLimitScope(kind: .fleet)
+    /// This process alone paces to the whole limit (a single replica, or a key of its own).
+    public static let pod = RateLimitScope(kind: .pod)
+
+    /// The scope called `name` (`fleet`, `pod`), or `nil`.
+    public init?(name: String) {
+        guard let kind = Kind(rawValue: name) else { return nil }
+        self.kind = kind
+    }
+
+    private init(kind: Kind) {
+        self.kind = kind
+    }
+
+    public var description: String { kind.rawValue }
+}

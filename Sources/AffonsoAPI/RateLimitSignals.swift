@@ -41,11 +41,13 @@ enum RateLimitSignals {
         }
     }
 
-    /// What `X-RateLimit-*` say, ready for ``RateLimiter/observe(limit:remaining:resetIn:)``.
+    /// What `X-RateLimit-*` say, ready for ``RateLimiter/observe(limit:remaining:resetIn:window:)``.
     struct Observation: Sendable, Hashable {
         var limit: Int?
         var remaining: Int
         var resetIn: Duration
+        /// `X-RateLimit-Reset` as sent (whole Unix seconds): the API's window, the same for every client.
+        var window: Int64? = nil
     }
 
     // MARK: - Retry-After
@@ -143,7 +145,8 @@ enum RateLimitSignals {
                 )
             }
         }
-        return Observation(limit: limitCount, remaining: remainingCount, resetIn: resetIn)
+        let window = resetAt < 1e15 ? Int64(resetAt.rounded()) : nil
+        return Observation(limit: limitCount, remaining: remainingCount, resetIn: resetIn, window: window)
     }
 
     // MARK: - Clamping

@@ -10,13 +10,18 @@ import Synchronization
 ///   ``RateLimit/burst`` (at least the per-second rate) in any second (whether the API counts per minute, per second, in fixed or sliding
 ///   windows, or as a token bucket, this pace stays within it);
 /// - pacing from the API's headers: when `X-RateLimit-Remaining` runs low before `X-RateLimit-Reset`, the
-///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:)``);
+///   remaining requests are spread evenly until the reset (see ``observe(limit:remaining:resetIn:window:)``);
 /// - one shared gate: a 429 closes it for `Retry-After`, and every sender waits for it to open
 ///   (see ``closeGate(for:)``).
 ///
 /// Waiting senders queue in FIFO order; only the first one sleeps on the clock, so nothing busy-waits.
 /// ``acquire()`` is cancellable. With no rate limit (plan `unlimited`) only the gate and header pacing apply.
 /// Tests inject a manual `Clock` to simulate minutes instantly.
+///
+/// With a fleet configuration (``RateLimitScope/fleet``) the limiter paces to its ``FleetRateShare`` of the limit:
+/// the bucket refills at `share × perMinute/60`, holds `share × burst` (at least 1), and header pacing spreads only
+/// `share × remaining`. The share comes from ``setShare(_:)`` (the assignment) and the API's counter (every
+/// ``observe(limit:remaining:resetIn:window:)``); the per-minute window stays at the whole limit.
 public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration {
     /// The configured limit, or `nil` for unlimited.
     public let rateLimit: RateLimit?
@@ -25,18 +30,70 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// The longest the gate closes or header pacing lasts, whatever a response said (`affonso.max_retry_after`).
     public let maximumWait: Duration
     private let state: Mutex<State>
+    private let shareObserver = Mutex<(@Sendable (FleetRateShare<C.Instant>.View) -> Void)?>(nil)
 
     /// Creates a limiter.
     ///
     /// - Parameters:
     ///   - rateLimit: the limit to pace to; `nil` paces only on the gate and headers.
     ///   - clock: the clock to read and sleep on.
-    ///   - maximumWait: caps ``closeGate(for:)`` and the reset time of ``observe(limit:remaining:resetIn:)``.
-    public init(rateLimit: RateLimit?, clock: C, maximumWait: Duration = .seconds(60)) {
+    ///   - maximumWait: caps ``closeGate(for:)`` and the reset time of ``observe(limit:remaining:resetIn:window:)``.
+    ///   - fleet: share `rateLimit` with the other members of the consumer group (``RateLimitScope/fleet``);
+    ///     `nil` paces this process to the whole limit. Ignored without a `rateLimit`.
+    public init(
+        rateLimit: RateLimit?,
+        clock: C,
+        maximumWait: Duration = .seconds(60),
+        fleet: FleetRateShare<C.Instant>.Configuration? = nil
+    ) {
         self.rateLimit = rateLimit
         self.clock = clock
         self.maximumWait = max(maximumWait, .zero)
-        self.state = Mutex(State(limit: rateLimit, now: clock.now))
+        var share: FleetRateShare<C.Instant>?
+        if let rateLimit, let fleet { share = FleetRateShare(plan: rateLimit, configuration: fleet) }
+        self.state = Mutex(State(limit: rateLimit, fleet: share, now: clock.now))
+    }
+
+    // MARK: - Fleet share
+
+    /// Whether the limiter shares its limit with the fleet (``RateLimitScope/fleet``).
+    public var isFleetScoped: Bool { state.withLock { $0.fleet != nil } }
+
+    /// The part of the limit this process paces to: 1 unless fleet-scoped.
+    public var share: Double {
+        let now = clock.now
+        return state.withLock { $0.fleet?.share(now: now) ?? 1 }
+    }
+
+    /// The fleet as this member sees it, or `nil` unless fleet-scoped.
+    public var fleetView: FleetRateShare<C.Instant>.View? {
+        let now = clock.now
+        return state.withLock { $0.fleet?.view(now: now) }
+    }
+
+    /// Sets this member's base share from its assignment: owned source partitions ÷ all source partitions, or
+    /// `nil` when unknown (the conservative fallback share applies). Ignored unless fleet-scoped.
+    ///
+    /// - Parameter share: a fraction of the limit in `0...1`, or `nil`.
+    public func setShare(_ share: Double?) {
+        let now = clock.now
+        let view = state.withLock { state -> FleetRateShare<C.Instant>.View? in
+            guard state.fleet != nil else { return nil }
+            state.fleet?.setBaseShare(share, now: now)
+            return state.reportShare(now: now, force: true)
+        }
+        report(view)
+    }
+
+    /// Calls `handler` (outside the limiter's lock) with the fleet's view whenever the share in use changes by a
+    /// percentage point or more, or the base share is set. Replaces an earlier handler.
+    public func onShareChange(_ handler: @escaping @Sendable (FleetRateShare<C.Instant>.View) -> Void) {
+        shareObserver.withLock { $0 = handler }
+    }
+
+    private func report(_ view: FleetRateShare<C.Instant>.View?) {
+        guard let view, let handler = shareObserver.withLock({ $0 }) else { return }
+        handler(view)
     }
 
     // MARK: - Acquire
@@ -140,43 +197,59 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Closes the shared gate for `duration` (a 429's `Retry-After`): no sender gets a slot until it opens.
     /// A gate that is already closed longer stays closed longer. `duration` is capped at ``maximumWait``.
+    /// Fleet-scoped, it also stops borrowing unused rate from the fleet for a while.
     public func closeGate(for duration: Duration) {
         let now = clock.now
-        state.withLock { state in
+        let view = state.withLock { state -> FleetRateShare<C.Instant>.View? in
             let opensAt = now.advanced(by: min(max(duration, .zero), maximumWait))
-            if let current = state.gateOpensAt, current >= opensAt { return }
-            state.gateOpensAt = opensAt
+            if state.gateOpensAt.map({ $0 < opensAt }) ?? true { state.gateOpensAt = opensAt }
+            guard state.fleet != nil else { return nil }
+            state.fleet?.rateLimited(now: now)
+            return state.reportShare(now: now, force: false)
         }
+        report(view)
     }
 
     /// Adapts to the API's view of the limit (`X-RateLimit-*` headers of any response).
     ///
     /// When `remaining` is at most a tenth of the limit, the remaining requests are spread evenly over
-    /// `resetIn`; when it is zero, the gate closes until the reset. Plenty remaining clears the pacing.
+    /// `resetIn` (fleet-scoped: this member's share of them); when it is zero, the gate closes until the reset.
+    /// Plenty remaining clears the pacing. Fleet-scoped, the readings also measure the fleet's rate
+    /// (see ``FleetRateShare``).
     ///
     /// - Parameters:
     ///   - limit: `X-RateLimit-Limit` (per minute), if sent.
     ///   - remaining: `X-RateLimit-Remaining`.
     ///   - resetIn: time until `X-RateLimit-Reset`, capped at ``maximumWait``.
-    public func observe(limit: Int?, remaining: Int, resetIn: Duration) {
+    ///   - window: `X-RateLimit-Reset` as sent (Unix seconds), which identifies the API's window whatever this
+    ///     host's clock says; `nil` if unknown.
+    public func observe(limit: Int?, remaining: Int, resetIn: Duration, window: Int64? = nil) {
         let now = clock.now
         let perMinute = max(1, limit ?? rateLimit?.perMinute ?? 600)
         let resetIn = min(resetIn, maximumWait)
-        state.withLock { state in
+        let view = state.withLock { state -> FleetRateShare<C.Instant>.View? in
+            var view: FleetRateShare<C.Instant>.View?
+            if state.fleet != nil {
+                state.fleet?.observe(limit: limit, remaining: remaining, window: window, now: now)
+                view = state.reportShare(now: now, force: false)
+            }
+            let share = state.fleet?.share(now: now) ?? 1
             guard resetIn > .zero else {
                 state.pacing = nil
-                return
+                return view
             }
             let until = now.advanced(by: resetIn)
             if remaining <= 0 {
-                if let current = state.gateOpensAt, current >= until { return }
-                state.gateOpensAt = until
+                if state.gateOpensAt.map({ $0 < until }) ?? true { state.gateOpensAt = until }
             } else if remaining <= max(1, perMinute / 10) {
-                state.pacing = State.Pacing(interval: resetIn / remaining, until: until)
+                let requests = max(1, Double(remaining) * share)
+                state.pacing = State.Pacing(interval: resetIn / requests, until: until)
             } else {
                 state.pacing = nil
             }
+            return view
         }
+        report(view)
     }
 
     /// How long the gate stays closed from now, or `nil` when it is open.
@@ -215,6 +288,10 @@ extension RateLimiter {
         }
 
         let limit: RateLimit?
+        /// The fleet share, when fleet-scoped.
+        var fleet: FleetRateShare<C.Instant>?
+        /// The share last reported to the observer.
+        var reportedShare: Double?
         var tokens: Double
         var refilledAt: C.Instant
         /// The last `perMinute` grants: no more in any 60 seconds.
@@ -229,14 +306,30 @@ extension RateLimiter {
         var cancelledIDs: Set<UInt64> = []
         var nextID: UInt64 = 0
 
-        init(limit: RateLimit?, now: C.Instant) {
+        init(limit: RateLimit?, fleet: FleetRateShare<C.Instant>? = nil, now: C.Instant) {
             self.limit = limit
-            self.tokens = Double(limit?.burst ?? 0)
+            self.fleet = fleet
+            let share = fleet?.share(now: now) ?? 1
+            self.tokens = limit.map { Self.burstCapacity($0, share: share, isFleet: fleet != nil) } ?? 0
             self.refilledAt = now
             self.minuteWindow = SlidingWindow(capacity: limit?.perMinute ?? 0, length: .seconds(60))
             // A burst below the per-second rate would cap the rate itself; the bucket still spaces such grants.
             let perSecondCap = limit.map { max($0.burst, ($0.perMinute + 59) / 60) } ?? 0
             self.secondWindow = SlidingWindow(capacity: perSecondCap, length: .seconds(1))
+        }
+
+        /// The bucket's capacity: the whole burst, or the member's share of it (at least one request).
+        static func burstCapacity(_ limit: RateLimit, share: Double, isFleet: Bool) -> Double {
+            isFleet ? max(1, (Double(limit.burst) * share).rounded(.down)) : Double(limit.burst)
+        }
+
+        /// The fleet's view when the share moved a percentage point or more since the last report (or `force`).
+        mutating func reportShare(now: C.Instant, force: Bool) -> FleetRateShare<C.Instant>.View? {
+            guard let fleet else { return nil }
+            let share = fleet.share(now: now)
+            if !force, let reportedShare, abs(reportedShare - share) < 0.01 { return nil }
+            reportedShare = share
+            return fleet.view(now: now)
         }
 
         mutating func tryGrant(now: C.Instant) -> Decision {
@@ -252,14 +345,18 @@ extension RateLimiter {
                 }
             }
             if let limit {
-                let perSecond = Double(limit.perMinute) / 60
+                let share = fleet?.share(now: now) ?? 1
+                let perSecond = Double(limit.perMinute) / 60 * share
+                let capacity = Self.burstCapacity(limit, share: share, isFleet: fleet != nil)
                 let elapsed = refilledAt.duration(to: now)
                 if elapsed > .zero {
-                    tokens = min(Double(limit.burst), tokens + elapsed.seconds * perSecond)
+                    tokens = tokens + elapsed.seconds * perSecond
                     refilledAt = now
                 }
+                tokens = min(capacity, tokens)
                 if let freesAt = minuteWindow.freesAt(now: now) { return .wait(until: freesAt) }
-                if let freesAt = secondWindow.freesAt(now: now) { return .wait(until: freesAt) }
+                let perSecondCap = fleet == nil ? nil : max(Int(capacity), Int(perSecond.rounded(.up)))
+                if let freesAt = secondWindow.freesAt(now: now, capacity: perSecondCap) { return .wait(until: freesAt) }
                 if tokens < 1 - 1e-9 {
                     return .wait(until: now.advanced(by: .seconds((1 - tokens) / perSecond)))
                 }
@@ -291,9 +388,14 @@ extension RateLimiter {
         }
 
         /// When the next grant may happen, or `nil` if it may happen now.
-        func freesAt(now: C.Instant) -> C.Instant? {
-            guard capacity > 0, times.count >= capacity else { return nil }
-            let freesAt = times[oldest].advanced(by: length)
+        ///
+        /// - Parameter limit: a smaller capacity to apply this time (a fleet member's share), at most ``capacity``.
+        func freesAt(now: C.Instant, capacity limit: Int? = nil) -> C.Instant? {
+            let effective = min(capacity, max(1, limit ?? capacity))
+            guard capacity > 0, times.count >= effective else { return nil }
+            // The `effective`-th most recent grant: with the ring full, the newest is just before `oldest`.
+            let index = times.count < capacity ? times.count - effective : (oldest + capacity - effective) % capacity
+            let freesAt = times[index].advanced(by: length)
             return freesAt > now ? freesAt : nil
         }
 

@@ -12,6 +12,7 @@ public final class RelayMetrics: Sendable {
     private let pausedPartitions: Gauge
     private let credentialsFault: Gauge
     private let bufferedBytes: Gauge
+    private let rateLimitShare: Gauge
     private let consumed = HandleCache<String, Counter> { topic in
         Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)])
     }
@@ -61,6 +62,8 @@ public final class RelayMetrics: Sendable {
         pausedPartitions = Gauge(label: Self.prefix + "paused_partitions")
         credentialsFault = Gauge(label: Self.prefix + "credentials_fault")
         bufferedBytes = Gauge(label: Self.prefix + "buffered_bytes")
+        // The part of the plan this pod paces to (1 with rate_limit.scope pod or an unlimited plan).
+        rateLimitShare = Gauge(label: Self.prefix + "rate_limit_share")
     }
 
     func recordConsumed(topic: String) {
@@ -118,4 +121,5 @@ public final class RelayMetrics: Sendable {
 
     /// The bytes of records the relay holds, against `delivery.max_buffered_bytes`.
     func setBufferedBytes(_ bytes: Int) { bufferedBytes.record(bytes) }
+    func setRateLimitShare(_ share: Double) { rateLimitShare.record(share) }
 }

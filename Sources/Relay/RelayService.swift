@@ -44,6 +44,8 @@ public struct RelayServiceConfiguration: Sendable {
 public final class RelayService: Service, Sendable {
     public let configuration: RelayServiceConfiguration
     public let pipeline: DeliveryPipeline
+    /// Tells the client's rate limiter this member's share of the source partitions (`rate_limit.scope: fleet`).
+    public let fleetShare: FleetShare
     private let client: AffonsoClient
     private let producer: KafkaProducer
     private let logger: Logger
@@ -61,6 +63,14 @@ public final class RelayService: Service, Sendable {
         self.logger = logger
         client = try Self.makeClient(configuration.affonso, logger: logger)
         producer = try KafkaProducer(configuration: configuration.producer, logger: logger)
+        fleetShare = FleetShare(
+            sourceTopics: configuration.consumer.topics,
+            relayTopics: configuration.relayTopics,
+            limiter: client.rateLimiter,
+            revocationGrace: configuration.pipeline.drainTimeout + .seconds(5),
+            metrics: metrics,
+            logger: logger
+        )
         pipeline = DeliveryPipeline(
             configuration: configuration.pipeline,
             rules: rules,
@@ -109,13 +119,24 @@ public final class RelayService: Service, Sendable {
             replicationFactor: configuration.pipeline.retry.replicationFactor,
             logger: logger
         )
+        if client.rateLimiter.isFleetScoped {
+            await fleetShare.refreshTopics(
+                bootstrapServers: configuration.consumer.bootstrapServers,
+                properties: configuration.consumer.properties
+            )
+        }
         var consumerConfiguration = configuration.consumer
         consumerConfiguration.topics += configuration.pipeline.retryTopics
         consumerConfiguration.revokeDeadline = configuration.pipeline.drainTimeout + .seconds(5)
+        // The fleet's rate-limit share follows the assignment; then the pipeline drains or takes the partitions.
+        let rebalanceHandler = pipeline.rebalanceHandler
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration,
             logger: logger,
-            rebalanceHandler: pipeline.rebalanceHandler
+            rebalanceHandler: { [fleetShare] event in
+                fleetShare.rebalanced(event)
+                await rebalanceHandler(event)
+            }
         )
         self.consumer.withLock { $0 = consumer }
         defer { self.consumer.withLock { $0 = nil } }

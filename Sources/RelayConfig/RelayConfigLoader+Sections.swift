@@ -13,7 +13,7 @@ extension RelayConfigLoader {
         "base_url", "api_key", "api_key_file", "plan", "rate_limit", "timeout", "max_retry_after",
         "allow_insecure_http",
     ]
-    static let rateLimitKeys = ["per_minute", "burst"]
+    static let rateLimitKeys = ["per_minute", "burst", "scope"]
     static let deliveryKeys = [
         "max_in_flight", "ordering", "in_process_attempts", "unmatched", "referral_not_found", "max_buffered_bytes",
     ]
@@ -99,12 +99,19 @@ extension RelayConfigLoader {
                 var perMinute: Int?
                 var burst: Int?
                 for limit in limits {
+                    if limit.key == "scope" {
+                        affonso.rateLimitScope =
+                            reader.choice(limit.value, "\(what).scope", RelayConfiguration.Affonso.RateLimitScope.self)
+                            ?? affonso.rateLimitScope
+                        continue
+                    }
                     let value = reader.integer(limit.value, "\(what).\(limit.key)", minimum: 1, maximum: 1_000_000)
                     if limit.key == "per_minute" { perMinute = value } else { burst = value }
                 }
                 if let perMinute {
                     affonso.rateLimit = .init(perMinute: perMinute, burst: burst ?? max(1, perMinute / 30))
-                } else {
+                } else if burst != nil || !limits.contains(where: { $0.key == "scope" }) {
+                    // `rate_limit: {scope: pod}` alone keeps the plan's limit.
                     reader.error(entry.value, "affonso.rate_limit needs per_minute")
                 }
             case "timeout": affonso.timeout = reader.duration(entry.value, what) ?? affonso.timeout

@@ -59,6 +59,7 @@ extension RelayConfiguration {
         client.baseURL = affonso.baseURL
         client.plan = AffonsoPlan(name: affonso.plan.rawValue) ?? .launch
         client.rateLimit = affonso.rateLimit.map { RateLimit(perMinute: $0.perMinute, burst: $0.burst) }
+        client.rateLimitScope = affonso.rateLimitScope == .fleet ? .fleet : .pod
         client.timeout = affonso.timeout
         client.maximumRetryAfter = affonso.maximumRetryAfter
         client.allowInsecureHTTP = affonso.allowInsecureHTTP

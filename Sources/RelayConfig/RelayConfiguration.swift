@@ -39,6 +39,9 @@ public struct RelayConfiguration: Sendable {
         public enum Plan: String, Sendable, Hashable, CaseIterable {
             case launch, growth, elite, enterprise, unlimited
         }
+        public enum RateLimitScope: String, Sendable, Hashable, CaseIterable {
+            case fleet, pod
+        }
         public struct RateLimit: Sendable, Hashable {
             public var perMinute: Int
             public var burst: Int
@@ -57,6 +60,9 @@ public struct RelayConfiguration: Sendable {
         public var plan: Plan = .growth
         /// Default: nil (the plan's limits).
         public var rateLimit: RateLimit?
+        /// Default: fleet. Whose requests the limit covers (`affonso.rate_limit.scope`): `fleet`, every member of
+        /// the consumer group together; `pod`, each process alone.
+        public var rateLimitScope: RateLimitScope = .fleet
         /// Default: 10s.
         public var timeout: Duration = .seconds(10)
         /// Default: 60s. The longest wait the API can ask for (`Retry-After`, `error.retryAfter`,

@@ -66,6 +66,8 @@ final class RelayHarness: Sendable {
     ///   - tiers: retry-tier delays.
     ///   - delivery: YAML lines added to `delivery:` (e.g. `max_in_flight: 64`).
     ///   - rules: the `rules:` section for the source topic, instead of ``rules(source:fanOut:)``.
+    ///   - sandboxPlan: the rate limit the sandbox enforces (default: none).
+    ///   - affonso: YAML lines added to `affonso:` (e.g. `rate_limit: {per_minute: 120, burst: 4}`).
     init(
         referrals: [SandboxReferral],
         partitions: Int = 3,
@@ -77,7 +79,9 @@ final class RelayHarness: Sendable {
         apiKeyFile: String? = nil,
         apiKey: String = SandboxAPIKey.defaultKey.key,
         configure: (inout RelayServiceConfiguration) -> Void = { _ in },
-        rules: ((_ source: String) -> String)? = nil
+        rules: ((_ source: String) -> String)? = nil,
+        sandboxPlan: SandboxPlan? = nil,
+        affonso: [String] = []
     ) async throws {
         let name = uniqueName("relay")
         source = "\(name).billing"
@@ -89,6 +93,7 @@ final class RelayHarness: Sendable {
         var configuration = SandboxConfiguration()
         configuration.referrals = referrals
         configuration.apiKeys = [SandboxAPIKey(key: apiKey, scopes: [SandboxAPIKey.writeCommissions])]
+        if let sandboxPlan { configuration.plan = sandboxPlan }
         sandbox = try AffonsoSandboxServer(configuration: configuration, logger: Self.logger)
         sandboxTask = Task { [sandbox] in try await sandbox.run() }
         let port = try await sandbox.waitUntilListening()
@@ -109,6 +114,7 @@ final class RelayHarness: Sendable {
               {{api_key}}
               plan: unlimited
               timeout: 2s
+            \(affonso.map { "  " + $0 }.joined(separator: "\n"))
             delivery:
             \((["in_process_attempts: 2"] + delivery).map { "  " + $0 }.joined(separator: "\n"))
             retry:

@@ -58,6 +58,22 @@ struct ConfigLoadingTests {
         #expect(!"\(configuration.affonso)".contains("sk_test_secret"))
     }
 
+    @Test("affonso.rate_limit.scope is fleet by default; pod alone keeps the plan's limit; a typo is an error")
+    func rateLimitScope() throws {
+        let plain = try load("affonso: {api_key: k}\n" + Self.rules).configuration
+        #expect(plain.affonso.rateLimitScope == .fleet)
+        #expect(try plain.serviceConfiguration(file: "r").affonso.rateLimitScope == .fleet)
+        let pod = try load("affonso: {api_key: k, rate_limit: {scope: pod}}\n" + Self.rules).configuration
+        #expect(pod.affonso.rateLimitScope == .pod)
+        #expect(pod.affonso.rateLimit == nil)
+        #expect(try pod.serviceConfiguration(file: "r").affonso.rateLimitScope == .pod)
+        let both = try load("affonso: {api_key: k, rate_limit: {per_minute: 60, scope: fleet}}\n" + Self.rules)
+        #expect(both.configuration.affonso.rateLimit?.perMinute == 60)
+        let typo = failures("affonso: {api_key: k, rate_limit: {scope: fleeet}}\n" + Self.rules)
+        #expect(typo.count == 1 && typo.first?.contains("did you mean 'fleet'") == true, "\(typo)")
+        #expect(failures("affonso: {api_key: k, rate_limit: {burst: 5, scope: pod}}\n" + Self.rules).count == 1)
+    }
+
     @Test("kafka.commit_interval spaces the relay's commits")
     func commitInterval() throws {
         let loaded = try load("kafka: {commit_interval: 250ms}\naffonso: {api_key: k}\n" + Self.rules)

@@ -1,0 +1,236 @@
+// MARK: - FleetRateShare
+
+/// The part of the plan one member of a consumer group may use, so that the members together pace to the plan
+/// (``RateLimitScope/fleet``). Pure: no I/O, no clock of its own; the caller passes `now`.
+///
+/// Two inputs, both of which every member has without talking to the others:
+/// - **the assignment**: ``setBaseShare(_:now:)`` with owned source partitions ÷ all source partitions, at every
+///   rebalance. The base shares of the members sum to 1, so every member may always use its base share and the
+///   fleet stays within the plan. With no assignment known, the base is ``Configuration/fallbackShare``.
+/// - **the API's own counter**: every response's `X-RateLimit-Limit − X-RateLimit-Remaining` is what the whole
+///   fleet consumed in the current window (identified by its `X-RateLimit-Reset` value, which is the same for every
+///   member whatever its clock says). Two such readings at least ``Configuration/measurementInterval`` apart give
+///   the fleet's rate; the member's own responses in between give its own rate.
+///
+/// From these, at each measurement (see ``observe(limit:remaining:window:now:)``):
+/// - the fleet is **under** the target (`targetUtilization × plan`): a member that uses its allowance takes its base
+///   share of the unused rate on top of what it sends (`share = (own + base × unused) ÷ plan`), so the members that
+///   have work absorb what idle or stalled members leave (work-conserving); together they take at most the unused
+///   rate, since the base shares sum to 1. A member that does not use its allowance shrinks it toward what it
+///   sends, never below its base.
+/// - the fleet is **over** the target: a member above its base (a borrower) gives back the whole excess at once,
+///   never going below its base; a member at its base gives back its base share of the excess.
+/// - the borrowed part is a lease: without a measurement for ``Configuration/leaseDuration`` (the member went idle,
+///   or the API stopped sending the headers), the share falls back to the base. A 429 ends borrowing for
+///   ``Configuration/borrowingPause``.
+public struct FleetRateShare<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+    /// Tuning of the share computation; the defaults suit the documented plans.
+    public struct Configuration: Sendable, Hashable {
+        /// The base share while no assignment is known (no fleet information): a conservative part of the plan,
+        /// never the whole plan. Borrowing from the API's counter still lifts a lone member to the plan.
+        ///
+        /// Default: 1/6 (the production overlay's `maxReplicaCount`)
+        public var fallbackShare: Double = 1.0 / 6
+        /// The smallest share, even with no owned source partitions (retry-tier records still need sending).
+        ///
+        /// Default: 0.02
+        public var minimumShare: Double = 0.02
+        /// The shortest time between two readings of the API's counter that make a measurement.
+        ///
+        /// Default: 1 s
+        public var measurementInterval: Duration = .seconds(1)
+        /// The fleet rate borrowing aims at, as a fraction of the plan (leaves room for measurement noise).
+        ///
+        /// Default: 0.99
+        public var targetUtilization: Double = 0.99
+        /// How long a borrowed share lasts without a new measurement.
+        ///
+        /// Default: 3 s
+        public var leaseDuration: Duration = .seconds(3)
+        /// How long a 429 stops borrowing.
+        ///
+        /// Default: 10 s
+        public var borrowingPause: Duration = .seconds(10)
+
+        /// Creates the default configuration.
+        public init() {}
+    }
+
+    /// What the member knows about the fleet, for the metric and the debug log.
+    public struct View: Sendable, Hashable, CustomStringConvertible {
+        /// The share from the assignment, or `nil` while none is known (``Configuration/fallbackShare`` applies).
+        public var baseShare: Double?
+        /// The share in use: a fraction of the plan in `minimumShare...1`.
+        public var share: Double
+        /// The fleet's rate at the last measurement, requests per second, as counted by the API.
+        public var fleetRate: Double?
+        /// This member's rate over the same interval.
+        public var ownRate: Double?
+        /// Why the share last changed.
+        public var reason: String
+
+        public var description: String {
+            func format(_ value: Double?) -> String {
+                guard let value else { return "unknown" }
+                return String(Double((value * 1000).rounded()) / 1000)
+            }
+            return "share \(format(share)) (base \(baseShare.map { format($0) } ?? "unknown, fallback")), "
+                + "fleet \(format(fleetRate))/s, own \(format(ownRate))/s: \(reason)"
+        }
+    }
+
+    private struct Reading {
+        var time: Instant
+        var consumed: Int
+        var ownResponses: Int
+        var window: Int64
+    }
+
+    /// The plan the fleet shares.
+    public let plan: RateLimit
+    /// The tuning.
+    public let configuration: Configuration
+    /// The share from the assignment; `nil` until one is known.
+    public private(set) var baseShare: Double?
+    private var borrowedShare: Double
+    private var ownResponses = 0
+    private var anchor: Reading?
+    private var lastMeasurement: Instant?
+    private var borrowingPausedUntil: Instant?
+    private var fleetRate: Double?
+    private var ownRate: Double?
+    private var reason = "no fleet information yet"
+
+    /// Creates the share of a member that knows nothing about the fleet yet.
+    ///
+    /// - Parameters:
+    ///   - plan: the limit the fleet shares.
+    ///   - configuration: the tuning.
+    public init(plan: RateLimit, configuration: Configuration = Configuration()) {
+        self.plan = plan
+        self.configuration = configuration
+        self.borrowedShare = Self.clamp(configuration.fallbackShare, configuration)
+    }
+
+    // MARK: - Reading
+
+    /// The base share in effect (the assignment's, or the fallback), never below the minimum.
+    public var effectiveBase: Double { Self.clamp(baseShare ?? configuration.fallbackShare, configuration) }
+
+    /// The share to pace to at `now`: the borrowed share while its lease lasts, else the base.
+    public func share(now: Instant) -> Double {
+        guard let lastMeasurement, lastMeasurement.advanced(by: configuration.leaseDuration) > now else {
+            return min(borrowedShare, effectiveBase)
+        }
+        return borrowedShare
+    }
+
+    /// The member's view of the fleet at `now`.
+    public func view(now: Instant) -> View {
+        View(baseShare: baseShare, share: share(now: now), fleetRate: fleetRate, ownRate: ownRate, reason: reason)
+    }
+
+    // MARK: - Inputs
+
+    /// Sets the share from the assignment (owned source partitions ÷ all source partitions), or `nil` when it is
+    /// not known. The member starts again from its base: what it borrowed under the old assignment is returned.
+    ///
+    /// - Returns: whether the share in use changed.
+    @discardableResult
+    public mutating func setBaseShare(_ share: Double?, now: Instant) -> Bool {
+        let before = self.share(now: now)
+        let oldBase = baseShare
+        baseShare = share.map { min(1, max(0, $0.isFinite ? $0 : 0)) }
+        borrowedShare = effectiveBase
+        anchor = nil
+        lastMeasurement = nil
+        reason = baseShare == nil ? "assignment unknown: fallback share" : "assignment changed"
+        return self.share(now: now) != before || baseShare != oldBase
+    }
+
+    /// Takes one response's `X-RateLimit-*`; every second or so this makes a measurement and adjusts the share.
+    /// Call it once per response that the API counted (not for a 429).
+    ///
+    /// - Parameters:
+    ///   - limit: `X-RateLimit-Limit`, if sent (else the plan's per-minute limit).
+    ///   - remaining: `X-RateLimit-Remaining`.
+    ///   - window: `X-RateLimit-Reset` as sent (Unix seconds): the window's identity, the same for every member;
+    ///     `nil` when not sent (then no measurement is made).
+    ///   - now: the current time.
+    /// - Returns: whether the share in use changed.
+    @discardableResult
+    public mutating func observe(limit: Int?, remaining: Int, window: Int64?, now: Instant) -> Bool {
+        ownResponses &+= 1
+        guard let window else { return false }
+        let consumed = max(0, (limit ?? plan.perMinute) - max(0, remaining))
+        let reading = Reading(time: now, consumed: consumed, ownResponses: ownResponses, window: window)
+        guard let anchor, anchor.window == window, consumed >= anchor.consumed else {
+            // A new window (or the first reading): the counter started again; measure from here.
+            self.anchor = reading
+            return false
+        }
+        let elapsed = anchor.time.duration(to: now)
+        guard elapsed >= configuration.measurementInterval, elapsed > .zero else { return false }
+        self.anchor = reading
+        let seconds = elapsed.seconds
+        let fleet = Double(consumed - anchor.consumed) / seconds
+        let own = min(fleet, Double(ownResponses - anchor.ownResponses) / seconds)
+        return measured(fleet: fleet, own: own, now: now)
+    }
+
+    /// A 429: the fleet is over the limit. The member returns what it borrowed and borrows nothing for
+    /// ``Configuration/borrowingPause``.
+    ///
+    /// - Returns: whether the share in use changed.
+    @discardableResult
+    public mutating func rateLimited(now: Instant) -> Bool {
+        let before = share(now: now)
+        borrowingPausedUntil = now.advanced(by: configuration.borrowingPause)
+        borrowedShare = min(borrowedShare, effectiveBase)
+        reason = "429: borrowing paused for \(configuration.borrowingPause)"
+        return share(now: now) != before
+    }
+
+    // MARK: - Measurement
+
+    private mutating func measured(fleet: Double, own: Double, now: Instant) -> Bool {
+        let before = share(now: now)
+        let perSecond = Double(plan.perMinute) / 60
+        let target = perSecond * configuration.targetUtilization
+        let base = effectiveBase
+        let weight = max(base, configuration.minimumShare)
+        fleetRate = fleet
+        ownRate = own
+        lastMeasurement = now
+        let current = before
+        var next: Double
+        if fleet > target {
+            let excess = fleet - target
+            if current > base {
+                next = max(base, (own - excess) / perSecond)
+                reason = "fleet over the plan: returning borrowed share"
+            } else {
+                next = current - weight * excess / perSecond
+                reason = "fleet over the plan: giving back the base share of the excess"
+            }
+        } else if let pausedUntil = borrowingPausedUntil, now < pausedUntil {
+            next = min(current, base)
+            reason = "borrowing paused after a 429"
+        } else {
+            borrowingPausedUntil = nil
+            let unused = target - fleet
+            let wanted = (own + weight * unused) / perSecond
+            // Using its allowance (within measurement noise): the member has work and may take more.
+            let isBound = own >= 0.8 * current * perSecond
+            next = max(base, isBound ? wanted : min(current, wanted))
+            reason = isBound ? "fleet under the plan: borrowing unused rate" : "member below its allowance"
+        }
+        borrowedShare = Self.clamp(next, configuration)
+        return borrowedShare != before
+    }
+
+    private static func clamp(_ share: Double, _ configuration: Configuration) -> Double {
+        guard share.isFinite else { return configuration.minimumShare }
+        return min(1, max(configuration.minimumShare, share))
+    }
+}

@@ -1,0 +1,66 @@
+import Synchronization
+import Testing
+
+@testable import AffonsoAPI
+
+@Suite("RateLimiter fleet scope")
+struct RateLimiterFleetTests {
+    static let plan = RateLimit(perMinute: 600, burst: 20)
+
+    @Test("a fleet-scoped limiter paces to its share of the rate and of the burst")
+    func pacesToShare() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: clock, fleet: FleetRateShare.Configuration())
+        limiter.setShare(1.0 / 3)
+        #expect(limiter.share == 1.0 / 3)
+        let grants = try await RateLimiterTests.simulateBacklog(
+            limiter: limiter, clock: clock, senders: 8, duration: .seconds(60))
+        // A third of 600/min is 200 a minute; the bucket starts with a sixth of the burst (no fleet information).
+        #expect((195...206).contains(grants.count), "\(grants.count) grants")
+        #expect(RateLimiterTests.maximumInWindow(grants, length: .seconds(1)) <= 6 + 4)
+    }
+
+    @Test("before any assignment the limiter bursts only the fallback share")
+    func startupBurst() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: clock, fleet: FleetRateShare.Configuration())
+        let grants = try await RateLimiterTests.simulateBacklog(
+            limiter: limiter, clock: clock, senders: 4, duration: .seconds(1))
+        // 20 / 6 = 3 at once, then 10/s ÷ 6.
+        #expect(grants.count <= 3 + 2, "\(grants.count) grants in the first second")
+    }
+
+    @Test("pod scope keeps the whole limit and ignores shares")
+    func podScope() {
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: ManualClock())
+        limiter.setShare(0.25)
+        #expect(!limiter.isFleetScoped)
+        #expect(limiter.share == 1)
+        #expect(limiter.fleetView == nil)
+    }
+
+    @Test("each change of the share reaches the observer with the fleet's view")
+    func observer() {
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: ManualClock(), fleet: FleetRateShare.Configuration())
+        let views = Mutex<[FleetRateShare<ManualClock.Instant>.View]>([])
+        limiter.onShareChange { view in views.withLock { $0.append(view) } }
+        limiter.setShare(0.5)
+        limiter.setShare(nil)
+        let seen = views.withLock { $0 }
+        #expect(seen.map(\.share) == [0.5, 1.0 / 6])
+        #expect(seen.first?.baseShare == 0.5)
+        #expect(seen.last?.description.contains("fallback") == true)
+    }
+
+    @Test("header pacing spreads only this member's share of what remains")
+    func headerPacingShare() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: clock, fleet: FleetRateShare.Configuration())
+        limiter.setShare(0.5)
+        // 20 remaining in 10 s: this member may send 10 of them, one per second.
+        limiter.observe(limit: 600, remaining: 20, resetIn: .seconds(10), window: 7)
+        let grants = try await RateLimiterTests.simulateBacklog(
+            limiter: limiter, clock: clock, senders: 2, duration: .seconds(10))
+        #expect((9...11).contains(grants.count), "\(grants.count) grants")
+    }
+}
