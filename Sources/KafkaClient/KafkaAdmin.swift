@@ -58,7 +58,9 @@ public final class KafkaAdmin: Sendable {
     private let isClosed = Mutex(false)
     private let bootstrapServers: [String]
     private let timeout: Duration
-    private let logger: Logger
+    /// What librdkafka's log callback reaches (its opaque): a box of its own, so that a callback during
+    /// `rd_kafka_destroy` in `deinit` never touches the admin client being deinitialised.
+    private let logSink: RDKafkaLog.Sink
 
     /// Creates an admin client.
     /// - Parameters:
@@ -75,7 +77,7 @@ public final class KafkaAdmin: Sendable {
     ) throws(KafkaError) {
         self.bootstrapServers = bootstrapServers
         self.timeout = timeout
-        self.logger = logger
+        logSink = RDKafkaLog.Sink(logger: logger)
         LibrdkafkaVersion.check(logger: logger)
         let conf = try RDKafkaConfig.make(
             RDKafkaConfig.merge(
@@ -84,11 +86,11 @@ public final class KafkaAdmin: Sendable {
             ),
             client: "Kafka admin client"
         )
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(logSink).toOpaque())
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
             guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
-            let admin = Unmanaged<KafkaAdmin>.fromOpaque(opaque).takeUnretainedValue()
-            RDKafkaLog.forward(rk, level: level, facility: facility, text: text, logger: admin.logger)
+            let sink = Unmanaged<RDKafkaLog.Sink>.fromOpaque(opaque).takeUnretainedValue()
+            RDKafkaLog.forward(rk, level: level, facility: facility, text: text, logger: sink.logger)
         }
         handle.set(try RDKafkaConfig.newHandle(type: RD_KAFKA_PRODUCER, conf: conf, client: "Kafka admin client"))
     }

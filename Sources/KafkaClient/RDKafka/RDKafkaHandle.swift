@@ -44,6 +44,12 @@ enum RDKafkaThread {
 
 /// Routes librdkafka's log lines into swift-log.
 enum RDKafkaLog {
+    /// The logger a client's log callback writes to, boxed to be the client's opaque pointer.
+    final class Sink: Sendable {
+        let logger: Logger
+        init(logger: Logger) { self.logger = logger }
+    }
+
     /// Logs one librdkafka line (from a `rd_kafka_conf_set_log_cb` callback) through `logger`: repeated identical
     /// lines of one client appear once per 10 s, with how many were held back
     /// (``LogRepeatLimiter/librdkafka``).
