@@ -63,7 +63,9 @@ enum MoneyLint {
                         reported = true
                     }
                 }
-                if !reported && analysis.resultType.isInteger {
+                // A constant (`sale_amount: "99"`) is a deliberate whole amount, not a unit mistake.
+                let isConstant = Int64(Substring(source).trimmingSpaces()) != nil
+                if !reported && !isConstant && analysis.resultType.isInteger {
                     issue(
                         .warning, .eventValue("sale_amount"),
                         "sale_amount is always an \(analysis.resultType): Affonso takes the amount in major units "

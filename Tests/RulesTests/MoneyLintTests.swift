@@ -64,10 +64,11 @@ struct MoneyLintTests {
     }
 
     @Test(
-        "an int-typed sale_amount is a warning; doubles and input values are not",
+        "an int-typed sale_amount is a warning; doubles, input values and constants are not",
         arguments: [
             ("int(payload.amount)", true), ("size(payload.items) * 10", true), ("payload.amount", false),
             ("double(payload.amount_cents) / 100.0", false), ("payload.amount_cents / 100.0", false),
+            ("99", false),
         ])
     func intTyped(expression: String, warns: Bool) {
         let found = diagnostics(
