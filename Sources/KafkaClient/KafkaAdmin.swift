@@ -108,8 +108,7 @@ public final class KafkaAdmin: Sendable {
             return closed
         }
         guard !wasClosed else { return }
-        let handle = handle
-        _ = try? await RDKafkaBlocking.run { () throws(KafkaError) in rd_kafka_destroy(handle.pointer) }
+        _ = try? await Self.onOwnThread(handle) { rk throws(KafkaError) in rd_kafka_destroy(rk) }
     }
 
     // MARK: - Brokers
@@ -123,8 +122,6 @@ public final class KafkaAdmin: Sendable {
         guard !isClosed.withLock({ $0 }) else {
             throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
         }
-        // On a thread of its own: the bound holds even while other blocking calls fill the shared queue.
-        let handle = handle
         let wait = { @Sendable [bootstrapServers] (rk: OpaquePointer) throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             let error = rd_kafka_metadata(rk, 0, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
@@ -144,12 +141,7 @@ public final class KafkaAdmin: Sendable {
                 throw KafkaError.rdKafka(error, "Kafka broker at \(bootstrapServers.joined(separator: ", "))")
             }
         }
-        let result: Result<Void, KafkaError> = await withCheckedContinuation { continuation in
-            RDKafkaThread.start(name: "kafka-broker-wait") {
-                continuation.resume(returning: Result { () throws(KafkaError) in try wait(handle.pointer) })
-            }
-        }
-        try result.get()
+        try await Self.onOwnThread(handle, wait)
     }
 
     /// `10s`, `1.5s`: how the relay's messages write durations.
@@ -234,8 +226,20 @@ public final class KafkaAdmin: Sendable {
         guard !isClosed.withLock({ $0 }) else {
             throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
         }
-        let handle = handle
-        return try await RDKafkaBlocking.run { () throws(KafkaError) in try body(handle.pointer) }
+        return try await Self.onOwnThread(handle, body)
+    }
+
+    /// Runs a blocking admin call on a thread of its own: admin calls are rare, and their timeouts hold even while
+    /// other clients' blocking calls fill the shared queue (whose width is the number of cores).
+    private static func onOwnThread<T: Sendable>(
+        _ handle: RDKafkaHandle, _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
+    ) async throws(KafkaError) -> T {
+        let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
+            RDKafkaThread.start(name: "kafka-admin") {
+                continuation.resume(returning: Result { () throws(KafkaError) -> T in try body(handle.pointer) })
+            }
+        }
+        return try result.get()
     }
 
     /// The librdkafka `NewTopic` of `topic` (partitions, replication factor, configs), as the CreateTopics request
