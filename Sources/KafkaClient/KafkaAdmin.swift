@@ -58,13 +58,16 @@ public final class KafkaAdmin: Sendable {
     private let isClosed = Mutex(false)
     private let bootstrapServers: [String]
     private let timeout: Duration
+    /// What librdkafka's log callback reaches (its opaque): a box of its own, so that a callback during
+    /// `rd_kafka_destroy` in `deinit` never touches the admin client being deinitialised.
+    private let logSink: RDKafkaLog.Sink
 
     /// Creates an admin client.
     /// - Parameters:
     ///   - bootstrapServers: broker addresses, `host:port`.
     ///   - properties: any librdkafka property (SASL, TLS, …), passed verbatim.
     ///   - timeout: how long each operation may take.
-    ///   - logger: logs the librdkafka version.
+    ///   - logger: logs the librdkafka version and librdkafka's own lines (repeated lines once per 10 s).
     /// - Throws: ``KafkaError`` `.configuration` when a property is rejected.
     public init(
         bootstrapServers: [String],
@@ -74,6 +77,7 @@ public final class KafkaAdmin: Sendable {
     ) throws(KafkaError) {
         self.bootstrapServers = bootstrapServers
         self.timeout = timeout
+        logSink = RDKafkaLog.Sink(logger: logger)
         LibrdkafkaVersion.check(logger: logger)
         let conf = try RDKafkaConfig.make(
             RDKafkaConfig.merge(
@@ -82,6 +86,12 @@ public final class KafkaAdmin: Sendable {
             ),
             client: "Kafka admin client"
         )
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(logSink).toOpaque())
+        rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let sink = Unmanaged<RDKafkaLog.Sink>.fromOpaque(opaque).takeUnretainedValue()
+            RDKafkaLog.forward(rk, level: level, facility: facility, text: text, logger: sink.logger)
+        }
         handle.set(try RDKafkaConfig.newHandle(type: RD_KAFKA_PRODUCER, conf: conf, client: "Kafka admin client"))
     }
 
@@ -98,8 +108,47 @@ public final class KafkaAdmin: Sendable {
             return closed
         }
         guard !wasClosed else { return }
-        let handle = handle
-        _ = try? await RDKafkaBlocking.run { () throws(KafkaError) in rd_kafka_destroy(handle.pointer) }
+        _ = try? await Self.onOwnThread(handle) { rk throws(KafkaError) in rd_kafka_destroy(rk) }
+    }
+
+    // MARK: - Brokers
+
+    /// Waits until a broker answers a metadata request: commands call it first, so that a broker that does not
+    /// answer is one clear error instead of a hang.
+    /// - Parameter timeout: how long to wait. Default: 10 s.
+    /// - Throws: ``KafkaError`` `.timeout` (`no Kafka broker answered at HOST:PORT within 10s; check kafka.brokers
+    ///   and the network`), or the broker's own error when it answered with one (e.g. failed authentication).
+    public func waitForBroker(timeout: Duration = .seconds(10)) async throws(KafkaError) {
+        guard !isClosed.withLock({ $0 }) else {
+            throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
+        }
+        let wait = { @Sendable [bootstrapServers] (rk: OpaquePointer) throws(KafkaError) in
+            var metadata: UnsafePointer<rd_kafka_metadata_t>?
+            let error = rd_kafka_metadata(rk, 0, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            switch error {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                return
+            case RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+                RD_KAFKA_RESP_ERR__RESOLVE:
+                throw KafkaError(
+                    code: .timeout,
+                    message: "no Kafka broker answered at \(bootstrapServers.joined(separator: ", ")) within "
+                        + "\(Self.describe(timeout)); check kafka.brokers and the network",
+                    isRetriable: true
+                )
+            default:
+                throw KafkaError.rdKafka(error, "Kafka broker at \(bootstrapServers.joined(separator: ", "))")
+            }
+        }
+        try await Self.onOwnThread(handle, wait)
+    }
+
+    /// `10s`, `1.5s`: how the relay's messages write durations.
+    static func describe(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return "\(seconds)s" }
+        return "\(Double(seconds) + Double(attoseconds) / 1e18)s"
     }
 
     // MARK: - Topics
@@ -177,8 +226,20 @@ public final class KafkaAdmin: Sendable {
         guard !isClosed.withLock({ $0 }) else {
             throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
         }
-        let handle = handle
-        return try await RDKafkaBlocking.run { () throws(KafkaError) in try body(handle.pointer) }
+        return try await Self.onOwnThread(handle, body)
+    }
+
+    /// Runs a blocking admin call on a thread of its own: admin calls are rare, and their timeouts hold even while
+    /// other clients' blocking calls fill the shared queue (whose width is the number of cores).
+    private static func onOwnThread<T: Sendable>(
+        _ handle: RDKafkaHandle, _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
+    ) async throws(KafkaError) -> T {
+        let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
+            RDKafkaThread.start(name: "kafka-admin") {
+                continuation.resume(returning: Result { () throws(KafkaError) -> T in try body(handle.pointer) })
+            }
+        }
+        return try result.get()
     }
 
     /// The librdkafka `NewTopic` of `topic` (partitions, replication factor, configs), as the CreateTopics request

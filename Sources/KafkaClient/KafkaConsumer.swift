@@ -115,11 +115,7 @@ public final class KafkaConsumer: Sendable {
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
             guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
             let consumer = Unmanaged<KafkaConsumer>.fromOpaque(opaque).takeUnretainedValue()
-            consumer.logger.log(
-                level: RDKafkaLog.level(syslog: level),
-                "librdkafka: \(text.map { String(cString: $0) } ?? "")",
-                metadata: ["librdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")"]
-            )
+            RDKafkaLog.forward(rk, level: level, facility: facility, text: text, logger: consumer.logger)
         }
         let pointer = try RDKafkaConfig.newHandle(type: RD_KAFKA_CONSUMER, conf: conf, client: "Kafka consumer")
         handle.set(pointer)

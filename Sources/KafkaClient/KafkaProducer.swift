@@ -63,11 +63,7 @@ public final class KafkaProducer: Sendable {
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
             guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
             let producer = Unmanaged<KafkaProducer>.fromOpaque(opaque).takeUnretainedValue()
-            producer.logger.log(
-                level: RDKafkaLog.level(syslog: level),
-                "librdkafka: \(text.map { String(cString: $0) } ?? "")",
-                metadata: ["librdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")"]
-            )
+            RDKafkaLog.forward(rk, level: level, facility: facility, text: text, logger: producer.logger)
         }
         rd_kafka_conf_set_error_cb(conf) { rk, error, reason, opaque in
             guard let opaque else { return }

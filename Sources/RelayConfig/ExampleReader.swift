@@ -4,7 +4,7 @@ import Rules
 import Yams
 
 /// Reads a rule's `examples` entry: `{name, record: {key, value | value_base64 | value_file, headers, …},
-/// expect: {event: {…}} | {skip: true} | {error: "substring"}}`.
+/// expect: {event: {…}, absent: [field, …]} | {skip: true} | {error: "substring"}}`.
 struct ExampleReader {
     let reader: YAMLReader
     let directory: String
@@ -21,8 +21,13 @@ struct ExampleReader {
             reader.error(node, "\(what) has no expect ({event: {…}}, {skip: true} or {error: \"text\"})")
             return nil
         }
-        guard let record = record(recordNode, what), let expectation = expectation(expectNode, what) else { return nil }
-        return RuleExample(name: name, record: record, expectation: expectation)
+        guard let record = record(recordNode, what), let (expectation, absent) = expectation(expectNode, what) else {
+            return nil
+        }
+        let location = reader.location(of: node)
+        return RuleExample(
+            name: name, record: record, expectation: expectation, absent: absent,
+            location: "\(location.file):\(location.line)")
     }
 
     private func record(_ node: Node, _ what: String) -> SourceRecord? {
@@ -84,28 +89,53 @@ struct ExampleReader {
         return record
     }
 
-    private func expectation(_ node: Node, _ what: String) -> RuleExample.Expectation? {
-        guard let entries = reader.mapping(node, "\(what) expect", allowed: ["event", "skip", "error"]),
-            entries.count == 1, let entry = entries.first
+    /// `{event: {…}, absent: [field, …]}` (either part may be left out), `{skip: true}` or `{error: "text"}`.
+    private func expectation(_ node: Node, _ what: String) -> (RuleExample.Expectation, absent: [String])? {
+        let usage = "\(what) expect needs one of event (with optional absent: [fields]), absent, skip, error"
+        guard let entries = reader.mapping(node, "\(what) expect", allowed: ["event", "absent", "skip", "error"]),
+            let entry = entries.first
         else {
-            reader.error(node, "\(what) expect needs exactly one of event, skip, error")
+            reader.error(node, usage)
             return nil
         }
+        let keys = Set(entries.map(\.key))
+        guard entries.count == 1 || keys == ["event", "absent"] else {
+            reader.error(node, usage)
+            return nil
+        }
+        var absent: [String] = []
+        if let absentEntry = entries.first(where: { $0.key == "absent" }) {
+            guard let nodes = reader.sequence(absentEntry.value, "\(what) expect.absent") else { return nil }
+            for fieldNode in nodes {
+                guard let field = reader.string(fieldNode, "\(what) expect.absent entry") else { return nil }
+                guard RuleSet.eventFields.contains(field) else {
+                    let hint =
+                        Suggestion.closest(to: field, in: RuleSet.eventFields).map { "; did you mean '\($0)'?" }
+                        ?? ""
+                    reader.error(fieldNode, "\(what) expect.absent: '\(field)' is not a field of Affonso events\(hint)")
+                    return nil
+                }
+                absent.append(field)
+            }
+        }
         switch entry.key {
-        case "event":
-            guard case .map(let map)? = yamlValue(entry.value) else {
-                reader.error(entry.value, "\(what) expect.event must be a mapping of event fields")
+        case "event", "absent":
+            guard let eventNode = entries.first(where: { $0.key == "event" })?.value else {
+                return (.event(CELMap()), absent)
+            }
+            guard case .map(let map)? = yamlValue(eventNode) else {
+                reader.error(eventNode, "\(what) expect.event must be a mapping of event fields")
                 return nil
             }
-            return .event(map)
+            return (.event(map), absent)
         case "skip":
             guard reader.bool(entry.value, "\(what) expect.skip") == true else {
                 reader.error(entry.value, "\(what) expect.skip must be true")
                 return nil
             }
-            return .skip
+            return (.skip, [])
         default:
-            return reader.string(entry.value, "\(what) expect.error").map { .error($0) }
+            return reader.string(entry.value, "\(what) expect.error").map { (.error($0), []) }
         }
     }
 

@@ -8,7 +8,8 @@ struct DecodedRecord: Sendable {
 }
 
 /// Turns a `SourceRecord` into the values rule expressions see, understanding CloudEvents in binary mode
-/// (`ce_*` headers, `content-type`) and structured mode (`application/cloudevents+json`).
+/// (`ce_*` headers, `content-type`) and structured mode (`application/cloudevents+json`, or any JSON object with
+/// `specversion`, `id`, `source` and `type` on a record without `ce_` headers).
 struct RecordDecoder: Sendable {
     var maximumDepth: Int
 
@@ -69,6 +70,16 @@ struct RecordDecoder: Sendable {
         let payload: CELValue
         if mediaType.isEmpty || Self.isJSON(mediaType) {
             payload = try json(source)
+            // Structured mode as SDKs write it: the envelope with content-type set to the event's
+            // datacontenttype (e.g. application/json), or no content-type at all.
+            if attributes.isEmpty, case .map(let envelope) = payload, Self.isCloudEventEnvelope(envelope) {
+                // The SDK moves datacontenttype to the content-type header; it is an attribute all the same.
+                var extra: [(String, CELValue)] = []
+                if let contentType, envelope["datacontenttype"] == nil {
+                    extra.append(("datacontenttype", .string(contentType)))
+                }
+                return try structured(envelope, record: record, extraAttributes: extra)
+            }
         } else if let text = String(validating: source.value, as: UTF8.self) {
             payload = .string(text)
         } else {
@@ -92,11 +103,26 @@ struct RecordDecoder: Sendable {
         }
     }
 
+    /// A JSON object with the four required CloudEvents attributes (`specversion`, `id`, `source`, `type`) as
+    /// strings: a structured-mode event, whatever the record's `content-type` says.
+    static func isCloudEventEnvelope(_ envelope: CELMap) -> Bool {
+        ["specversion", "id", "source", "type"].allSatisfy {
+            if case .string? = envelope[$0] { return true }
+            return false
+        }
+    }
+
     private func decodeStructured(_ source: SourceRecord, record: CELValue) throws(RulesError) -> DecodedRecord {
         guard case .map(let envelope) = try json(source) else {
             throw RulesError(
                 code: .decode, message: "structured CloudEvent (application/cloudevents+json) is not a JSON object")
         }
+        return try structured(envelope, record: record)
+    }
+
+    private func structured(
+        _ envelope: CELMap, record: CELValue, extraAttributes: [(String, CELValue)] = []
+    ) throws(RulesError) -> DecodedRecord {
         var attributes: [(String, CELValue)] = []
         var payload = CELValue.null
         for (key, value) in envelope.entries {
@@ -120,7 +146,7 @@ struct RecordDecoder: Sendable {
         guard envelope["specversion"] != nil else {
             throw RulesError(code: .decode, message: "structured CloudEvent has no 'specversion' attribute")
         }
-        return DecodedRecord(payload: payload, record: record, ce: .map(CELMap(attributes)))
+        return DecodedRecord(payload: payload, record: record, ce: .map(CELMap(attributes + extraAttributes)))
     }
 
     /// `time` becomes a CEL timestamp; every other attribute stays a string.

@@ -65,6 +65,56 @@ enum ReferenceLint {
         return problems
     }
 
+    /// Where `variables.X` may be read: the match runs before any variable, a variable sees the ones above it.
+    enum Scope {
+        case match
+        case variable(Int)
+        case event
+    }
+
+    /// `variables.X` references to names the rule does not declare, or declares only later.
+    static func variableProblems(in source: String, declared: [String], scope: Scope) -> [Problem] {
+        let tokens = tokenize(source)
+        var problems: [Problem] = []
+        for (index, token) in tokens.enumerated() where token.kind == .identifier && token.text == "variables" {
+            guard index + 2 < tokens.count,
+                index == 0 || (tokens[index - 1].text != "." && tokens[index - 1].text != ".?"),
+                tokens[index + 1].text == "." || tokens[index + 1].text == ".?",
+                tokens[index + 2].kind == .identifier
+            else { continue }
+            let nameToken = tokens[index + 2]
+            let name = nameToken.text
+            let position = CELSourcePosition(line: token.line, column: token.column, offset: token.offset)
+            let message: String
+            if let declaredIndex = declared.firstIndex(of: name) {
+                switch scope {
+                case .event: continue
+                case .variable(let current) where declaredIndex < current: continue
+                case .variable(let current) where declaredIndex == current:
+                    message = "variables.\(name) refers to itself; a variable sees only the variables above it"
+                case .variable:
+                    message =
+                        "variables.\(name) is declared below this variable; variables are evaluated in order, "
+                        + "so move '\(name)' above it"
+                case .match:
+                    message =
+                        "variables.\(name) is not available in match, which runs before the variables; "
+                        + "test the value itself (e.g. payload.…)"
+                }
+            } else if let suggestion = Suggestion.closest(to: name, in: declared) {
+                message = "variables.\(name) is not declared; did you mean 'variables.\(suggestion)'?"
+            } else if declared.isEmpty {
+                message = "variables.\(name) is not declared; the rule has no variables (declare it under variables:)"
+            } else {
+                message =
+                    "variables.\(name) is not declared; the rule declares "
+                    + declared.map { "variables.\($0)" }.joined(separator: ", ")
+            }
+            problems.append(Problem(message: message, position: position))
+        }
+        return problems
+    }
+
     private static func tokenize(_ source: String) -> [Token] {
         let scalars = Array(source.unicodeScalars)
         var tokens: [Token] = []

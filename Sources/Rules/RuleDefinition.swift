@@ -67,10 +67,19 @@ public struct RuleExample: Sendable, Hashable {
     public var name: String
     public var record: SourceRecord
     public var expectation: Expectation
+    /// Event fields the emitted event must not contain (`expect: {absent: [referral_id]}`), checked with `.event`.
+    /// Default: none.
+    public var absent: [String]
+    /// Where the example is written (`rules/stripe.yaml:42`), for reports. Default: nil.
+    public var location: String?
 
-    public init(name: String, record: SourceRecord, expectation: Expectation) {
+    public init(
+        name: String, record: SourceRecord, expectation: Expectation, absent: [String] = [], location: String? = nil
+    ) {
         self.name = name
         self.record = record
         self.expectation = expectation
+        self.absent = absent
+        self.location = location
     }
 }

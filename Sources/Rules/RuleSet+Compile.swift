@@ -4,7 +4,9 @@ extension RuleSet {
     /// Compiles every expression of `definitions` once and checks the rules.
     ///
     /// Errors: bad or duplicate names, empty topics, bad `/regex/` topics, unknown event keys, CEL parse errors,
-    /// undeclared references (with the unquoted-string hint). Warnings: a conversion without `external_event_id`.
+    /// undeclared references (with the unquoted-string hint), undeclared `variables.X`, a `match` that cannot be a
+    /// bool. Warnings: a conversion without `external_event_id`, an integer `sale_amount`, two conversion rules
+    /// that can both fire for one record (``MoneyLint``).
     public static func compile(_ definitions: [RuleDefinition], options: Options = .init()) -> Compilation {
         var issues: [RuleIssue] = []
         var compiled: [CompiledRule] = []
@@ -45,8 +47,13 @@ extension RuleSet {
             }
             // Expressions.
             let variableNames = definition.variables.map(\.name)
-            func program(_ source: String, _ path: RuleIssue.Path, _ what: String) -> CELProgram? {
+            func program(
+                _ source: String, _ path: RuleIssue.Path, _ what: String, scope: ReferenceLint.Scope = .event
+            ) -> CELProgram? {
                 for problem in ReferenceLint.problems(in: source, variables: variableNames) {
+                    issue(path, "\(what): \(problem.message)", problem.position)
+                }
+                for problem in ReferenceLint.variableProblems(in: source, declared: variableNames, scope: scope) {
                     issue(path, "\(what): \(problem.message)", problem.position)
                 }
                 do {
@@ -61,7 +68,7 @@ extension RuleSet {
             }
             var match: CELProgram?
             if let source = definition.match {
-                match = program(source, .match, "match")
+                match = program(source, .match, "match", scope: .match)
             }
             var variables: [(name: String, program: CELProgram)] = []
             var variableSet = Set<String>()
@@ -74,7 +81,8 @@ extension RuleSet {
                     issue(.variableName(index), "duplicate variable name '\(variable.name)'")
                 }
                 if let compiledVariable = program(
-                    variable.expression, .variableExpression(index), "variables.\(variable.name)")
+                    variable.expression, .variableExpression(index), "variables.\(variable.name)",
+                    scope: .variable(index))
                 {
                     variables.append((variable.name, compiledVariable))
                 }
@@ -135,6 +143,7 @@ extension RuleSet {
                 )
             )
         }
+        issues += MoneyLint.issues(definitions, environment: environment)
         let hasErrors = issues.contains { $0.severity == .error }
         let ruleSet = hasErrors ? nil : RuleSet(definitions: definitions, rules: compiled, options: options)
         return Compilation(ruleSet: ruleSet, issues: issues)

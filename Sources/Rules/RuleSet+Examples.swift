@@ -5,18 +5,25 @@ extension RuleSet {
     public struct ExampleReport: Sendable, Hashable {
         public var rule: String
         public var example: String
+        /// Where the example is written (`file:line`), when known.
+        public var location: String?
         /// Nil when the example passed; otherwise what differed.
         public var failure: String?
         public var passed: Bool { failure == nil }
     }
 
-    /// Runs every rule's `examples` (the record goes through that rule only).
-    public func runExamples() -> [ExampleReport] {
+    /// Every key a rule's `event` may set (docs/affonso.md).
+    public static var eventFields: [String] { EventValidator.fields }
+
+    /// Runs the `examples` of every rule, or of the rules named in `only` (the record goes through that rule only).
+    public func runExamples(only: Set<String>? = nil) -> [ExampleReport] {
         var reports: [ExampleReport] = []
-        for (definition, rule) in zip(definitions, rules) {
+        for (definition, rule) in zip(definitions, rules) where only?.contains(rule.name) ?? true {
             for example in definition.examples {
                 reports.append(
-                    ExampleReport(rule: rule.name, example: example.name, failure: check(example, rule: rule))
+                    ExampleReport(
+                        rule: rule.name, example: example.name, location: example.location,
+                        failure: check(example, rule: rule))
                 )
             }
         }
@@ -67,6 +74,12 @@ extension RuleSet {
                 if !JSONComparison.equal(value, actual) {
                     differences.append(
                         "\(name): expected \(JSONWriter.string(value)), got \(JSONWriter.string(actual))")
+                }
+            }
+            for name in example.absent {
+                let sentName = name == "affonso_id" ? "referral_id" : name
+                if let actual = event.fields[sentName] {
+                    differences.append("\(name): expected absent, but the event sends \(JSONWriter.string(actual))")
                 }
             }
             return differences.isEmpty ? nil : differences.joined(separator: "; ")

@@ -29,6 +29,7 @@ struct DLQCommand: AsyncParsableCommand {
         func run() async throws {
             // Reading dead letters never calls Affonso: no API key needed.
             let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
+            try await RelayCommandSupport.requireBroker(service, logger: logger)
             let (letters, unreadable) = try await DeadLetterReader.read(
                 topic: service.pipeline.retry.deadLetterTopic,
                 bootstrapServers: service.consumer.bootstrapServers,
@@ -108,6 +109,7 @@ struct DLQCommand: AsyncParsableCommand {
                 }
                 selection.since = date
             }
+            try await RelayCommandSupport.requireBroker(service, logger: logger)
             let replayer = DeadLetterReplayer(service: service, rules: loaded.ruleSet, logger: logger)
             let entries = try await replayer.replay(selection, dryRun: dryRun)
             for entry in entries {

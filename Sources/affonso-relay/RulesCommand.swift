@@ -48,14 +48,24 @@ struct RulesCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compile every rule; print errors as file:line:col: message (exit 1 on error)."
+            abstract: "Compile every rule; print errors as file:line:col: message (exit 1 on error, or on a warning "
+                + "with --strict)."
         )
         @OptionGroup var options: ConfigOption
+        @Flag(name: .long, help: "Treat warnings as failures (exit 1), for CI.")
+        var strict = false
 
         func run() async throws {
             let loaded = try RulesCommand.load(options.config, failureCode: 1)
             for warning in loaded.warnings { print(warning.description) }
             let count = loaded.ruleSet.ruleNames.count
+            let warnings = loaded.warnings.count
+            if strict && warnings > 0 {
+                RulesCommand.printError(
+                    "\(warnings) warning\(warnings == 1 ? "" : "s") with --strict: fix \(warnings == 1 ? "it" : "them") "
+                        + "or run without --strict")
+                throw ExitCode(1)
+            }
             print("\(count) rule\(count == 1 ? "" : "s") OK")
         }
     }
@@ -64,22 +74,55 @@ struct RulesCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run every rule's examples; print N passed, M failed (exit 1 on failure)."
+            abstract: "Run every rule's examples; print N passed, M failed (exit 1 on failure).",
+            discussion: """
+                Each FAIL line names the example's file:line. --format junit writes a JUnit XML report (to --output, \
+                else instead of the text on stdout).
+                """
         )
         @OptionGroup var options: ConfigOption
+        @Option(name: .long, help: "Run only this rule's examples (repeatable).")
+        var rule: [String] = []
+        @Option(name: .long, help: "text (default) or junit.")
+        var format: ReportFormat = .text
+        @Option(name: .long, help: "Write the report to this file (the text summary still goes to stdout).")
+        var output: String?
+
+        enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+            case text, junit
+        }
 
         func run() async throws {
             let loaded = try RulesCommand.load(options.config, failureCode: 1)
-            let reports = loaded.ruleSet.runExamples()
+            let names = loaded.ruleSet.ruleNames
+            for name in rule where !names.contains(name) {
+                let hint = Suggestion.closest(to: name, in: names).map { "; did you mean '\($0)'?" } ?? ""
+                RulesCommand.printError("--rule \(name): \(options.config) has no rule named '\(name)'\(hint)")
+                throw ExitCode(2)
+            }
+            let reports = loaded.ruleSet.runExamples(only: rule.isEmpty ? nil : Set(rule))
+            let failed = reports.filter { !$0.passed }.count
+            var text = ""
             for report in reports {
+                let place = report.location.map { "\($0): " } ?? ""
                 if let failure = report.failure {
-                    print("FAIL \(report.rule) / \(report.example): \(failure)")
+                    text += "FAIL \(place)\(report.rule) / \(report.example): \(failure)\n"
                 } else {
-                    print("ok   \(report.rule) / \(report.example)")
+                    text += "ok   \(report.rule) / \(report.example)\n"
                 }
             }
-            let failed = reports.filter { !$0.passed }.count
-            print("\(reports.count - failed) passed, \(failed) failed")
+            text += "\(reports.count - failed) passed, \(failed) failed\n"
+            switch (format, output) {
+            case (.text, nil): print(text, terminator: "")
+            case (.junit, nil): print(JUnitReport.xml(reports), terminator: "")
+            case (_, let path?):
+                let report = format == .junit ? JUnitReport.xml(reports) : text
+                guard FileManager.default.createFile(atPath: path, contents: Data(report.utf8)) else {
+                    RulesCommand.printError("--output \(path): cannot write the report (does the directory exist?)")
+                    throw ExitCode(2)
+                }
+                print(text, terminator: "")
+            }
             if failed > 0 { throw ExitCode(1) }
         }
     }

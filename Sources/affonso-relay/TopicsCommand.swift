@@ -20,6 +20,7 @@ struct TopicsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
+            try await RelayCommandSupport.requireBroker(service, logger: logger)
             let created = try await TopicProvisioner.ensure(
                 service.relayTopics,
                 bootstrapServers: service.consumer.bootstrapServers,

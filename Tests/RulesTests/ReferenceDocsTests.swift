@@ -34,12 +34,12 @@ struct ReferenceDocsTests {
         }
     }
 
-    @Test("README keeps its two set-up commands and links the three references")
+    @Test("README keeps its two set-up commands and links the references")
     func readmeLinksTheReferences() throws {
         let readme = try Self.read("README.md")
         #expect(readme.contains("make demo"))
         #expect(readme.contains("make test"))
-        for page in ["docs/configuration.md", "docs/rules.md", "docs/affonso.md"] {
+        for page in ["docs/configuration.md", "docs/rules.md", "docs/affonso.md", "docs/stripe.md"] {
             #expect(readme.contains("(\(page))"), "README.md does not link \(page)")
             #expect(FileManager.default.fileExists(atPath: repositoryRoot + "/" + page))
         }
@@ -68,5 +68,48 @@ struct ReferenceDocsCoverageTests {
         let missing = EventValidator.fields.filter { !documentation.contains("| `\($0)` |") }
         #expect(!EventValidator.fields.isEmpty)
         #expect(missing.isEmpty, "docs/affonso.md does not describe: \(missing.joined(separator: ", "))")
+    }
+}
+
+/// docs/stripe.md's checkout rule, beside examples/rules/stripe.yaml, is what the guide says it is.
+@Suite("docs/stripe.md")
+struct StripeGuideTests {
+    /// The YAML block of docs/stripe.md that defines `stripe-checkout-payment`.
+    static func checkoutRule() throws -> String {
+        let guide = try ReferenceDocsTests.read("docs/stripe.md")
+        let blocks = guide.components(separatedBy: "```yaml\n").dropFirst().map {
+            $0.components(separatedBy: "```").first ?? ""
+        }
+        return try #require(blocks.first { $0.contains("name: stripe-checkout-payment") })
+    }
+
+    static func load(_ extra: String) throws -> RelayConfigLoader.Loaded {
+        let stripe = try ReferenceDocsTests.read("examples/rules/stripe.yaml")
+        return try RelayConfigLoader.load(
+            text: stripe + "\n" + extra, file: repositoryRoot + "/examples/rules/stripe-guide.yaml",
+            environment: [:], purpose: .rules)
+    }
+
+    @Test("the guide's checkout rule compiles beside stripe.yaml without a warning")
+    func checkoutRuleIsClean() throws {
+        let loaded = try Self.load(try Self.checkoutRule())
+        #expect(loaded.ruleSet.ruleNames.contains("stripe-checkout-payment"))
+        #expect(loaded.warnings.map(\.message) == [])
+    }
+
+    @Test("without its mode test, the checkout rule gets the double-counting warning the guide shows")
+    func checkoutRuleWithoutModeWarns() throws {
+        let rule = try Self.checkoutRule().replacingOccurrences(
+            of: "payload.data.object.mode == 'payment'", with: "true")
+        let loaded = try Self.load(rule)
+        let messages = loaded.warnings.map(\.message)
+        #expect(messages.count == 1)
+        let guide = try ReferenceDocsTests.read("docs/stripe.md")
+        for message in messages {
+            #expect(message.hasPrefix("rules 'stripe-checkout-payment' (checkout.session.completed) and "))
+            // The guide quotes the message (with other rule names).
+            let tail = message.components(separatedBy: "(invoice.paid) ").last ?? ""
+            #expect(guide.contains(tail), "docs/stripe.md does not show: \(tail)")
+        }
     }
 }

@@ -44,6 +44,36 @@ enum RDKafkaThread {
 
 /// Routes librdkafka's log lines into swift-log.
 enum RDKafkaLog {
+    /// The logger a client's log callback writes to, boxed to be the client's opaque pointer.
+    final class Sink: Sendable {
+        let logger: Logger
+        init(logger: Logger) { self.logger = logger }
+    }
+
+    /// Logs one librdkafka line (from a `rd_kafka_conf_set_log_cb` callback) through `logger`: repeated identical
+    /// lines of one client appear once per 10 s, with how many were held back
+    /// (``LogRepeatLimiter/librdkafka``).
+    static func forward(
+        _ rk: OpaquePointer?, level: Int32, facility: UnsafePointer<CChar>?, text: UnsafePointer<CChar>?,
+        logger: Logger
+    ) {
+        let client = rk.map { String(cString: rd_kafka_name($0)) } ?? ""
+        let facility = facility.map { String(cString: $0) } ?? ""
+        let line = text.map { String(cString: $0) } ?? ""
+        // "… failed: Connection refused (after 0ms in state CONNECT)": the timing varies, the line is the same.
+        let stable = line.range(of: " (after ").map { String(line[..<$0.lowerBound]) } ?? line
+        let limiter = LogRepeatLimiter.librdkafka
+        guard case .log(let repeated) = limiter.admit("\(client)|\(level)|\(facility)|\(stable)") else { return }
+        var metadata: Logger.Metadata = ["librdkafka.facility": "\(facility)"]
+        var message = "librdkafka: \(line)"
+        if repeated > 0 {
+            metadata["librdkafka.repeated"] = "\(repeated)"
+            message +=
+                " (repeated \(repeated) more time\(repeated == 1 ? "" : "s") in the last \(limiter.interval.components.seconds)s)"
+        }
+        logger.log(level: self.level(syslog: level), "\(message)", metadata: metadata)
+    }
+
     static func level(syslog: Int32) -> Logger.Level {
         switch syslog {
         case ...3: return .error

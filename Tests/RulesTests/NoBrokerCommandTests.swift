@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// Commands that need Kafka, pointed at an address where nothing listens: one clear line within the bounded wait,
+/// exit 1, and librdkafka's lines only through the relay's JSON logger (no raw `%3|…` lines).
+@Suite(
+    "commands against a broker that does not answer (binary)",
+    .enabled(if: FileManager.default.isExecutableFile(atPath: relayBinary), "affonso-relay is not built")
+)
+struct NoBrokerCommandTests {
+    @Test(
+        "topics ensure, dlq inspect and dlq replay fail within the 10 s wait, naming the address",
+        arguments: [["topics", "ensure"], ["dlq", "inspect"], ["dlq", "replay", "--dry-run"]])
+    func noBroker(command: [String]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "no-broker-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("relay.yaml").path
+        try """
+        kafka: {brokers: ["127.0.0.1:1"], topics: [t]}
+        affonso: {api_key: sk_test_unused}
+        logging: {format: json}
+        rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try runRelay(command + ["--config", config], environment: [:])
+        let elapsed = clock.now - start
+        #expect(result.status == 1)
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
+        let lines = result.standardError.split(separator: "\n")
+        #expect(
+            lines.last
+                == "affonso-relay: no Kafka broker answered at 127.0.0.1:1 within 10s; check kafka.brokers and the network"
+        )
+        // Everything before the last line is the JSON logger's. librdkafka retries about 20 times a second; the
+        // failure is logged once per 10 s (twice when the wait ends just past the window), the repeat with its count.
+        #expect(lines.dropLast().allSatisfy { $0.hasPrefix("{\"ts\":") }, "\(result.standardError)")
+        let failures = lines.filter { $0.contains("Connect to ipv4#127.0.0.1:1 failed") }
+        #expect((1...2).contains(failures.count), "\(failures)")
+        #expect(failures.dropFirst().allSatisfy { $0.contains("more times in the last 10s)") }, "\(failures)")
+    }
+}
