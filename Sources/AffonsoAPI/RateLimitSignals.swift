@@ -133,7 +133,7 @@ enum RateLimitSignals {
         guard
             let resetIn = clampedWait(
                 seconds: resetAt - now.timeIntervalSince1970, field: "X-RateLimit-Reset", raw: resetText,
-                maximum: maximumWait, odd, pastIsNormal: true)
+                maximum: maximumWait, odd, pastIsNormal: true, tolerance: 5)
         else { return nil }
         var limitCount: Int?
         if let limitText = limit?.trimmingCharacters(in: .whitespaces) {
@@ -152,15 +152,17 @@ enum RateLimitSignals {
     // MARK: - Clamping
 
     /// `seconds` as a `Duration` within `0...maximum`; `nil` for NaN and for a negative delay (both reported as
-    /// odd). Values past `maximum` (infinity included) become `maximum`, reported as odd. With `pastIsNormal` (a
-    /// date or reset time that just passed, clock skew) a negative value is a wait of zero.
+    /// odd). Values past `maximum` (infinity included) become `maximum`, reported as odd when more than
+    /// `tolerance` seconds past it. With `pastIsNormal` (a date or reset time that just passed, clock skew) a
+    /// negative value is a wait of zero.
     static func clampedWait(
         seconds: Double,
         field: String,
         raw: String,
         maximum: Duration,
         _ odd: (OddValue) -> Void,
-        pastIsNormal: Bool = false
+        pastIsNormal: Bool = false,
+        tolerance: Double = 0
     ) -> Duration? {
         if seconds.isNaN {
             odd(OddValue(field: field, raw: raw, action: "not a number; ignored"))
@@ -176,7 +178,8 @@ enum RateLimitSignals {
         }
         let maximum = max(maximum, .zero)
         if seconds >= maximum.seconds {
-            if seconds > maximum.seconds {
+            // A reset a second or two past a one-minute window is the clocks' rounding, not an odd value.
+            if seconds > maximum.seconds + tolerance {
                 odd(
                     OddValue(
                         field: field, raw: raw,

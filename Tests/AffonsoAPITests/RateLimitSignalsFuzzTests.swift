@@ -127,4 +127,19 @@ struct RateLimitSignalsFuzzTests {
         }
         #expect(AffonsoClientConfiguration(credentials: .apiKey("k")).maximumRetryAfter == .seconds(60))
     }
+
+    @Test("a reset a second past the one-minute window is capped quietly; minutes past it is reported")
+    func resetJustPastTheWindow() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var odd: [RateLimitSignals.OddValue] = []
+        let near = RateLimitSignals.observation(
+            limit: "600", remaining: "0", reset: "1800000062", now: now, maximumWait: .seconds(60),
+            odd: { odd.append($0) })
+        #expect(near?.resetIn == .seconds(60))
+        #expect(odd.isEmpty, "62 s is the window plus rounding")
+        _ = RateLimitSignals.observation(
+            limit: "600", remaining: "0", reset: "1800000300", now: now, maximumWait: .seconds(60),
+            odd: { odd.append($0) })
+        #expect(odd.map(\.field) == ["X-RateLimit-Reset"])
+    }
 }
