@@ -420,10 +420,10 @@ def extra_properties():
     return "".join(f', {name.strip()}: "{value.strip()}"' for name, value in pairs)
 
 
-def start_swift_relay(config, name="relay", binary=BINARY):
+def start_swift_relay(config, name="relay", binary=BINARY, wrapper=()):
     environment = os.environ.copy()
     environment["AFFONSO_API_KEY"] = API_KEY
-    return Process(name, [binary, "run", "--config", config], environment)
+    return Process(name, [*wrapper, binary, "run", "--config", config], environment)
 
 
 def start_python_relay(topic, group, sandbox, records, mapping="stripe"):
@@ -901,17 +901,38 @@ class Profiler:
             self.process.wait()
 
 
+def callgrind_wrapper(output):
+    """valgrind's callgrind around the relay, instrumentation off until `callgrind_window` turns it on."""
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={output}"]
+
+
+def callgrind_window(sink, relay, start, records):
+    """Counts instructions while the relay delivers events `start` … `records` (start-up and the group join
+    left out), then writes the profile."""
+    wait_accepted(sink, relay, start, stall_seconds=300)
+    subprocess.run(["callgrind_control", "-i", "on", str(relay.pid)], check=True, capture_output=True)
+    counted_from = sink.accepted()
+    wait_accepted(sink, relay, records, stall_seconds=300)
+    counted = sink.accepted() - counted_from
+    subprocess.run(["callgrind_control", "-d", str(relay.pid)], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-i", "off", str(relay.pid)], check=True, capture_output=True)
+    return counted
+
+
 def sink():
     """The headline benchmark (scripts/bench.d/05-relay-sink): nginx as the API, wrk for the loopback ceiling of
     the same request, then each Swift relay of RELAY_SINK_BINARIES and the Python relay on the same topic, broker and
     sink. Env: RELAY_SINK_RECORDS (200,000), RELAY_SINK_ROUNDS (1), RELAY_SINK_WRK_SECONDS (10),
-    RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path)."""
+    RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path),
+    RELAY_SINK_CALLGRIND (a callgrind.out path: the Swift relays run under valgrind, instructions counted from the
+    1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0)."""
     records = env_int("RELAY_SINK_RECORDS", SINK_RECORDS_DEFAULT)
     rounds = env_int("RELAY_SINK_ROUNDS", 1)
     wrk_seconds = env_int("RELAY_SINK_WRK_SECONDS", 10)
     workers = env_int("RELAY_SINK_NGINX_WORKERS", 1)
     with_python = env_int("RELAY_SINK_PYTHON", 1) != 0
     perf_output = os.environ.get("RELAY_SINK_PERF", "").strip()
+    callgrind_output = os.environ.get("RELAY_SINK_CALLGRIND", "").strip()
     binaries = sink_binaries()
     run = f"{int(time.time())}{random.randrange(1000):03d}"
     topic = f"bench.sink.{run}.orders"
@@ -965,9 +986,14 @@ def sink():
                 else:
                     config = relay_config(f"{run}.{name}.{round_number}", topic, group, sink, rules=SINK_RULES,
                                           retry_prefix="bench.sink")
-                    relay = start_swift_relay(config, name=name, binary=paths[name])
+                    wrapper = callgrind_wrapper(f"{callgrind_output}.{name}.{round_number}") if callgrind_output else ()
+                    relay = start_swift_relay(config, name=name, binary=paths[name], wrapper=wrapper)
                     if perf_output:
                         profiler = Profiler(relay.pid, f"{perf_output}.{name}.{round_number}")
+                if callgrind_output and name != "python":
+                    counted = callgrind_window(sink, relay, min(1000, records // 10), records)
+                    say(f"sink: callgrind counted {name}'s instructions over {counted} events into "
+                        f"{callgrind_output}.{name}.{round_number}")
                 wait_accepted(sink, relay, records)
                 used, peak = relay.cpu_seconds(), relay.peak_rss_mb()
                 if profiler:
