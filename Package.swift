@@ -114,7 +114,11 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "CEL", "RelayConfig"], swiftSettings: strict),
         .testTarget(
             name: "AffonsoAPITests",
-            dependencies: ["AffonsoAPI", "AffonsoSandbox"],
+            dependencies: [
+                "AffonsoAPI", "AffonsoSandbox",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

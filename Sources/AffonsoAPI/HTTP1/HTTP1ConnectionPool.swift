@@ -22,6 +22,8 @@ final class HTTP1ConnectionPool: Sendable {
         /// Connections open or being opened, idle or lent.
         var open = 0
         var waiters: [Waiter] = []
+        /// Every open connection, idle or lent, for ``shutdown()``.
+        var all: [ObjectIdentifier: HTTP1Connection] = [:]
         var nextWaiterID = 0
         var isShutDown = false
 
@@ -139,9 +141,20 @@ final class HTTP1ConnectionPool: Sendable {
         waiter?.continuation.resume(returning: .connect)
     }
 
-    /// An idle connection closed (by the server or the network): forgets it. Lent ones come back by ``release``.
+    /// A connection just opened; returns `false` (and the caller closes it) if the pool was shut down meanwhile.
+    func opened(_ connection: HTTP1Connection) -> Bool {
+        state.withLock { state in
+            guard !state.isShutDown else { return false }
+            state.all[ObjectIdentifier(connection)] = connection
+            return true
+        }
+    }
+
+    /// A connection closed (by the server, the network or us): forgets it; if it was idle, its place is free.
+    /// Lent ones come back by ``release(_:reusable:)``.
     func closed(_ connection: HTTP1Connection) {
         let waiter = state.withLock { state -> Waiter? in
+            state.all[ObjectIdentifier(connection)] = nil
             guard let index = state.idle.firstIndex(where: { $0.connection === connection }) else { return nil }
             state.idle.remove(at: index)
             if !state.isShutDown && !state.waiters.isEmpty { return state.waiters.removeFirst() }
@@ -151,17 +164,19 @@ final class HTTP1ConnectionPool: Sendable {
         waiter?.continuation.resume(returning: .connect)
     }
 
-    /// Closes the idle connections and fails every waiter; later leases fail, released connections are closed.
+    /// Closes every connection (requests in flight fail) and fails every waiter; later leases fail.
     func shutdown() {
-        let (idle, waiters) = state.withLock { state in
+        let (connections, waiters) = state.withLock { state in
             state.isShutDown = true
-            let idle = state.idle.map(\.connection)
-            state.open -= idle.count
+            state.open -= state.idle.count
             state.idle = []
-            defer { state.waiters = [] }
-            return (idle, state.waiters)
+            defer {
+                state.waiters = []
+                state.all = [:]
+            }
+            return (Array(state.all.values), state.waiters)
         }
-        idle.forEach { $0.close() }
+        connections.forEach { $0.close() }
         waiters.forEach { $0.continuation.resume(throwing: Self.shutDownError) }
     }
 

@@ -183,6 +183,10 @@ final class HTTP1Transport: Sendable {
             )
         }
         let pool = self.pool
+        guard pool.opened(connection) else {
+            connection.close()
+            throw HTTP1TransportError(code: .shutdown, message: "the client was shut down")
+        }
         connection.channel.closeFuture.whenComplete { _ in pool.closed(connection) }
         return connection
     }
