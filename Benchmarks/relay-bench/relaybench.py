@@ -1,6 +1,6 @@
 """The relay benchmarks of `make bench` (issue 6), driven against the release `affonso-relay`.
 
-usage: relaybench.py throughput | latency | rate-limit | compare | large-records | sink
+usage: relaybench.py throughput | latency | rate-limit | compare | large-records | sink | client-sink
 
 Each command starts its own release sandbox (`affonso-relay sandbox`, on a free port, with flags of its
 own), creates fresh topics on the broker of KAFKA_BROKERS, produces Stripe `invoice.paid` records, runs
@@ -23,6 +23,8 @@ and measures what the sandbox acknowledged. It prints `relay-bench: …` lines a
               release relay and the Python relay on RELAY_SINK_RECORDS (200,000) `order.paid` records keyed by
               400 customers over 4 partitions (sink-rules/order-paid.yaml): events/s, CPU µs per event, peak
               RSS, ratios. Counts from nginx's access log. More in `sink`'s docstring.
+- client-sink AffonsoClient alone (`AffonsoBench client`, concurrency 64) against the same nginx sink, to
+              compare HTTP transports without Kafka and the relay; see `client_sink`'s docstring.
 - large-records  RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes, one key,
               sandbox latency 300 ms: the relay's RSS as they pass and its peak, against the 256 MiB pod limit.
 
@@ -1040,8 +1042,40 @@ def sink():
         sink.stop()
 
 
+def client_sink():
+    """AffonsoClient alone against the nginx sink (no Kafka, no relay): `AffonsoBench client` at concurrency 64 for
+    RELAY_SINK_CLIENT_SECONDS (5) after a 1 s warm-up, for each binary of RELAY_SINK_CLIENTS (`name=path,…`;
+    default .build/release/AffonsoBench), RELAY_SINK_ROUNDS (2) rounds alternating: requests/s and the process's
+    CPU per request (an upper bound: the warm-up's requests are not counted)."""
+    seconds = env_int("RELAY_SINK_CLIENT_SECONDS", 5)
+    rounds = env_int("RELAY_SINK_ROUNDS", 2)
+    text = os.environ.get("RELAY_SINK_CLIENTS", "").strip()
+    clients = ([tuple(item.split("=", 1)) for item in text.split(",")] if text
+               else [("client", os.path.join(ROOT, ".build", "release", "AffonsoBench"))])
+    sink = NginxSink(env_int("RELAY_SINK_NGINX_WORKERS", 1))
+    try:
+        for round_number in range(1, rounds + 1):
+            for name, path in clients:
+                output = subprocess.run(["/usr/bin/time", "-f", "CPU %U %S", path, "client", "--url", sink.url,
+                                         "--concurrency", str(MAX_IN_FLIGHT), "--duration", str(seconds),
+                                         "--warmup", "1"], capture_output=True, text=True, timeout=seconds + 60)
+                values = dict(line.split(" ", 1) for line in output.stdout.strip().splitlines() if " " in line)
+                if "client_rps" not in values:
+                    fail(f"{name}: AffonsoBench client failed:\n{output.stdout}\n{output.stderr}")
+                cpu = sum(float(x) for x in output.stderr.strip().splitlines()[-1].split()[1:])
+                requests = int(values["client_requests"])
+                say(f"client-sink: round {round_number} {name:8}: {values['client_rps']} requests/s, failed "
+                    f"{values['client_failed']}; CPU {cpu:.1f} s = {cpu / requests * 1e6:.1f} µs/request (upper "
+                    f"bound); load average {load_average()}")
+                print(f"RESULT client_sink_{name}_requests_per_second={values['client_rps']} (round {round_number})")
+                sink.reset()
+    finally:
+        sink.stop()
+
+
 COMMANDS = {"throughput": throughput, "latency": latency, "rate-limit": rate_limit, "compare": compare,
-            "large-records": large_records, "sink": sink}
+            "large-records": large_records, "sink": sink,
+            "client-sink": client_sink}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
