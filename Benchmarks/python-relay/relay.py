@@ -5,7 +5,9 @@ consume, map a Stripe invoice.paid record to an Affonso conversion, POST it
 with at most CONCURRENCY requests in flight, and commit a partition's offset
 only up to its highest contiguous acknowledged record.
 
-usage: relay.py --brokers B --topic T --group G --url URL --api-key K --records N
+usage: relay.py --brokers B --topic T --group G --url URL --api-key K --records N [--mapping stripe|order]
+(--mapping order: the `order.paid` event of Benchmarks/relay-bench/sink-rules/order-paid.yaml, used by
+scripts/bench.d/05-relay-sink; the default is the Stripe invoice.paid rule.)
 Prints one line: `python-relay: N events in S s = R events/s`.
 """
 
@@ -50,6 +52,23 @@ def to_event(record_value: bytes) -> dict:
     return {name: value for name, value in event.items() if value is not None}
 
 
+def order_to_event(record_value: bytes) -> dict:
+    """The same event as the `order-paid` rule (Benchmarks/relay-bench/sink-rules/order-paid.yaml) makes."""
+    payload = json.loads(record_value)
+    order = payload["order"]
+    return {
+        "event_name": "order_paid",
+        "event_type": "conversion",
+        "customer_id": order["customer"]["id"],
+        "sale_amount": order["total"] / 100.0,
+        "sale_amount_currency": order["currency"].upper(),
+        "external_event_id": payload["id"],
+    }
+
+
+MAPPINGS = {"stripe": to_event, "order": order_to_event}
+
+
 class Offsets:
     """Per partition: the highest contiguous acknowledged offset + 1."""
 
@@ -75,6 +94,7 @@ async def main():
         parser.add_argument(f"--{flag}", required=True)
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--mapping", choices=sorted(MAPPINGS), default="stripe")
     args = parser.parse_args()
 
     consumer = Consumer({
@@ -88,13 +108,14 @@ async def main():
     offsets = Offsets()
     slots = asyncio.Semaphore(args.concurrency)
     headers = {"Authorization": f"Bearer {args.api_key}", "Content-Type": "application/json"}
+    mapping = MAPPINGS[args.mapping]
     delivered = 0
     started = None
     loop = asyncio.get_running_loop()
 
     async def deliver(session, message):
         nonlocal delivered
-        event = to_event(message.value())
+        event = mapping(message.value())
         while True:
             try:
                 async with session.post(f"{args.url}/v1/events", json=event, headers=headers) as response:

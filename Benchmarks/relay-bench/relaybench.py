@@ -1,6 +1,6 @@
 """The relay benchmarks of `make bench` (issue 6), driven against the release `affonso-relay`.
 
-usage: relaybench.py throughput | latency | rate-limit | compare | large-records
+usage: relaybench.py throughput | latency | rate-limit | compare | large-records | sink | client-sink
 
 Each command starts its own release sandbox (`affonso-relay sandbox`, on a free port, with flags of its
 own), creates fresh topics on the broker of KAFKA_BROKERS, produces Stripe `invoice.paid` records, runs
@@ -18,6 +18,13 @@ and measures what the sandbox acknowledged. It prints `relay-bench: …` lines a
 - compare     (d) the Swift relay and Benchmarks/python-relay/relay.py over the same topic (a fresh group
               per run), the same sandbox (reset between runs): RELAY_BENCH_COMPARE_EVENTS (50,000) records,
               RELAY_BENCH_COMPARE_ROUNDS (3) rounds of Swift then Python; the ratio of the medians.
+- sink        the headline benchmark (issue 14): nginx answering every POST /v1/events with a fixed success
+              envelope instead of the sandbox, wrk for the loopback ceiling of the same request, then the
+              release relay and the Python relay on RELAY_SINK_RECORDS (200,000) `order.paid` records keyed by
+              400 customers over 4 partitions (sink-rules/order-paid.yaml): events/s, CPU µs per event, peak
+              RSS, ratios. Counts from nginx's access log. More in `sink`'s docstring.
+- client-sink AffonsoClient alone (`AffonsoBench client`, concurrency 64) against the same nginx sink, to
+              compare HTTP transports without Kafka and the relay; see `client_sink`'s docstring.
 - large-records  RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes, one key,
               sandbox latency 300 ms: the relay's RSS as they pass and its peak, against the 256 MiB pod limit.
 
@@ -368,7 +375,8 @@ class RecordProducer:
 # MARK: - Relays
 
 
-def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT, max_record_bytes=65536):
+def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT, max_record_bytes=65536,
+                 rules=os.path.join(HERE, "rules", "*.yaml"), retry_prefix="bench.relay"):
     path = os.path.join(tempfile.gettempdir(), f"relay-bench-{run}.yaml")
     TEMPORARY_FILES.append(path)
     with open(path, "w") as file:
@@ -392,15 +400,15 @@ delivery:
   referral_not_found: retry
 retry:
   tiers:
-    - {{topic: bench.relay.{run}.retry.1s, delay: 1s}}
+    - {{topic: {retry_prefix}.{run}.retry.1s, delay: 1s}}
   max_attempts: 3
-  dead_letter_topic: bench.relay.{run}.dlq
+  dead_letter_topic: {retry_prefix}.{run}.dlq
   create_topics: true
 server:
   listen: 127.0.0.1:{free_port()}
   shutdown_grace: 10s
 logging: {{level: warning, format: json}}
-rule_files: ["{HERE}/rules/*.yaml"]
+rule_files: ["{rules}"]
 """)
     return path
 
@@ -414,18 +422,18 @@ def extra_properties():
     return "".join(f', {name.strip()}: "{value.strip()}"' for name, value in pairs)
 
 
-def start_swift_relay(config, name="relay"):
+def start_swift_relay(config, name="relay", binary=BINARY, wrapper=()):
     environment = os.environ.copy()
     environment["AFFONSO_API_KEY"] = API_KEY
-    return Process(name, [BINARY, "run", "--config", config], environment)
+    return Process(name, [*wrapper, binary, "run", "--config", config], environment)
 
 
-def start_python_relay(topic, group, sandbox, records):
+def start_python_relay(topic, group, sandbox, records, mapping="stripe"):
     python = os.path.join(ROOT, ".tools", "venv", "bin", "python")
     return Process("python-relay", [python, PYTHON_RELAY, "--brokers", os.environ["KAFKA_BROKERS"],
                                     "--topic", topic, "--group", group, "--url", sandbox.url,
                                     "--api-key", API_KEY, "--records", str(records),
-                                    "--concurrency", str(MAX_IN_FLIGHT)])
+                                    "--concurrency", str(MAX_IN_FLIGHT), "--mapping", mapping])
 
 
 def wait_accepted(sandbox, relay, expected, stall_seconds=60):
@@ -684,8 +692,390 @@ def large_records():
         sandbox.stop()
 
 
+# MARK: - Sink: nginx answering a fixed success, wrk, the Swift and the Python relay (issue 14)
+
+SINK_RECORDS_DEFAULT = 200000
+SINK_PARTITIONS = 4
+SINK_CUSTOMERS = 400
+SINK_RULES = os.path.join(HERE, "sink-rules", "*.yaml")
+# What nginx answers to every POST /v1/events: a 200 with the API's success envelope (a commission's data).
+SINK_ENVELOPE = ('{"success":true,"data":{"id":"com_sink_1","referral_id":"ref_sink_1","affiliate_id":"aff_sink_1",'
+                 '"sale_amount":58.99,"sale_amount_currency":"EUR","commission_amount":17.7,'
+                 '"commission_currency":"EUR","status":"pending","external_event_id":"evt_sink_1",'
+                 '"created_at":"2026-12-01T15:01:09Z"}}')
+
+
+def order_template():
+    """A shop's `order.paid` record (about 700 bytes of compact JSON) with %-placeholders for the per-record
+    values; the `order-paid` rule of sink-rules/ maps six fields of it."""
+    payload = {
+        "type": "order.paid", "id": "@ID@", "created_at": "2026-12-01T15:01:09Z", "source": "shop-checkout",
+        "api_version": "2026-10-01",
+        "order": {
+            "id": "@ORDER@", "number": "@NUMBER@", "status": "paid", "currency": "eur",
+            "subtotal": 111111111, "tax": 864, "shipping_total": 490, "total": 123456789,
+            "customer": {"id": "@CUSTOMER@", "email": "@EMAIL@", "country": "DE", "segment": "returning",
+                         "orders_count": 7},
+            "items": [
+                {"sku": "BOOK-SWIFT-6", "product_id": "prod_book_swift6", "title": "Server-side Swift, 6th ed.",
+                 "quantity": 1, "unit_price": 3995},
+                {"sku": "STICKER-SET", "product_id": "prod_stickers", "title": "Sticker set", "quantity": 2,
+                 "unit_price": 275},
+            ],
+            "shipping": {"method": "dhl_standard", "country": "DE", "postal_code": "10115"},
+            "payment": {"provider": "stripe", "intent": "pi_3QbT9rKqZ1vT9a", "method": "card", "brand": "visa"},
+            "discounts": [], "tags": ["web", "newsletter"],
+        },
+    }
+    text = json.dumps(payload, separators=(",", ":")).replace("%", "%%")
+    for placeholder, name in (("@ID@", "id"), ("@ORDER@", "order"), ("@NUMBER@", "number"),
+                              ("@CUSTOMER@", "customer"), ("@EMAIL@", "email")):
+        text = text.replace(f'"{placeholder}"', f'"%({name})s"')
+    return text.replace("111111111", "%(subtotal)d").replace("123456789", "%(total)d")
+
+
+def order_record(template, run, sequence):
+    key = customer(sequence % SINK_CUSTOMERS)
+    total = 1000 + sequence % 9000
+    value = template % {"id": f"evt_{run}_{sequence:07d}", "order": f"ord_{run}_{sequence}",
+                        "number": str(100000 + sequence), "customer": key,
+                        "email": f"{key}@example.com", "subtotal": total - 490, "total": total}
+    return key, value
+
+
+class NginxSink:
+    """nginx (Debian nginx-light) on a free loopback port, with a config written here: every `POST /v1/events`
+    gets SINK_ENVELOPE with status 200, kept alive; each request is one line `<msec> <status>` of its access log,
+    which `accepted()` and `times()` read (the same role the sandbox ledger has in the other commands)."""
+
+    def __init__(self, workers):
+        nginx = "/usr/sbin/nginx"
+        if not os.access(nginx, os.X_OK):
+            fail(f"{nginx} missing; run scripts/setup (Debian package nginx-light)")
+        self.directory = tempfile.mkdtemp(prefix="relay-bench-nginx-")
+        self.log_path = os.path.join(self.directory, "access.log")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        config = os.path.join(self.directory, "nginx.conf")
+        temp = os.path.join(self.directory, "temp")
+        with open(config, "w") as file:
+            file.write(f"""# Generated by Benchmarks/relay-bench/relaybench.py sink
+worker_processes {workers};
+pid {self.directory}/nginx.pid;
+error_log {self.directory}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    log_format sink '$msec $status';
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_buffer_size 64k;
+    client_max_body_size 1m;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location = /v1/events {{
+            limit_except POST {{ deny all; }}
+            access_log {self.log_path} sink buffer=256k flush=100ms;
+            default_type application/json;
+            return 200 '{SINK_ENVELOPE}';
+        }}
+        location / {{ return 404; }}
+    }}
+}}
+""")
+        os.makedirs(temp)
+        self.process = Process("nginx", [nginx, "-p", self.directory, "-c", config, "-g", "daemon off;"])
+        self.offset = 0
+        self.lines = []  # (seconds, status) of every request logged since the last reset
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                fail(f"nginx exited during start-up:\n{self.process.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            fail(f"nginx did not listen on {port} within 10 s:\n{self.process.tail()}")
+
+    def worker_cpu_seconds(self):
+        """CPU time of nginx's master and workers so far."""
+        try:
+            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as file:
+                children = [int(pid) for pid in file.read().split()]
+        except OSError:
+            children = []
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *children])
+
+    def read(self):
+        with open(self.log_path, "rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        for line in data[:end].splitlines():
+            seconds, status = line.split()
+            self.lines.append((float(seconds), status.decode()))
+
+    def accepted(self):
+        self.read()
+        return len(self.lines)
+
+    def stats(self):
+        self.read()
+        by_status = {}
+        for _, status in self.lines:
+            by_status[status] = by_status.get(status, 0) + 1
+        return {"requests": len(self.lines), "by_status": by_status}
+
+    def times(self):
+        """Every logged request's time in milliseconds (nginx's `$msec`), as `delivery_rate` takes them."""
+        self.read()
+        return [seconds * 1000 for seconds, _ in self.lines]
+
+    def reset(self):
+        """Forgets what was logged: waits out the log buffer's flush interval, then empties the file."""
+        time.sleep(0.5)
+        os.truncate(self.log_path, 0)
+        self.offset = 0
+        self.lines = []
+
+    def stop(self):
+        self.process.stop()
+        self.process.remove_log()
+        subprocess.run(["rm", "-rf", self.directory], check=False)
+
+
+def sink_binaries():
+    """The Swift relays to run: RELAY_SINK_BINARIES=`name=path,…` (e.g. before=…,after=… for a side-by-side
+    comparison in one run), else the release build as `relay`."""
+    text = os.environ.get("RELAY_SINK_BINARIES", "").strip()
+    if not text:
+        return [("relay", BINARY)]
+    binaries = []
+    for item in text.split(","):
+        name, _, path = item.partition("=")
+        if not name or not path or not os.access(path, os.X_OK):
+            fail(f"RELAY_SINK_BINARIES: {item!r} is not name=<executable path>")
+        binaries.append((name.strip(), path.strip()))
+    return binaries
+
+
+def run_wrk(sink, body, seconds, connections):
+    """wrk -t2 against the sink with the relay's request (same method, path, headers and a body the rule makes)."""
+    script = os.path.join(sink.directory, "sink.lua")
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json",
+               "Accept": "application/json", "User-Agent": "affonso-relay/0.1.0"}
+    with open(script, "w") as file:
+        file.write("wrk.method = \"POST\"\n")
+        file.write(f"wrk.body = {json.dumps(body)}\n")
+        for name, value in headers.items():
+            file.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
+    arguments = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
+                 sink.url + "/v1/events"]
+    output = subprocess.run(arguments, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rate = next((float(line.split()[1]) for line in output.splitlines() if line.startswith("Requests/sec")), None)
+    if rate is None or "Non-2xx" in output:
+        fail(f"wrk failed or saw non-2xx answers:\n{output}")
+    latency = next((line.split()[1:3] for line in output.splitlines() if line.strip().startswith("Latency")), ["?"])
+    return rate, " ".join(latency), output
+
+
+class Profiler:
+    """`perf record -g` attached to a process while it runs (RELAY_SINK_PERF=<output file>, Swift relays only)."""
+
+    def __init__(self, pid, output):
+        self.process = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", output, "-p", str(pid)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def callgrind_wrapper(output):
+    """valgrind's callgrind around the relay, instrumentation off until `callgrind_window` turns it on."""
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={output}"]
+
+
+def callgrind_window(sink, relay, start, records):
+    """Counts instructions while the relay delivers events `start` … `records` (start-up and the group join
+    left out), then writes the profile."""
+    wait_accepted(sink, relay, start, stall_seconds=300)
+    subprocess.run(["callgrind_control", "-i", "on", str(relay.pid)], check=True, capture_output=True)
+    counted_from = sink.accepted()
+    wait_accepted(sink, relay, records, stall_seconds=300)
+    counted = sink.accepted() - counted_from
+    subprocess.run(["callgrind_control", "-d", str(relay.pid)], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-i", "off", str(relay.pid)], check=True, capture_output=True)
+    return counted
+
+
+def sink():
+    """The headline benchmark (scripts/bench.d/05-relay-sink): nginx as the API, wrk for the loopback ceiling of
+    the same request, then each Swift relay of RELAY_SINK_BINARIES and the Python relay on the same topic, broker and
+    sink. Env: RELAY_SINK_RECORDS (200,000), RELAY_SINK_ROUNDS (1), RELAY_SINK_WRK_SECONDS (10),
+    RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path),
+    RELAY_SINK_CALLGRIND (a callgrind.out path: the Swift relays run under valgrind, instructions counted from the
+    1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0)."""
+    records = env_int("RELAY_SINK_RECORDS", SINK_RECORDS_DEFAULT)
+    rounds = env_int("RELAY_SINK_ROUNDS", 1)
+    wrk_seconds = env_int("RELAY_SINK_WRK_SECONDS", 10)
+    workers = env_int("RELAY_SINK_NGINX_WORKERS", 1)
+    with_python = env_int("RELAY_SINK_PYTHON", 1) != 0
+    perf_output = os.environ.get("RELAY_SINK_PERF", "").strip()
+    callgrind_output = os.environ.get("RELAY_SINK_CALLGRIND", "").strip()
+    binaries = sink_binaries()
+    run = f"{int(time.time())}{random.randrange(1000):03d}"
+    topic = f"bench.sink.{run}.orders"
+    template = order_template()
+    sink = NginxSink(workers)
+    results = []  # (name, events/s, CPU µs per event, peak RSS MB, sink CPU µs per event, window s)
+    try:
+        key, value = order_record(template, run, 0)
+        # wrk sends the body the rule makes of a record (the relay's body; nginx ignores it).
+        body = json.dumps({"event_name": "order_paid", "event_type": "conversion", "customer_id": key,
+                           "sale_amount": 10.0, "sale_amount_currency": "EUR",
+                           "external_event_id": f"evt_{run}_0000000"}, separators=(",", ":"))
+        say(f"sink: nginx ({workers} worker{'s' if workers != 1 else ''}) at {sink.url}, answering POST /v1/events "
+            f"with 200 and a {len(SINK_ENVELOPE)}-byte success envelope")
+        say(f"sink: wrk -t2 -c{MAX_IN_FLIGHT} -d{wrk_seconds}s, the relay's request ({len(body)}-byte body); "
+            f"load average {load_average()}")
+        wrk_rate, wrk_latency, _ = run_wrk(sink, body, wrk_seconds, MAX_IN_FLIGHT)
+        say(f"sink: wrk → nginx: {wrk_rate:,.0f} requests/s, latency avg/stdev {wrk_latency}")
+        sink.reset()
+
+        create_topic(topic, partitions=SINK_PARTITIONS)
+        producer = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "linger.ms": 20,
+                             "batch.size": 1000000, "queue.buffering.max.messages": 1000000, "acks": "all",
+                             "log_level": 4})
+        start = time.monotonic()
+        for sequence in range(records):
+            key, value = order_record(template, run, sequence)
+            while True:
+                try:
+                    producer.produce(topic, key=key.encode(), value=value.encode())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            if sequence % 10000 == 0:
+                producer.poll(0)
+        if producer.flush(120):
+            fail(f"records were not delivered to {topic}")
+        say(f"sink: produced {records} order.paid records ({len(value)} bytes of JSON each, keyed by "
+            f"{SINK_CUSTOMERS} customers) to {topic} ({SINK_PARTITIONS} partitions) in "
+            f"{time.monotonic() - start:.1f} s")
+
+        names = [name for name, _ in binaries] + (["python"] if with_python else [])
+        paths = dict(binaries)
+        for round_number in range(1, rounds + 1):
+            for name in names:
+                group = f"bench.sink.{run}.{name}.{round_number}"
+                sink_cpu = sink.worker_cpu_seconds()
+                profiler = None
+                if name == "python":
+                    relay = start_python_relay(topic, group, sink, records, mapping="order")
+                else:
+                    config = relay_config(f"{run}.{name}.{round_number}", topic, group, sink, rules=SINK_RULES,
+                                          retry_prefix="bench.sink")
+                    wrapper = callgrind_wrapper(f"{callgrind_output}.{name}.{round_number}") if callgrind_output else ()
+                    relay = start_swift_relay(config, name=name, binary=paths[name], wrapper=wrapper)
+                    if perf_output:
+                        profiler = Profiler(relay.pid, f"{perf_output}.{name}.{round_number}")
+                if callgrind_output and name != "python":
+                    counted = callgrind_window(sink, relay, min(1000, records // 10), records)
+                    say(f"sink: callgrind counted {name}'s instructions over {counted} events into "
+                        f"{callgrind_output}.{name}.{round_number}")
+                wait_accepted(sink, relay, records)
+                used, peak = relay.cpu_seconds(), relay.peak_rss_mb()
+                if profiler:
+                    profiler.stop()
+                relay.stop()
+                relay.remove_log()
+                time.sleep(0.3)  # the access log's flush interval
+                stats = sink.stats()
+                rate, window = delivery_rate(sink.times())
+                sink_used = sink.worker_cpu_seconds() - sink_cpu
+                bad = {status: count for status, count in stats["by_status"].items() if status != "200"}
+                results.append((name, rate, used / records * 1e6, peak, sink_used / records * 1e6))
+                say(f"sink: round {round_number} {name:8}: {records} events in {window:.2f} s = {rate:,.0f} events/s; "
+                    f"CPU {used:.1f} s = {used / records * 1e6:.1f} µs/event (user+system, whole process); peak RSS "
+                    f"{peak:.0f} MB; nginx CPU {sink_used / records * 1e6:.1f} µs/event; {stats['requests']} requests"
+                    f"{f', non-200 {bad}' if bad else ''}; load average {load_average()}")
+                sink.reset()
+
+        def median(name, column):
+            return statistics.median(row[column] for row in results if row[0] == name)
+
+        print("relay-bench: sink: summary (medians over rounds)")
+        print(f"  {'':10} {'events/s':>10} {'CPU µs/event':>13} {'peak RSS MB':>12} {'÷ python':>9} {'÷ wrk':>7}")
+        print(f"  {'wrk':10} {wrk_rate:>10,.0f} {'':>13} {'':>12} {'':>9} {1:>7.2f}")
+        for name in names:
+            rate = median(name, 1)
+            versus_python = f"{rate / median('python', 1):.2f}" if with_python else "-"
+            print(f"  {name:10} {rate:>10,.0f} {median(name, 2):>13.1f} {median(name, 3):>12.0f} "
+                  f"{versus_python:>9} {rate / wrk_rate:>7.3f}")
+        for name, _ in binaries:
+            print(f"RESULT sink_{name}_events_per_second={median(name, 1):.0f} (target >= 5x python, >= 30% of wrk)")
+            print(f"RESULT sink_{name}_cpu_us_per_event={median(name, 2):.1f} (target <= 20)")
+            print(f"RESULT sink_{name}_peak_rss_mb={median(name, 3):.0f} (target <= 64)")
+            if with_python:
+                print(f"RESULT sink_{name}_python_ratio={median(name, 1) / median('python', 1):.2f}")
+                print(f"RESULT sink_{name}_python_cpu_ratio={median(name, 2) / median('python', 2):.2f}")
+            print(f"RESULT sink_{name}_wrk_ratio={median(name, 1) / wrk_rate:.3f}")
+        if with_python:
+            print(f"RESULT sink_python_events_per_second={median('python', 1):.0f}")
+            print(f"RESULT sink_python_cpu_us_per_event={median('python', 2):.1f}")
+            print(f"RESULT sink_python_peak_rss_mb={median('python', 3):.0f}")
+        print(f"RESULT sink_wrk_requests_per_second={wrk_rate:.0f}")
+    finally:
+        sink.stop()
+
+
+def client_sink():
+    """AffonsoClient alone against the nginx sink (no Kafka, no relay): `AffonsoBench client` at concurrency 64 for
+    RELAY_SINK_CLIENT_SECONDS (5) after a 1 s warm-up, for each binary of RELAY_SINK_CLIENTS (`name=path,…`;
+    default .build/release/AffonsoBench), RELAY_SINK_ROUNDS (2) rounds alternating: requests/s and the process's
+    CPU per request (an upper bound: the warm-up's requests are not counted)."""
+    seconds = env_int("RELAY_SINK_CLIENT_SECONDS", 5)
+    rounds = env_int("RELAY_SINK_ROUNDS", 2)
+    text = os.environ.get("RELAY_SINK_CLIENTS", "").strip()
+    clients = ([tuple(item.split("=", 1)) for item in text.split(",")] if text
+               else [("client", os.path.join(ROOT, ".build", "release", "AffonsoBench"))])
+    sink = NginxSink(env_int("RELAY_SINK_NGINX_WORKERS", 1))
+    try:
+        for round_number in range(1, rounds + 1):
+            for name, path in clients:
+                output = subprocess.run(["/usr/bin/time", "-f", "CPU %U %S", path, "client", "--url", sink.url,
+                                         "--concurrency", str(MAX_IN_FLIGHT), "--duration", str(seconds),
+                                         "--warmup", "1"], capture_output=True, text=True, timeout=seconds + 60)
+                values = dict(line.split(" ", 1) for line in output.stdout.strip().splitlines() if " " in line)
+                if "client_rps" not in values:
+                    fail(f"{name}: AffonsoBench client failed:\n{output.stdout}\n{output.stderr}")
+                cpu = sum(float(x) for x in output.stderr.strip().splitlines()[-1].split()[1:])
+                requests = int(values["client_requests"])
+                say(f"client-sink: round {round_number} {name:8}: {values['client_rps']} requests/s, failed "
+                    f"{values['client_failed']}; CPU {cpu:.1f} s = {cpu / requests * 1e6:.1f} µs/request (upper "
+                    f"bound); load average {load_average()}")
+                print(f"RESULT client_sink_{name}_requests_per_second={values['client_rps']} (round {round_number})")
+                sink.reset()
+    finally:
+        sink.stop()
+
+
 COMMANDS = {"throughput": throughput, "latency": latency, "rate-limit": rate_limit, "compare": compare,
-            "large-records": large_records}
+            "large-records": large_records, "sink": sink,
+            "client-sink": client_sink}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:

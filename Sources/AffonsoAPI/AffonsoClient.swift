@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -10,8 +9,10 @@ import Synchronization
 /// Sends events to Affonso's `POST /v1/events` and maps every response or transport failure to exactly one
 /// ``AffonsoOutcome``.
 ///
-/// - One connection pool sized to ``AffonsoClientConfiguration/maximumConnections`` (the relay's
-///   `max_in_flight`), keep-alive, connect and total timeouts, TLS certificate verification on, redirects off.
+/// - HTTP/1.1 over ``HTTP1Transport``: one keep-alive connection pool sized to
+///   ``AffonsoClientConfiguration/maximumConnections`` (the relay's `max_in_flight`), the request head encoded
+///   once, one write per request, connect and total timeouts, TLS certificate verification on, redirects not
+///   followed (a 3xx is classified like any other status).
 /// - Headers: `Authorization: Bearer <key>`, `Content-Type: application/json`,
 ///   `User-Agent: affonso-relay/<version>`. The key never appears in errors, descriptions or logs.
 /// - Every send first takes a slot from ``rateLimiter`` (shared by all senders); responses feed its header
@@ -32,7 +33,7 @@ public final class AffonsoClient: Sendable {
     /// The full URL events are posted to (`<base_url>/v1/events`).
     public let endpoint: String
 
-    private let httpClient: HTTPClient
+    private let transport: HTTP1Transport
     private let logger: Logger
     /// Told every key the client reads (at start and after each re-read of the key file), before it is used.
     let keyObserver: @Sendable (String) -> Void
@@ -74,23 +75,26 @@ public final class AffonsoClient: Sendable {
             fleet: configuration.rateLimitScope == .fleet ? FleetRateShare.Configuration() : nil
         )
 
-        var httpConfiguration = HTTPClient.Configuration(
-            tlsConfiguration: nil,  // the default: full certificate verification against the system roots
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
-            connectionPool: .init(
-                idleTimeout: .seconds(60),
-                concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections
-            ),
-            decompression: .disabled
-        )
-        httpConfiguration.httpVersion = .automatic
-        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+        do {
+            self.transport = try HTTP1Transport(
+                url: endpoint,
+                maximumConnections: configuration.maximumConnections,
+                connectTimeout: configuration.connectTimeout,
+                userAgent: configuration.userAgent,
+                maximumResponseBytes: configuration.maximumResponseBytes
+            )
+        } catch {
+            throw AffonsoError(
+                code: .invalidConfiguration,
+                message: "cannot use affonso.base_url '\(configuration.baseURL)': \(error)",
+                underlying: error
+            )
+        }
     }
 
     /// Closes every connection. In-flight sends fail with class `connection`.
     public func shutdown() async throws {
-        try await httpClient.shutdown()
+        transport.shutdown()
     }
 
     // MARK: - Send
@@ -186,26 +190,18 @@ public final class AffonsoClient: Sendable {
         apiKey: String,
         externalEventID: String?
     ) async throws(CancellationError) -> AffonsoOutcome {
-        var request = HTTPClientRequest(url: endpoint)
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: configuration.userAgent)
-        request.body = .bytes(ByteBuffer(bytes: body))
-
         let status: Int
         let headers: HTTPHeaders
         let responseBody: ByteBuffer
         do {
-            let response = try await httpClient.execute(
-                request,
-                deadline: .now() + TimeAmount(configuration.timeout),
-                logger: nil
+            let response = try await transport.post(
+                body: body,
+                apiKey: apiKey,
+                deadline: .now() + TimeAmount(configuration.timeout)
             )
-            status = Int(response.status.code)
+            status = response.status
             headers = response.headers
-            responseBody = try await Self.collect(response.body, upTo: configuration.maximumResponseBytes)
+            responseBody = response.body
         } catch {
             if Task.isCancelled { throw CancellationError() }
             let failure = transportError(error)
@@ -244,15 +240,6 @@ public final class AffonsoClient: Sendable {
         return outcome
     }
 
-    private static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int) async throws -> ByteBuffer {
-        var collected = ByteBuffer()
-        for try await var chunk in body where collected.readableBytes < limit {
-            let take = min(chunk.readableBytes, limit - collected.readableBytes)
-            if let slice = chunk.readSlice(length: take) { collected.writeImmutableBuffer(slice) }
-        }
-        return collected
-    }
-
     // MARK: - Rate-limit headers
 
     private func observeRateLimitHeaders(_ headers: HTTPHeaders) {
@@ -285,9 +272,9 @@ public final class AffonsoClient: Sendable {
 
     private func transportError(_ error: any Error) -> AffonsoError {
         let timeoutText = "\(configuration.timeout)"
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout:
+        if let error = error as? HTTP1TransportError {
+            switch error.code {
+            case .timeout:
                 return AffonsoError(
                     code: .timeout,
                     message: "no complete response from \(endpoint) within affonso.timeout (\(timeoutText)); "
@@ -295,7 +282,7 @@ public final class AffonsoClient: Sendable {
                         + "external_event_id",
                     underlying: error
                 )
-            case .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout:
+            case .connectTimeout:
                 return AffonsoError(
                     code: .connection,
                     message: "could not connect to \(endpoint) within \(configuration.connectTimeout) (\(error)); "
