@@ -87,4 +87,17 @@ struct DeployPolicyTests {
         let patches = kustomization["patches"] as? [[String: Any]] ?? []
         #expect(patches.contains { $0["path"] as? String == "networkpolicy-patch.yaml" })
     }
+
+    @Test("the production overlay pins the image by digest")
+    func imageByDigest() throws {
+        let kustomization = try Self.manifest("overlays/production/kustomization.yaml")
+        let images = try #require(kustomization["images"] as? [[String: Any]])
+        // The base names the image (kustomization `images:` newName); the overlay pins that name by digest.
+        let base = try #require(try Self.manifest("base/kustomization.yaml")["images"] as? [[String: Any]])
+        let name = try #require(base.first?["newName"] as? String)
+        let image = try #require(images.first { $0["name"] as? String == name }, "no digest for \(name)")
+        let digest = try #require(image["digest"] as? String)
+        #expect(digest.hasPrefix("sha256:") && digest.count == 71, "a sha256 digest, got \(digest)")
+        #expect(image["newTag"] == nil, "a digest, not a tag")
+    }
 }
