@@ -921,6 +921,30 @@ def callgrind_window(sink, relay, start, records):
     return counted
 
 
+def wait_sampling(sink, relay, records):
+    """`wait_accepted`, reading the relay's CPU seconds and VmHWM on every poll: the Python relay exits by itself
+    after its last acknowledgement, so /proc may be gone when the wait ends (the last reading before the exit
+    then stands, missing at most the last 0.1 s of its CPU)."""
+    used = peak = float("nan")
+    last, last_change = -1, time.monotonic()
+    while True:
+        cpu, hwm = relay.cpu_seconds(), relay.peak_rss_mb()
+        used = cpu if cpu == cpu else used
+        peak = hwm if hwm == hwm else peak
+        accepted = sink.accepted()
+        if accepted >= records:
+            cpu, hwm = relay.cpu_seconds(), relay.peak_rss_mb()
+            return (cpu if cpu == cpu else used), (hwm if hwm == hwm else peak)
+        if accepted != last:
+            last, last_change = accepted, time.monotonic()
+        if relay.process.poll() not in (None, 0):
+            fail(f"{relay.name} exited with {relay.process.returncode} after {accepted} of {records} events:\n"
+                 f"{relay.tail()}")
+        if time.monotonic() - last_change > 60:
+            fail(f"{relay.name}: no progress for 60 s at {accepted} of {records} events:\n{relay.tail()}")
+        time.sleep(0.1)
+
+
 def sink():
     """The headline benchmark (scripts/bench.d/05-relay-sink): nginx as the API, wrk for the loopback ceiling of
     the same request, then each Swift relay of RELAY_SINK_BINARIES and the Python relay on the same topic, broker and
@@ -996,8 +1020,7 @@ def sink():
                     counted = callgrind_window(sink, relay, min(1000, records // 10), records)
                     say(f"sink: callgrind counted {name}'s instructions over {counted} events into "
                         f"{callgrind_output}.{name}.{round_number}")
-                wait_accepted(sink, relay, records)
-                used, peak = relay.cpu_seconds(), relay.peak_rss_mb()
+                used, peak = wait_sampling(sink, relay, records)
                 if profiler:
                     profiler.stop()
                 relay.stop()
