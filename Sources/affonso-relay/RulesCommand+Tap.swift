@@ -1,5 +1,4 @@
 import ArgumentParser
-import CEL
 import Foundation
 import KafkaClient
 import Logging
@@ -61,27 +60,9 @@ extension RulesCommand {
                 idleTimeout: .milliseconds(Int64((idle * 1000).rounded())),
                 logger: logger
             ) { message in
-                let outcome = ruleSet.apply(Self.sourceRecord(message))
+                let outcome = ruleSet.apply(DeadLetterReader.sourceRecord(message))
                 output.write(Data(ApplyLine.line(for: outcome) + [0x0A]))
             }
-        }
-
-        /// The record as the relay's pipeline sees it (relay headers left out).
-        static func sourceRecord(_ message: KafkaConsumerMessage) -> SourceRecord {
-            SourceRecord(
-                topic: message.topic,
-                partition: message.partition,
-                offset: message.offset,
-                key: message.key,
-                value: message.value,
-                headers: message.headers.compactMap { header in
-                    guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
-                        return nil
-                    }
-                    return SourceRecord.Header(name: header.key, value: value)
-                },
-                timestamp: message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
-            )
         }
     }
 }
