@@ -62,7 +62,8 @@ struct TapCommandTests {
         // The same records through `rules apply` give the same lines (its error names the input line, not the
         // record, so the decode error is compared by class).
         let input = Self.values.enumerated().map { index, value in
-            let member = index == 2 ? "\"value_base64\": \"\(Data(value.utf8).base64EncodedString())\"" : "\"value\": \(value)"
+            let member =
+                index == 2 ? "\"value_base64\": \"\(Data(value.utf8).base64EncodedString())\"" : "\"value\": \(value)"
             return "{\(member), \"key\": \"k\(index)\", \"partition\": 0, \"offset\": \(index)}"
         }.joined(separator: "\n")
         let applied = try runRelay(["rules", "apply", "--config", config, "--topic", "t"], input: input + "\n")
