@@ -108,6 +108,9 @@ public enum DeadLetterReader {
         configuration.properties = properties
         configuration.autoCommitInterval = nil
         configuration.autoOffsetReset = start
+        // Nobody else joins a throwaway group, but a member the broker has not yet dropped (a reader killed, or a
+        // close the broker missed) holds up the next join of the same group until its session times out.
+        configuration.sessionTimeout = .seconds(10)
         // The reader keeps every record it returns: a byte budget would stop it part-way, and the idle timeout
         // would then end the read early without a word.
         configuration.maximumBufferedBytes = .max

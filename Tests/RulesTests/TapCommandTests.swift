@@ -83,13 +83,19 @@ struct TapCommandTests {
         configuration.autoOffsetReset = .earliest
         configuration.autoCommitInterval = nil
         let consumer = try KafkaConsumer(configuration: configuration, logger: Logger(label: "tap-test"))
-        let committed = try await withThrowingTaskGroup(of: Int64?.self) { tasks in
+        // A fourth record: had the tap committed (offset 3), the group would start there; it must start at 0.
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: Logger(label: "tap-test"))
+        _ = try await producer.send(topic: "t", key: nil, value: Array(#"{"kind":"other"}"#.utf8))
+        await producer.close()
+        let first = try await withThrowingTaskGroup(of: Int64?.self) { tasks in
             tasks.addTask {
                 for try await message in consumer.messages { return message.offset }
                 return nil
             }
             tasks.addTask {
-                try? await Task.sleep(for: .seconds(5))
+                try? await Task.sleep(for: .seconds(60))
                 await consumer.close()
                 return nil
             }
@@ -99,8 +105,7 @@ struct TapCommandTests {
         }
         await consumer.close()
         await cluster.close()
-        // Any commit would be an offset past 0 (the next record to read): this consumer would start there or get nothing.
-        #expect(committed == 0, "the tap's group committed offsets: the next consumer started at \(committed ?? -1)")
+        #expect(first == 0, "the tap's group committed offsets: the next consumer started at \(first ?? -1)")
     }
 
     @Test("--limit stops after that many records; bad flags exit 2 with one line")
