@@ -108,6 +108,29 @@ struct TapCommandTests {
         #expect(first == 0, "the tap's group committed offsets: the next consumer started at \(first ?? -1)")
     }
 
+    @Test("--from end prints only records produced after the tap joined")
+    func fromEnd() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cluster, config) = try await setUp(directory)
+        let tap = Task.detached {
+            try runRelay(
+                ["rules", "tap", "--config", config, "--topic", "t", "--from", "end", "--idle", "3"], environment: [:])
+        }
+        // The tap waits up to 15 s for its first record; the group joins well within the first 6.
+        try await Task.sleep(for: .seconds(6))
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: Logger(label: "tap-test"))
+        _ = try await producer.send(topic: "t", key: nil, value: Array(#"{"kind":"other"}"#.utf8))
+        await producer.close()
+        let result = await tap.result
+        await cluster.close()
+        let run = try result.get()
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "{\"skipped\":true}\n")
+    }
+
     @Test("--limit stops after that many records; bad flags exit 2 with one line")
     func limitAndBadFlags() async throws {
         let directory = temporaryDirectory()
