@@ -26,7 +26,8 @@ extension RulesCommand {
         var limit: Int = 10
         @Option(name: .long, help: "Stop after this many seconds without a record.")
         var idle: Double = 5
-        @Option(name: .long, help: "start: the oldest records still in the topic; end: only records produced from now on.")
+        @Option(
+            name: .long, help: "start: the oldest records still in the topic; end: only records produced from now on.")
         var from: Start = .start
 
         enum Start: String, ExpressibleByArgument, CaseIterable {
