@@ -115,19 +115,27 @@ struct TapCommandTests {
         let (cluster, config) = try await setUp(directory)
         let tap = Task.detached {
             try runRelay(
-                ["rules", "tap", "--config", config, "--topic", "t", "--from", "end", "--idle", "3"], environment: [:])
+                ["rules", "tap", "--config", config, "--topic", "t", "--from", "end", "--limit", "1", "--idle", "30"],
+                environment: [:])
         }
-        // The tap waits up to 15 s for its first record; the group joins well within the first 6.
-        try await Task.sleep(for: .seconds(6))
+        // However long the tap takes to join: a new record every second until it has printed one and exited.
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
             logger: Logger(label: "tap-test"))
-        _ = try await producer.send(topic: "t", key: nil, value: Array(#"{"kind":"other"}"#.utf8))
-        await producer.close()
+        let producing = Task {
+            for _ in 0..<45 where !Task.isCancelled {
+                _ = try? await producer.send(topic: "t", key: nil, value: Array(#"{"kind":"other"}"#.utf8))
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
         let result = await tap.result
+        producing.cancel()
+        _ = await producing.value
+        await producer.close()
         await cluster.close()
         let run = try result.get()
         #expect(run.status == 0, "\(run.standardError)")
+        // One of the records produced after it joined, not the event record that was there before.
         #expect(run.standardOutput == "{\"skipped\":true}\n")
     }
 
