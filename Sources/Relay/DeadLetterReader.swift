@@ -1,6 +1,8 @@
+import CEL
 import Foundation
 import KafkaClient
 import Logging
+import Rules
 import Synchronization
 
 // MARK: - DeadLetterReader
@@ -63,19 +65,57 @@ public enum DeadLetterReader {
         idleTimeout: Duration = .seconds(3),
         logger: Logger
     ) async throws -> [KafkaConsumerMessage] {
+        var messages: [KafkaConsumerMessage] = []
+        try await forEachRecord(
+            topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit,
+            joinTimeout: joinTimeout, idleTimeout: idleTimeout, logger: logger
+        ) { messages.append($0) }
+        return messages.sorted {
+            ($0.topic, $0.partition, $0.offset) < ($1.topic, $1.partition, $1.offset)
+        }
+    }
+
+    /// A consumer group name used once (`affonso-relay.reader.<random>`).
+    public static func throwawayGroupID() -> String {
+        "affonso-relay.reader.\(UInt64.random(in: 0...UInt64.max))"
+    }
+
+    /// Reads a topic with a throwaway group that commits nothing, handing each record to `body` as it arrives
+    /// (`rules tap`), until `limit` records, or no record arrived for `idleTimeout` (or none at all within
+    /// `joinTimeout`).
+    /// - Parameters:
+    ///   - groupID: the group (default: a new ``throwawayGroupID()``); it never commits.
+    ///   - start: where a group without offsets starts: `.earliest` (the log's start) or `.latest` (records
+    ///     produced from now on).
+    public static func forEachRecord(
+        topic: String,
+        bootstrapServers: [String],
+        properties: [String: String],
+        groupID: String = throwawayGroupID(),
+        start: KafkaConsumerConfiguration.AutoOffsetReset = .earliest,
+        limit: Int = .max,
+        joinTimeout: Duration = .seconds(15),
+        idleTimeout: Duration = .seconds(3),
+        logger: Logger,
+        _ body: (KafkaConsumerMessage) throws -> Void
+    ) async throws {
+        guard limit > 0 else { return }
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: bootstrapServers,
-            groupID: "affonso-relay.reader.\(UInt64.random(in: 0...UInt64.max))",
+            groupID: groupID,
             topics: [topic]
         )
         configuration.properties = properties
         configuration.autoCommitInterval = nil
-        configuration.autoOffsetReset = .earliest
+        configuration.autoOffsetReset = start
+        // Nobody else joins a throwaway group, but a member the broker has not yet dropped (a reader killed, or a
+        // close the broker missed) holds up the next join of the same group until its session times out.
+        configuration.sessionTimeout = .seconds(10)
         // The reader keeps every record it returns: a byte budget would stop it part-way, and the idle timeout
         // would then end the read early without a word.
         configuration.maximumBufferedBytes = .max
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        var messages: [KafkaConsumerMessage] = []
+        var count = 0
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let lastSeen = LastSeen(ContinuousClock.now + joinTimeout - idleTimeout)
@@ -87,16 +127,37 @@ public enum DeadLetterReader {
                 }
                 for try await message in consumer.messages {
                     lastSeen.touch()
-                    messages.append(message)
-                    if messages.count >= limit { break }
+                    count += 1
+                    try body(message)
+                    if count >= limit { break }
                 }
                 group.cancelAll()
             }
-        } catch is CancellationError {}
-        await consumer.close()
-        return messages.sorted {
-            ($0.topic, $0.partition, $0.offset) < ($1.topic, $1.partition, $1.offset)
+        } catch is CancellationError {
+        } catch {
+            await consumer.close()
+            throw error
         }
+        await consumer.close()
+    }
+
+    /// A record read from a source topic as the rules see it (`rules tap`): its own coordinates, key, value,
+    /// headers (relay headers left out, as the pipeline does) and timestamp.
+    public static func sourceRecord(_ message: KafkaConsumerMessage) -> SourceRecord {
+        SourceRecord(
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers.compactMap { header in
+                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
+                    return nil
+                }
+                return SourceRecord.Header(name: header.key, value: value)
+            },
+            timestamp: message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
+        )
     }
 
     private final class LastSeen: Sendable {

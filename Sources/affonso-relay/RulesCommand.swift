@@ -11,12 +11,12 @@ import Glibc
 import Darwin
 #endif
 
-/// `affonso-relay rules check|test|apply` (docs/rules.md).
+/// `affonso-relay rules check|test|apply|tap` (docs/rules.md).
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Check, test and try topic rules.",
-        subcommands: [Check.self, Test.self, Apply.self]
+        subcommands: [Check.self, Test.self, Apply.self, Tap.self]
     )
 
     struct ConfigOption: ParsableArguments {

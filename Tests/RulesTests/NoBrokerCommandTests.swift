@@ -9,8 +9,10 @@ import Testing
 )
 struct NoBrokerCommandTests {
     @Test(
-        "topics ensure, dlq inspect and dlq replay fail within the 10 s wait, naming the address",
-        arguments: [["topics", "ensure"], ["dlq", "inspect"], ["dlq", "replay", "--dry-run"]])
+        "topics ensure, dlq inspect, dlq replay and rules tap fail within the 10 s wait, naming the address",
+        arguments: [
+            ["topics", "ensure"], ["dlq", "inspect"], ["dlq", "replay", "--dry-run"], ["rules", "tap", "--topic", "t"],
+        ])
     func noBroker(command: [String]) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "no-broker-\(UInt64.random(in: 0...UInt64.max))")
