@@ -89,7 +89,7 @@ struct BadConfigCommandTests {
     }
 
     @Test("exit 2 with one line naming the place and the problem", arguments: cases)
-    func badConfiguration(item: Case, command: [String]) throws {
+    func badConfiguration(item: Case, command: [String]) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "bad-config-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -100,7 +100,7 @@ struct BadConfigCommandTests {
             yaml += (yaml.contains("affonso:") ? "" : "affonso: {api_key: k}\n") + Self.rules
         }
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try runRelay(command + ["--config", config])
+        let result = try await runRelay(command + ["--config", config])
         #expect(result.status == 2, "\(command) exited \(result.status): \(result.standardError)")
         let lines = result.standardError.split(separator: "\n")
         #expect(lines.count == 1, "\(command): expected one line, got: \(result.standardError)")
@@ -113,16 +113,16 @@ struct BadConfigCommandTests {
     }
 
     @Test("a missing file is one line, exit 2, for every command", arguments: commands)
-    func missingFile(command: [String]) throws {
-        let result = try runRelay(command + ["--config", "/nonexistent/relay.yaml"])
+    func missingFile(command: [String]) async throws {
+        let result = try await runRelay(command + ["--config", "/nonexistent/relay.yaml"])
         #expect(result.status == 2)
         #expect(
             result.standardError == "/nonexistent/relay.yaml: cannot read the configuration file (does it exist?)\n")
     }
 
     @Test("config check accepts the shipped example and prints OK")
-    func configCheckOK() throws {
-        let result = try runRelay(
+    func configCheckOK() async throws {
+        let result = try await runRelay(
             ["config", "check", "--config", "examples/relay.yaml"], environment: ["AFFONSO_API_KEY": "sk_test_1"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.hasSuffix("examples/relay.yaml: OK (5 rules, 0 client properties)\n"))
@@ -130,15 +130,15 @@ struct BadConfigCommandTests {
     }
 
     @Test("config check requires what run requires: the variables and the API key")
-    func configCheckNeedsTheEnvironment() throws {
-        let result = try runRelay(["config", "check", "--config", "examples/relay.yaml"], environment: [:])
+    func configCheckNeedsTheEnvironment() async throws {
+        let result = try await runRelay(["config", "check", "--config", "examples/relay.yaml"], environment: [:])
         #expect(result.status == 2)
         #expect(result.standardError.contains("environment variable 'AFFONSO_API_KEY' is not set"))
     }
 
     @Test("--version names the relay and librdkafka")
-    func version() throws {
-        let result = try runRelay(["--version"])
+    func version() async throws {
+        let result = try await runRelay(["--version"])
         #expect(result.status == 0)
         #expect(result.standardOutput.hasPrefix("affonso-relay 0.1.0 (librdkafka 2."))
     }
@@ -152,7 +152,34 @@ struct RelayRun {
 
 /// Runs the built binary from the repository root; `environment` replaces the relay's variables (PATH and
 /// LD_LIBRARY_PATH are kept).
-func runRelay(_ arguments: [String], environment: [String: String]? = nil, input: String = "") throws -> RelayRun {
+/// Runs the built binary and waits for it on a thread of its own: a test waiting for a process must not hold one
+/// of the few threads of Swift's cooperative pool (on a 2-core machine, tests blocked that way starved other tests'
+/// timers and servers, which then failed by timing).
+func runRelay(
+    _ arguments: [String], environment: [String: String]? = nil, input: String = ""
+) async throws -> RelayRun {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(
+                with: Result { try runRelaySynchronously(arguments, environment: environment, input: input) })
+        }
+    }
+}
+
+/// ``runRelay(_:environment:input:)`` as a `Result`, for tests that clean up before they check.
+func relayResult(
+    _ arguments: [String], environment: [String: String]? = nil, input: String = ""
+) async -> Result<RelayRun, any Error> {
+    do {
+        return .success(try await runRelay(arguments, environment: environment, input: input))
+    } catch {
+        return .failure(error)
+    }
+}
+
+private func runRelaySynchronously(
+    _ arguments: [String], environment: [String: String]?, input: String
+) throws -> RelayRun {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: relayBinary)
     process.arguments = arguments

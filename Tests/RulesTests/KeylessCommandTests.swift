@@ -24,12 +24,12 @@ struct KeylessCommandTests {
         logging: {level: error}
         rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let inspected = Result { try runRelay(["dlq", "inspect", "--config", config], environment: [:]) }
+        let inspected = await relayResult(["dlq", "inspect", "--config", config], environment: [:])
         await cluster.close()
         let result = try inspected.get()
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput == "0 dead letters\n")
-        let replay = try runRelay(["dlq", "replay", "--config", config, "--dry-run"], environment: [:])
+        let replay = try await runRelay(["dlq", "replay", "--config", config, "--dry-run"], environment: [:])
         #expect(replay.status == 2)
         #expect(replay.standardError.contains("environment variable 'AFFONSO_API_KEY' is not set"))
     }

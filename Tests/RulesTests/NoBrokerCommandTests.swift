@@ -13,7 +13,7 @@ struct NoBrokerCommandTests {
         arguments: [
             ["topics", "ensure"], ["dlq", "inspect"], ["dlq", "replay", "--dry-run"], ["rules", "tap", "--topic", "t"],
         ])
-    func noBroker(command: [String]) throws {
+    func noBroker(command: [String]) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "no-broker-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -27,7 +27,7 @@ struct NoBrokerCommandTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try runRelay(command + ["--config", config], environment: [:])
+        let result = try await runRelay(command + ["--config", config], environment: [:])
         let elapsed = clock.now - start
         #expect(result.status == 1)
         #expect(elapsed < .seconds(20), "took \(elapsed)")

@@ -21,36 +21,17 @@ struct RulesCommandTests {
         var standardError: String
     }
 
-    func run(_ arguments: [String], input: String = "") throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: relayBinary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: output, as: UTF8.self),
-            standardError: String(decoding: errors, as: UTF8.self)
-        )
+    func run(_ arguments: [String], input: String = "") async throws -> Run {
+        let run = try await runRelay(arguments, input: input)
+        return Run(status: run.status, standardOutput: run.standardOutput, standardError: run.standardError)
     }
 
     @Test(
         "bad flags exit 2 with one line naming the flag",
         arguments: [["rules", "check"], ["rules", "test", "--config"], ["sandbox", "--latency", "5parsecs"]]
     )
-    func badFlags(arguments: [String]) throws {
-        let result = try run(arguments)
+    func badFlags(arguments: [String]) async throws {
+        let result = try await run(arguments)
         #expect(result.status == 2)
         let lines = result.standardError.split(separator: "\n")
         #expect(lines.count == 1, "expected one line, got: \(result.standardError)")
@@ -58,14 +39,14 @@ struct RulesCommandTests {
     }
 
     @Test("rules test passes on the shipped examples")
-    func rulesTest() throws {
-        let result = try run(["rules", "test", "--config", "examples/relay.yaml"])
+    func rulesTest() async throws {
+        let result = try await run(["rules", "test", "--config", "examples/relay.yaml"])
         #expect(result.status == 0)
         #expect(result.standardOutput.hasSuffix("16 passed, 0 failed\n"))
     }
 
     @Test("rules check on a broken copy prints file:line:col and exits 1")
-    func rulesCheckBroken() throws {
+    func rulesCheckBroken() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "check-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,7 +60,7 @@ struct RulesCommandTests {
               event_name: invoice_paid
               customer_id: "payload.customer"
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try run(["rules", "check", "--config", config])
+        let result = try await run(["rules", "check", "--config", config])
         #expect(result.status == 1)
         #expect(
             result.standardError
@@ -88,13 +69,13 @@ struct RulesCommandTests {
     }
 
     @Test("rules apply writes one line per input line, in order; a missing config exits 2")
-    func rulesApply() throws {
+    func rulesApply() async throws {
         let input = """
             {"value": {"type": "user.signed_up", "event_id": "e1", "occurred_at": "2026-11-25T14:03:12Z", "user": {"id": "u1", "plan": "free"}}}
             {"value": {"type": "user.logged_in"}}
             not json
             """
-        let result = try run(
+        let result = try await run(
             ["rules", "apply", "--config", "examples/relay.yaml", "--topic", "app.lifecycle"], input: input)
         #expect(result.status == 0)
         let lines = result.standardOutput.split(separator: "\n")
@@ -104,7 +85,7 @@ struct RulesCommandTests {
         #expect(lines.dropFirst().first == #"{"skipped":true}"#)
         #expect(lines.last?.hasPrefix(#"{"error":{"class":"decode","message":"input line 3: "#) == true)
 
-        let missing = try run(["rules", "apply", "--config", "nope.yaml", "--topic", "t"])
+        let missing = try await run(["rules", "apply", "--config", "nope.yaml", "--topic", "t"])
         #expect(missing.status == 2)
         #expect(missing.standardError == "nope.yaml: cannot read the configuration file (does it exist?)\n")
     }

@@ -41,10 +41,10 @@ extension RulesCommandTests {
         """
 
     @Test("rules test: absent fields, and each FAIL names the example's file:line")
-    func absentAndLocations() throws {
+    func absentAndLocations() async throws {
         let (directory, config) = try configFile(Self.examples)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try run(["rules", "test", "--config", config])
+        let result = try await run(["rules", "test", "--config", config])
         #expect(result.status == 1)
         #expect(
             result.standardOutput == """
@@ -57,23 +57,23 @@ extension RulesCommandTests {
     }
 
     @Test("rules test --rule runs one rule's examples; an unknown name exits 2 with a suggestion")
-    func ruleFilter() throws {
+    func ruleFilter() async throws {
         let (directory, config) = try configFile(Self.examples)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let one = try run(["rules", "test", "--config", config, "--rule", "other"])
+        let one = try await run(["rules", "test", "--config", config, "--rule", "other"])
         #expect(one.status == 0)
         #expect(one.standardOutput == "ok   other / other passes\n1 passed, 0 failed\n")
-        let unknown = try run(["rules", "test", "--config", config, "--rule", "othr"])
+        let unknown = try await run(["rules", "test", "--config", config, "--rule", "othr"])
         #expect(unknown.status == 2)
         #expect(unknown.standardError == "--rule othr: \(config) has no rule named 'othr'; did you mean 'other'?\n")
     }
 
     @Test("rules test --format junit --output writes the JUnit report and still prints the text")
-    func junit() throws {
+    func junit() async throws {
         let (directory, config) = try configFile(Self.examples)
         defer { try? FileManager.default.removeItem(at: directory) }
         let report = directory.appendingPathComponent("junit.xml").path
-        let result = try run(["rules", "test", "--config", config, "--format", "junit", "--output", report])
+        let result = try await run(["rules", "test", "--config", config, "--format", "junit", "--output", report])
         #expect(result.status == 1)
         #expect(result.standardOutput.hasSuffix("2 passed, 1 failed\n"))
         let failure = "referral_id: expected absent, but the event sends &quot;r9&quot;"
@@ -96,7 +96,7 @@ extension RulesCommandTests {
     }
 
     @Test("rules check --strict fails on a warning; without it the warning is printed and the check passes")
-    func strict() throws {
+    func strict() async throws {
         let (directory, config) = try configFile(
             """
             rules:
@@ -111,10 +111,10 @@ extension RulesCommandTests {
         let warning =
             "\(config):7:41: warning: sale_amount: integer division truncates (4999 / 100 is 49, not 49.99); "
             + "divide doubles: double(x) / 100.0\n"
-        let lenient = try run(["rules", "check", "--config", config])
+        let lenient = try await run(["rules", "check", "--config", config])
         #expect(lenient.status == 0)
         #expect(lenient.standardOutput == warning + "1 rule OK\n")
-        let strict = try run(["rules", "check", "--config", config, "--strict"])
+        let strict = try await run(["rules", "check", "--config", config, "--strict"])
         #expect(strict.status == 1)
         #expect(strict.standardOutput == warning)
         #expect(strict.standardError == "1 warning with --strict: fix it or run without --strict\n")

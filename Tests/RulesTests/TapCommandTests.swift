@@ -52,9 +52,8 @@ struct TapCommandTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let (cluster, config) = try await setUp(directory)
-        let tapped = Result {
-            try runRelay(["rules", "tap", "--config", config, "--topic", "t", "--idle", "1"], environment: [:])
-        }
+        let tapped = await relayResult(
+            ["rules", "tap", "--config", config, "--topic", "t", "--idle", "1"], environment: [:])
         let result = try tapped.get()
         #expect(result.status == 0, "\(result.standardError)")
         let lines = result.standardOutput.split(separator: "\n").map(String.init)
@@ -66,7 +65,7 @@ struct TapCommandTests {
                 index == 2 ? "\"value_base64\": \"\(Data(value.utf8).base64EncodedString())\"" : "\"value\": \(value)"
             return "{\(member), \"key\": \"k\(index)\", \"partition\": 0, \"offset\": \(index)}"
         }.joined(separator: "\n")
-        let applied = try runRelay(["rules", "apply", "--config", config, "--topic", "t"], input: input + "\n")
+        let applied = try await runRelay(["rules", "apply", "--config", config, "--topic", "t"], input: input + "\n")
         let expected = applied.standardOutput.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasPrefix(#"{"results":[{"rule":"r","event":{"#) == true, "\(lines)")
         #expect(lines.first?.contains(#""customer_id":"cus_1""#) == true, "\(lines)")
@@ -114,7 +113,7 @@ struct TapCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let (cluster, config) = try await setUp(directory)
         let tap = Task.detached {
-            try runRelay(
+            try await runRelay(
                 ["rules", "tap", "--config", config, "--topic", "t", "--from", "end", "--limit", "1", "--idle", "30"],
                 environment: [:])
         }
@@ -144,15 +143,15 @@ struct TapCommandTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let (cluster, config) = try await setUp(directory)
-        let tapped = Result {
-            try runRelay(["rules", "tap", "--config", config, "--topic", "t", "--limit", "2"], environment: [:])
-        }
+        let tapped = await relayResult(
+            ["rules", "tap", "--config", config, "--topic", "t", "--limit", "2"], environment: [:])
         await cluster.close()
         let result = try tapped.get()
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.split(separator: "\n").count == 2, "\(result.standardOutput)")
         for flags in [["--limit", "0"], ["--idle", "-1"], ["--from", "middle"]] {
-            let bad = try runRelay(["rules", "tap", "--config", config, "--topic", "t"] + flags, environment: [:])
+            let bad = try await runRelay(
+                ["rules", "tap", "--config", config, "--topic", "t"] + flags, environment: [:])
             #expect(bad.status == 2, "\(flags)")
             #expect(bad.standardOutput.isEmpty)
             #expect(bad.standardError.split(separator: "\n").count == 1, "\(flags): \(bad.standardError)")
