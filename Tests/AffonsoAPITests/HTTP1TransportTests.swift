@@ -11,6 +11,10 @@ import Testing
 /// kept-alive connection.
 @Suite("HTTP1Transport")
 struct HTTP1TransportTests {
+    /// The deadline of requests that must succeed: long, so that a loaded machine (other suites run in parallel on
+    /// two cores) cannot turn a slow answer into a failure; the timeout test uses its own short one.
+    static let generous = TimeAmount.seconds(60)
+
     static let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"success\":true}"
 
     @Test("sequential requests reuse one kept-alive connection, one write per request")
@@ -18,7 +22,7 @@ struct HTTP1TransportTests {
         try await RawServer.withRunning(answer: { _ in .reply(Self.ok) }) { server, transport in
             for _ in 0..<20 {
                 let response = try await transport.post(
-                    body: Array("{}".utf8), apiKey: "k", deadline: .now() + .seconds(5))
+                    body: Array("{}".utf8), apiKey: "k", deadline: .now() + Self.generous)
                 #expect(response.status == 200)
                 #expect(String(buffer: response.body) == #"{"success":true}"#)
             }
@@ -38,11 +42,11 @@ struct HTTP1TransportTests {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"suc\r\nb\r\ncess\":true}\r\n0\r\n\r\n"
         try await RawServer.withRunning(answer: { index in .reply(index == 0 ? close : chunked, close: index == 0) }) {
             server, transport in
-            let first = try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            let first = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             #expect(first.status == 503)
             #expect(first.headers.first(name: "Retry-After") == "7")
             #expect(!first.isKeepAlive)
-            let second = try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            let second = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             #expect(second.status == 200)
             #expect(String(buffer: second.body) == #"{"success":true}"#)
             #expect(server.connections == 2)
@@ -52,10 +56,10 @@ struct HTTP1TransportTests {
     @Test("a kept-alive connection the server closed while idle is replaced without failing the request")
     func staleConnection() async throws {
         try await RawServer.withRunning(answer: { _ in .reply(Self.ok) }) { server, transport in
-            _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             server.closeAll()
             try await Task.sleep(for: .milliseconds(100))
-            let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             #expect(response.status == 200)
             #expect(server.connections == 2)
         }
@@ -69,7 +73,7 @@ struct HTTP1TransportTests {
                 try await transport.post(body: [], apiKey: "k", deadline: .now() + .milliseconds(200))
             }
             #expect(error?.code == .timeout)
-            let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             #expect(response.status == 200)
             #expect(server.connections == 2)
         }
@@ -82,7 +86,7 @@ struct HTTP1TransportTests {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(10)).status
+                        try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous).status
                     }
                 }
                 for try await status in group { #expect(status == 200) }
@@ -100,7 +104,7 @@ struct HTTP1TransportTests {
             userAgent: "test", maximumResponseBytes: 1024)
         defer { transport.shutdown() }
         let error = await #expect(throws: HTTP1TransportError.self) {
-            try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+            try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
         }
         #expect(error?.code == .io)
     }
