@@ -8,22 +8,20 @@ extension DeliveryPipeline {
     func rebalance(_ event: KafkaConsumer.RebalanceEvent) async {
         switch event {
         case .assigned(let ids):
-            state.withLock { $0.assign(ids) }
             logger.info("partitions assigned", metadata: ["partitions": "\(ids.map(\.description))"])
-            applyPauses()
+            perform(state.withLock { $0.assigned(ids) })
         case .revoked(let ids):
-            perform(state.withLock { $0.beginRevoke(ids) })
+            perform(state.withLock { $0.revokeBegan(ids) })
             // A revoke drains up to the drain timeout; the one at shutdown leaves the end of the grace period for
             // committing, flushing and closing.
             var deadline = ContinuousClock.now + configuration.drainTimeout
             if let shutdown = state.withLock({ $0.shutdownDeadline }) {
                 deadline = min(deadline, shutdown - shutdownReserve)
             }
-            while state.withLock({ $0.inFlightCount(of: ids) }) > 0, ContinuousClock.now < deadline {
+            while state.withLock({ $0.isDraining(ids) }), ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            let abandoned = state.withLock { $0.inFlightCount(of: ids) }
-            let offsets = state.withLock { $0.endRevoke(ids) }
+            let (abandoned, offsets) = state.withLock { ($0.inFlightCount(of: ids), $0.revokeEnded(ids)) }
             if let consumer = consumer.withLock({ $0 }) {
                 for (partition, offset) in offsets {
                     try? consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
@@ -40,10 +38,7 @@ extension DeliveryPipeline {
                 ]
             )
         case .lost(let ids):
-            state.withLock { state in
-                _ = state.beginRevoke(ids)
-                _ = state.endRevoke(ids)
-            }
+            perform(state.withLock { $0.lost(ids) })
             forgetLag(ids)
             logger.warning(
                 "partitions lost (session timeout or fenced); their uncommitted records are read again by the next owner",

@@ -1,5 +1,4 @@
 import AffonsoAPI
-import CEL
 import Foundation
 import KafkaClient
 import Logging
@@ -9,16 +8,20 @@ import Synchronization
 
 // MARK: - DeliveryPipeline
 
-/// The relay's heart (SPEC.md §6): reads records, maps them with the rules, delivers each event to Affonso with
-/// bounded, key-ordered concurrency, routes failures to retry tiers and the dead-letter topic, and stores a
-/// partition's offset only up to its highest contiguous complete record.
+/// The relay's heart: reads records, maps them with the rules, delivers each event to Affonso with bounded,
+/// key-ordered concurrency, routes failures to retry tiers and the dead-letter topic, and stores a partition's
+/// offset only up to its highest contiguous complete record.
 ///
 /// A record is complete when each of its events was acknowledged (2xx) or durably written to a retry or
 /// dead-letter topic, or when it was skipped. Records of retry tiers wait for their `not_before` time by pausing
 /// only their partition.
 ///
-/// The state machines (``OffsetTracker``, ``KeyedDispatcher``, ``OutageDetector``, ``CredentialsGate``) sit in one
-/// `Mutex`; every call into Kafka or HTTP happens outside it.
+/// This is the driver of ``DeliveryCore``, which takes every decision: the pipeline feeds it each input under one
+/// lock and performs what it returns outside the lock. The tasks, all long-lived:
+/// - the consumer task: each record is handed to the core, and mapped with the rules when the core says so;
+/// - `max_in_flight` delivery workers: each takes a started job and carries out its steps (send, wait, write to a
+///   retry tier or the dead-letter topic) until the core says it is finished;
+/// - the release timer, for held retry records; the commit loop; the lag reporter; the shutdown watcher.
 public final class DeliveryPipeline: Sendable {
     let configuration: DeliveryPipelineConfiguration
     let rules: RuleSet
@@ -26,26 +29,18 @@ public final class DeliveryPipeline: Sendable {
     let producer: KafkaProducer
     let logger: Logger
     let metrics: RelayMetrics
-    let policy: RetryPolicy
-    let retryTopics: Set<String>
-    /// Each retry tier's delay, by topic: the longest a record read from it waits.
-    let tierDelays: [String: Duration]
-    let state: Mutex<State>
+    let state: Mutex<DeliveryCore>
     let consumer = Mutex<KafkaConsumer?>(nil)
     /// Held while pause decisions are applied to the consumer, so they reach it in the order they were made.
     let pauseApplication = Mutex(())
-    let work: AsyncStream<Work>
-    let workContinuation: AsyncStream<Work>.Continuation
+    /// One signal per started job: a parked worker wakes and takes it.
+    let jobsStarted = WorkSignal()
     /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
     let offsetsStored: AsyncStream<Void>
     let offsetsStoredContinuation: AsyncStream<Void>.Continuation
 
-    /// Something for the pipeline's task group to run.
-    enum Work: Sendable {
-        case deliver(KeyedDispatcher<EventJob>.Job)
-        /// Release a retry partition's held records after the delay.
-        case release(PartitionID, after: Duration)
-    }
+    /// The longest the release timer sleeps: how late a held retry record may be released after it is due.
+    static let releaseTick = Duration.milliseconds(250)
 
     /// - Parameters:
     ///   - configuration: concurrency, ordering and retry settings.
@@ -68,12 +63,7 @@ public final class DeliveryPipeline: Sendable {
         self.producer = producer
         self.metrics = metrics
         self.logger = logger
-        self.policy = RetryPolicy(configuration: configuration.retry)
-        self.retryTopics = Set(configuration.retryTopics)
-        self.tierDelays = Dictionary(
-            configuration.retry.tiers.map { ($0.topic, $0.delay) }, uniquingKeysWith: { first, _ in first })
-        self.state = Mutex(State(configuration: configuration))
-        (self.work, self.workContinuation) = AsyncStream.makeStream()
+        self.state = Mutex(DeliveryCore(configuration: configuration))
         (self.offsetsStored, self.offsetsStoredContinuation) = AsyncStream.makeStream(
             bufferingPolicy: .bufferingNewest(1))
     }
@@ -106,45 +96,33 @@ public final class DeliveryPipeline: Sendable {
     /// - Throws: the consumer's fatal ``KafkaError``.
     public func run(consumer: KafkaConsumer) async throws {
         self.consumer.withLock { $0 = consumer }
-        // A discarding group frees each delivery task as soon as it ends; a plain task group would keep every
-        // finished child (and its task allocator's memory, kilobytes per event) until the group ends.
+        let closed = WorkSignal()
         try await withThrowingDiscardingTaskGroup { group in
+            for _ in 0..<max(1, configuration.delivery.maximumInFlight) {
+                group.addTask { await self.work() }
+            }
             group.addTask {
                 do {
                     for try await message in consumer.messages {
                         self.handle(message)
                     }
                 } catch {
-                    self.workContinuation.finish()
+                    closed.signal()
                     throw error
                 }
             }
             group.addTask {
                 try? await gracefulShutdown()
-                let deadline = ContinuousClock.now + self.configuration.drainTimeout
-                self.state.withLock {
-                    $0.isDraining = true
-                    $0.shutdownDeadline = deadline
-                }
-                self.applyPauses()
+                self.perform(self.state.withLock { $0.shutdownBegan(deadline: .now + self.configuration.drainTimeout) })
                 self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
                 // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.
                 await consumer.close()
-                self.workContinuation.finish()
+                closed.signal()
             }
+            group.addTask { await self.releaseHeldRecords() }
             group.addTask { await self.reportLag(consumer) }
             group.addTask { await self.commitStoredOffsets(consumer) }
-            for await work in self.work {
-                switch work {
-                case .deliver(let job):
-                    group.addTask { await self.deliver(job) }
-                case .release(let partition, let delay):
-                    group.addTask {
-                        try? await Task.sleep(for: delay)
-                        self.releaseHeld(partition)
-                    }
-                }
-            }
+            _ = await closed.wait()
             // The consumer is closed (or failed): whatever still runs missed the drain deadline and is abandoned
             // uncommitted; its records are read again by the partitions' next owner.
             group.cancelAll()
@@ -193,167 +171,48 @@ public final class DeliveryPipeline: Sendable {
 
     // MARK: - Records
 
-    /// Takes one consumed record: holds it when it is a retry record that is not due (or when records of its
-    /// partition are held or being released before it), else maps and dispatches it.
+    /// Hands a consumed record to the core, and maps and submits it when the core registered it.
     func handle(_ message: KafkaConsumerMessage) {
         metrics.recordConsumed(topic: message.topic)
-        guard retryTopics.contains(message.topic) else {
-            process(message, envelope: nil)
-            return
-        }
-        let envelope: RetryEnvelope?
-        do {
-            envelope = try RetryEnvelope.parse(message.headers)
-        } catch {
-            process(message, envelope: nil, unusable: error.message)
-            return
-        }
-        let delay = remainingDelay(of: message, envelope)
-        switch state.withLock({ $0.receive(message, notDueFor: delay) }) {
-        case .process(let ticket):
-            if let ticket { process(message, envelope: envelope, ticket: ticket) }
-        case .held(let startTimer):
-            guard startTimer, let delay else { return }
-            logger.debug(
-                "retry record not due yet; pausing its partition",
-                metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "delay": "\(delay)"]
-            )
-            applyPauses()
-            workContinuation.yield(.release(message.topicPartition, after: delay))
+        let (mapping, actions) = state.withLock { $0.received(message, now: .now, date: Date()) }
+        perform(actions)
+        if let mapping { process(mapping) }
+    }
+
+    /// Maps a registered record (outside the lock) and submits its events.
+    private func process(_ mapping: DeliveryCore.Mapping) {
+        let jobs = jobs(for: mapping)
+        perform(state.withLock { $0.mapped(mapping.ticket, jobs: jobs) })
+    }
+
+    /// Releases held retry records when they are due, checking at least every ``releaseTick``.
+    private func releaseHeldRecords() async {
+        while !Task.isCancelled {
+            let (due, next) = state.withLock { $0.dueReleases(now: .now) }
+            for partition in due { release(partition) }
+            do { try await Task.sleep(for: min(next ?? Self.releaseTick, Self.releaseTick)) } catch { return }
         }
     }
 
-    /// How long a retry record must still wait: its `not_before`, at most its tier's delay after it was written.
-    private func remainingDelay(of message: KafkaConsumerMessage, _ envelope: RetryEnvelope?) -> Duration? {
-        envelope?.remainingDelay(
-            now: Date(), recordTimestamp: message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
-            tierDelay: tierDelays[message.topic])
-    }
-
-    /// Releases the due records a retry partition held, in offset order, then schedules the next wake-up or
-    /// resumes the partition. Records of the partition that arrive meanwhile queue behind them (registering a
-    /// newer record first would make the tracker refuse the older ones, and let the commit pass them).
-    func releaseHeld(_ partition: PartitionID) {
+    /// Releases the due records a retry partition held, in offset order. Records of the partition that arrive
+    /// meanwhile queue behind them (registering a newer record first would make the tracker refuse the older
+    /// ones, and let the commit pass them).
+    func release(_ partition: PartitionID) {
         guard state.withLock({ $0.beginRelease(partition) }) else { return }
         while true {
-            let (due, tookAny, next) = state.withLock { state in
-                state.takeDue(partition) { message in
-                    self.remainingDelay(of: message, try? RetryEnvelope.parse(message.headers))
-                }
-            }
-            for (message, ticket) in due {
-                process(message, envelope: try? RetryEnvelope.parse(message.headers), ticket: ticket)
-            }
-            guard !tookAny else { continue }
-            if let next {
-                workContinuation.yield(.release(partition, after: next))
-            } else {
-                applyPauses()
-            }
-            return
-        }
-    }
-
-    /// Maps a record and submits its events (or its dead letter) for delivery; completes it at once when there is
-    /// nothing to send.
-    func process(_ message: KafkaConsumerMessage, envelope: RetryEnvelope?, unusable: String? = nil) {
-        let coordinates = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
-        guard let ticket = state.withLock({ $0.register(coordinates) }) else { return }
-        process(message, envelope: envelope, unusable: unusable, ticket: ticket)
-    }
-
-    /// Maps a registered record and submits its events.
-    private func process(
-        _ message: KafkaConsumerMessage, envelope: RetryEnvelope?, unusable: String? = nil,
-        ticket: OffsetTracker.Ticket
-    ) {
-        let jobs = jobs(for: message, envelope: envelope, unusable: unusable, ticket: ticket)
-        perform(state.withLock { $0.submit(jobs, for: ticket, key: message.key) })
-    }
-
-    /// The events (or dead letters) one record becomes.
-    private func jobs(
-        for message: KafkaConsumerMessage,
-        envelope: RetryEnvelope?,
-        unusable: String?,
-        ticket: OffsetTracker.Ticket
-    ) -> [EventJob] {
-        let source = RecordCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
-        func deadLetter(_ rule: String, _ errorClass: ErrorClass, _ text: String) -> [EventJob] {
-            [
-                EventJob(
-                    ticket: ticket, source: source, message: message, envelope: envelope, rule: rule,
-                    work: .deadLetter(errorClass, text))
-            ]
-        }
-        if let unusable {
-            return deadLetter("", .decode, "retry record with unreadable relay headers: \(unusable)")
-        }
-        let original = envelope?.original ?? source
-        let record = SourceRecord(
-            topic: original.topic,
-            partition: original.partition,
-            offset: original.offset,
-            key: message.key,
-            value: message.value,
-            headers: message.headers.compactMap { header in
-                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
-                    return nil
-                }
-                return SourceRecord.Header(name: header.key, value: value)
-            },
-            timestamp: (envelope?.originalTimestamp).map(CELTimestamp.init(date:))
-                ?? message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
-        )
-        // A replayed dead letter without a rule (decode, unmatched) is mapped by every rule again.
-        let onlyRule = envelope.flatMap { $0.rule.isEmpty ? nil : $0.rule }
-        if let onlyRule, !rules.ruleNames.contains(onlyRule) {
-            return deadLetter(
-                onlyRule, .ruleRemoved,
-                "rule '\(onlyRule)' no longer exists; restore it and replay the dead letter, or drop it"
-            )
-        }
-        if let onlyRule, !rules.rule(onlyRule, readsTopic: original.topic) {
-            return deadLetter(
-                onlyRule, .ruleRemoved,
-                "rule '\(onlyRule)' no longer reads topic '\(original.topic)'; add the topic back to its topics and "
-                    + "replay the dead letter, or drop it"
-            )
-        }
-        switch rules.apply(record, onlyRule: onlyRule) {
-        case .skipped, .results([]):
-            metrics.recordSkipped(topic: message.topic)
-            guard configuration.delivery.unmatched == .deadLetter, envelope == nil else { return [] }
-            return deadLetter(
-                "", .mapping,
-                "no rule matches topic '\(original.topic)' (delivery.unmatched: dead_letter)"
-            )
-        case .failed(let error):
-            return deadLetter(error.rule ?? "", ErrorClass(rules: error), error.message)
-        case .results(let results):
-            return results.map { result in
-                switch result.result {
-                case .success(let event):
-                    EventJob(
-                        ticket: ticket, source: source, message: message, envelope: envelope,
-                        rule: result.rule, work: .deliver(event))
-                case .failure(let error):
-                    EventJob(
-                        ticket: ticket, source: source, message: message, envelope: envelope,
-                        rule: result.rule, work: .deadLetter(ErrorClass(rules: error), error.message))
-                }
-            }
+            let (mappings, goesOn, actions) = state.withLock { $0.takeDue(partition, now: .now, date: Date()) }
+            for mapping in mappings { process(mapping) }
+            perform(actions)
+            guard goesOn else { return }
         }
     }
 
     // MARK: - Actions
 
-    /// Carries out what the state machines decided: start jobs, store offsets, pause or resume fetching.
-    func perform(_ actions: State.Actions) {
-        for job in actions.start {
-            workContinuation.yield(.deliver(job))
-        }
-        metrics.setInFlight(state.withLock { $0.dispatcher.bufferedCount })
+    /// Carries out what the core decided: wake workers, store offsets, report, pause or resume fetching.
+    func perform(_ actions: DeliveryCore.Actions) {
+        jobsStarted.signal(actions.started)
+        if let buffered = actions.buffered { metrics.setInFlight(buffered) }
         if !actions.offsetsToStore.isEmpty, let consumer = consumer.withLock({ $0 }) {
             for (partition, offset) in actions.offsetsToStore {
                 do {
@@ -366,7 +225,8 @@ public final class DeliveryPipeline: Sendable {
                 }
             }
         }
-        if actions.pausesChanged {
+        for notice in actions.notices { report(notice) }
+        if actions.reconcilePauses {
             applyPauses()
         }
     }
@@ -388,52 +248,5 @@ public final class DeliveryPipeline: Sendable {
             }
             metrics.setPausedPartitions(pausedCount)
         }
-    }
-}
-
-// MARK: - EventJob
-
-/// One event of one record, on its way to Affonso (or straight to the dead-letter topic).
-struct EventJob: Sendable {
-    enum Work: Sendable {
-        case deliver(MappedEvent)
-        case deadLetter(ErrorClass, String)
-    }
-
-    let ticket: OffsetTracker.Ticket
-    /// Where the record was read (a retry tier's own coordinates for a retried record).
-    let source: RecordCoordinates
-    let message: KafkaConsumerMessage
-    /// The relay headers the record carried, when it came from a retry tier.
-    let envelope: RetryEnvelope?
-    let rule: String
-    let work: Work
-}
-
-// MARK: - Conversions
-
-extension ErrorClass {
-    /// The class of a rules failure: `mapping`, `validation`, `decode` or `record_too_large`.
-    init(rules error: RulesError) {
-        self = ErrorClass(rawValue: error.errorClass) ?? .mapping
-    }
-}
-
-extension CELTimestamp {
-    /// A Kafka timestamp (milliseconds since the epoch, clamped to years 1–9999); before 1970 the nanoseconds stay
-    /// positive.
-    init(milliseconds: Int64) {
-        let milliseconds = min(
-            max(milliseconds, WallClock.millisecondRange.lowerBound), WallClock.millisecondRange.upperBound)
-        var (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
-        if remainder < 0 {
-            seconds -= 1
-            remainder += 1000
-        }
-        self.init(seconds: seconds, nanos: Int32(remainder * 1_000_000))
-    }
-
-    init(date: Date) {
-        self.init(milliseconds: WallClock.milliseconds(date))
     }
 }

@@ -7,7 +7,7 @@ import Testing
 /// every gate reopens once the API and the key work again.
 @Suite("Delivery gates")
 struct DeliveryGatesTests {
-    typealias State = DeliveryPipeline.State
+    typealias State = DeliveryCore
     typealias Answer = State.Answer
 
     static func state() -> State {
@@ -20,8 +20,7 @@ struct DeliveryGatesTests {
 
     /// Sends requests as the delivery workers do: regular while open, else the probe that is due.
     /// - Returns: the turn taken, or nil when nothing may be sent now.
-    static func send(_ state: inout State, _ answer: Answer, at now: ContinuousClock.Instant) -> DeliveryPipeline.Turn?
-    {
+    static func send(_ state: inout State, _ answer: Answer, at now: ContinuousClock.Instant) -> DeliveryCore.Turn? {
         guard let turn = state.turn(now: now).turn else { return nil }
         _ = state.record(answer, turn: turn, now: now)
         return turn

@@ -1,0 +1,245 @@
+import AffonsoAPI
+import Foundation
+import KafkaClient
+import Rules
+
+// MARK: - Jobs
+
+extension DeliveryCore {
+    /// A job a worker carries: what it has done so far. Only the core changes it; the worker hands it back with
+    /// each result.
+    struct JobProgress: Sendable {
+        let job: Job
+        /// Which try of this round the next request is, from 1.
+        fileprivate(set) var inProcessAttempt = 1
+        /// The turn of the request in flight, if one is.
+        fileprivate(set) var sending: Turn?
+        /// The retry-tier or dead-letter record being written, once the event failed.
+        fileprivate(set) var write: Write?
+        fileprivate(set) var externalEventID: String?
+        /// The pause before the next try of a failed write.
+        fileprivate var writePause = Duration.milliseconds(100)
+    }
+
+    /// What a worker does next with its job.
+    enum Step: Sendable {
+        /// Send the event (``sent(_:_:now:date:)`` takes the outcome).
+        case send(MappedEvent)
+        /// Sleep, then call ``waited(_:now:)``.
+        case wait(Duration)
+        /// Write the record to a retry tier or the dead-letter topic (``produced(_:error:now:)`` takes the result).
+        case produce(Write)
+        /// The job is over: the worker takes the next one.
+        case finished
+    }
+
+    /// A worker takes the oldest job the dispatcher started.
+    /// - Returns: the job and its first step, or nil when none is waiting (it was dropped at a revoke).
+    mutating func takeStarted(
+        now: ContinuousClock.Instant, date: Date
+    ) -> (progress: JobProgress, step: Step, actions: Actions)? {
+        guard let job = started.popFirst() else { return nil }
+        var progress = JobProgress(job: job)
+        var actions = Actions()
+        switch job.element.work {
+        case .deliver(let event):
+            progress.externalEventID = event.externalEventID
+            let step = nextTurn(&progress, event, now: now)
+            return (progress, step, actions)
+        case .deadLetter(let errorClass, let message):
+            actions.notices.append(.failed(errorClass))
+            let destination = Destination(
+                topic: configuration.retry.deadLetterTopic, tier: nil,
+                attempt: RetryPolicy.nextAttempt(after: job.element.envelope?.attempt ?? 0), notBefore: date)
+            let write = write(for: job.element, to: destination, errorClass, message, status: nil, date: date)
+            progress.write = write
+            return (progress, .produce(write), actions)
+        }
+    }
+
+    /// A wait is over: send (or probe) if the gates allow, write again, or wait on.
+    mutating func waited(_ progress: inout JobProgress, now: ContinuousClock.Instant) -> Step {
+        if let write = progress.write { return .produce(write) }
+        guard case .deliver(let event) = progress.job.element.work else { return .finished }
+        return nextTurn(&progress, event, now: now)
+    }
+
+    /// Sends when delivery is open or this job is the one to probe a fault; otherwise waits (at most a second, so
+    /// a probe that became due is not missed by much).
+    private mutating func nextTurn(
+        _ progress: inout JobProgress, _ event: MappedEvent, now: ContinuousClock.Instant
+    )
+        -> Step
+    {
+        let (turn, wait) = turn(now: now)
+        guard let turn else { return .wait(min(max(wait, .milliseconds(10)), .seconds(1))) }
+        progress.sending = turn
+        return .send(event)
+    }
+
+    /// An answer (or a transport failure) arrived for the job's request.
+    mutating func sent(
+        _ progress: inout JobProgress, _ outcome: AffonsoOutcome, now: ContinuousClock.Instant, date: Date
+    ) -> (Step, Actions) {
+        var actions = Actions()
+        let turn = progress.sending ?? .regular
+        progress.sending = nil
+        let element = progress.job.element
+        guard case .deliver(let event) = element.work else {
+            finished(progress.job, &actions)
+            return (.finished, sealed(actions))
+        }
+        let failure: AffonsoError
+        switch outcome {
+        case .delivered:
+            note(.answered, turn, now: now, &actions)
+            actions.notices.append(.delivered(event, origin: element.envelope?.original ?? element.source))
+            finished(progress.job, &actions)
+            return (.finished, sealed(actions))
+        case .failed(let error):
+            failure = error
+        }
+        if failure.errorClass == .credentials || failure.code == .apiKeyUnavailable {
+            // Held, not failed: nothing is dead-lettered for a key the operator can fix.
+            note(.refusedKey(status: failure.status ?? 401), turn, now: now, &actions)
+            return (nextTurn(&progress, event, now: now), actions)
+        }
+        if failure.errorClass == .rateLimited {
+            // The client's limiter already waits out the 429's Retry-After before the next send.
+            note(.answered, turn, now: now, &actions)
+            return (nextTurn(&progress, event, now: now), actions)
+        }
+        let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
+        actions.notices.append(.failed(errorClass))
+        note(errorClass.isTransient ? .unanswered : .answered, turn, now: now, &actions)
+        let decision = policy.decide(
+            .failed(errorClass),
+            previousAttempts: element.envelope?.attempt ?? 0,
+            inProcessAttempt: progress.inProcessAttempt,
+            apiIsDown: outage.isDown,
+            now: date
+        )
+        switch decision {
+        case .retryInProcess(let pause):
+            progress.inProcessAttempt += 1
+            return (.wait(pause), actions)
+        case .waitForRecovery, .waitForRateLimit, .waitForCredentials:
+            return (nextTurn(&progress, event, now: now), actions)
+        case .retryTier(let topic, let tier, let attempt, let notBefore):
+            let destination = Destination(topic: topic, tier: tier, attempt: attempt, notBefore: notBefore)
+            return (route(&progress, to: destination, errorClass, failure, date: date), actions)
+        case .deadLetter(let topic, let attempt):
+            let destination = Destination(topic: topic, tier: nil, attempt: attempt, notBefore: date)
+            return (route(&progress, to: destination, errorClass, failure, date: date), actions)
+        }
+    }
+
+    /// The broker answered the job's retry-tier or dead-letter write.
+    /// - Parameter error: nil when the write was acknowledged.
+    mutating func produced(
+        _ progress: inout JobProgress, error: KafkaError?, now: ContinuousClock.Instant
+    ) -> (Step, Actions) {
+        var actions = Actions()
+        guard let write = progress.write else { return (.finished, actions) }
+        guard let error else {
+            actions.notices.append(
+                .routed(write, rule: progress.job.element.rule, externalEventID: progress.externalEventID))
+            finished(progress.job, &actions)
+            return (.finished, sealed(actions))
+        }
+        if error.code == .messageTooLarge,
+            let smaller = write.withoutValue(
+                deadLetterTopic: configuration.retry.deadLetterTopic, error: error,
+                knownSecrets: configuration.knownSecrets)
+        {
+            // Retrying cannot help: the record never fits. Its coordinates and headers still go to the dead-letter
+            // topic, so nothing vanishes and its partition moves on.
+            actions.notices.append(.valueDropped(from: write, error: error, bytes: write.value.count))
+            progress.write = smaller
+            return (.produce(smaller), actions)
+        }
+        if error.isFatal, !producerFailed {
+            producerFailed = true
+            actions.notices.append(.producerFailedFatally(error))
+        }
+        actions.notices.append(.produceFailed(topic: write.topic, error: error, source: progress.job.element.source))
+        let pause = progress.writePause
+        progress.writePause = min(pause * 2, .seconds(10))
+        return (.wait(pause), actions)
+    }
+
+    /// The worker was cancelled (shutdown past its deadline): the job's record stays incomplete, read again by
+    /// the partition's next owner.
+    mutating func abandoned(_ progress: JobProgress, now: ContinuousClock.Instant) -> Actions {
+        var actions = Actions()
+        if let turn = progress.sending { note(.abandoned, turn, now: now, &actions) }
+        finishRunning(progress.job)
+        merge(dispatcher.finish(progress.job), &actions)
+        remaining[progress.job.element.ticket] = nil
+        return sealed(actions)
+    }
+
+    // MARK: Completion
+
+    /// A job is done (delivered, or durably routed to a retry or dead-letter topic): its record may be complete.
+    private mutating func finished(_ job: Job, _ actions: inout Actions) {
+        finishRunning(job)
+        merge(dispatcher.finish(job), &actions)
+        let ticket = job.element.ticket
+        guard let count = remaining[ticket] else { return }
+        if count <= 1 {
+            remaining[ticket] = nil
+            complete(ticket, &actions)
+        } else {
+            remaining[ticket] = count - 1
+        }
+    }
+
+    mutating func finishRunning(_ job: Job) {
+        let count = (running[job.partition] ?? 1) - 1
+        running[job.partition] = count > 0 ? count : nil
+    }
+
+    /// Where a failed event's record is written.
+    struct Destination {
+        var topic: String
+        /// The retry tier's index; nil for the dead-letter topic.
+        var tier: Int?
+        var attempt: Int
+        var notBefore: Date
+    }
+
+    private func route(
+        _ progress: inout JobProgress, to destination: Destination, _ errorClass: ErrorClass, _ failure: AffonsoError,
+        date: Date
+    ) -> Step {
+        let write = write(
+            for: progress.job.element, to: destination, errorClass, failure.message, status: failure.status,
+            date: date)
+        progress.write = write
+        return .produce(write)
+    }
+
+    /// The retry-tier or dead-letter record for a failed event, with the relay headers.
+    private func write(
+        for event: EventJob, to destination: Destination, _ errorClass: ErrorClass, _ message: String,
+        status: Int?, date: Date
+    ) -> Write {
+        let envelope = RetryEnvelope.failure(
+            after: event.envelope,
+            record: event.source,
+            timestamp: event.message.timestampMilliseconds.map(WallClock.date(milliseconds:)),
+            rule: event.rule,
+            errorClass: errorClass,
+            message: message,
+            status: status,
+            attempt: destination.attempt,
+            notBefore: destination.notBefore,
+            now: date,
+            knownSecrets: configuration.knownSecrets
+        )
+        return Write(
+            topic: destination.topic, tier: destination.tier, envelope: envelope, value: event.message.value,
+            headers: envelope.headers(keeping: event.message.headers))
+    }
+}
