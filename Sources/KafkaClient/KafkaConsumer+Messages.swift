@@ -47,6 +47,21 @@ extension KafkaConsumer {
         }
     }
 
+    /// The next messages, up to `maximum`: waits for the first like ``messages`` does, then takes those already
+    /// buffered behind it under the same lock, so a busy consumer hands records over in batches.
+    /// - Returns: nil after ``close()``.
+    /// - Throws: the consumer's fatal error, or `CancellationError`.
+    public func nextBatch(
+        maximum: Int, isolation actor: isolated (any Actor)? = #isolation
+    ) async throws -> [KafkaConsumerMessage]? {
+        guard let first = try await nextMessage(isolation: actor) else { return nil }
+        var batch = [first]
+        state.withLock { state in
+            while batch.count < maximum, case .message(let message) = take(&state) { batch.append(message) }
+        }
+        return batch
+    }
+
     func nextMessage(isolation actor: isolated (any Actor)?) async throws -> KafkaConsumerMessage? {
         switch state.withLock({ take(&$0) }) {
         case .message(let message): return message

@@ -39,6 +39,9 @@ public final class DeliveryPipeline: Sendable {
     let offsetsStored: AsyncStream<Void>
     let offsetsStoredContinuation: AsyncStream<Void>.Continuation
 
+    /// The most records taken from the consumer at once.
+    static let batchSize = 64
+
     /// The longest the release timer sleeps: how late a held retry record may be released after it is due.
     static let releaseTick = Duration.milliseconds(250)
 
@@ -103,8 +106,8 @@ public final class DeliveryPipeline: Sendable {
             }
             group.addTask {
                 do {
-                    for try await message in consumer.messages {
-                        self.handle(message)
+                    while let batch = try await consumer.nextBatch(maximum: Self.batchSize) {
+                        for message in batch { self.handle(message) }
                     }
                 } catch {
                     closed.signal()

@@ -47,6 +47,9 @@ func kafkaConsumerConfiguration(topic: String, group: String) -> KafkaConsumerCo
         bootstrapServers: kafkaBrokers ?? [], groupID: group, topics: [topic])
     configuration.sessionTimeout = .seconds(6)
     configuration.properties["heartbeat.interval.ms"] = "500"
+    // A reader often subscribes before the relay under test created the topic (a dead-letter topic, a retry
+    // tier); librdkafka looks again for a missing topic only at the metadata refresh, 5 minutes by default.
+    configuration.properties["topic.metadata.refresh.interval.ms"] = "1000"
     return configuration
 }
 

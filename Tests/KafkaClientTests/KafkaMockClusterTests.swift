@@ -97,6 +97,28 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    @Test func batchesHandOutEveryBufferedRecordOnceInOrder() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("batches", partitions: 2)
+        _ = try await produce(cluster, topic: "batches", values: 0..<300)
+        let consumer = try consumer(cluster, topic: "batches", group: "batches")
+        var received: [KafkaConsumerMessage] = []
+        var largest = 0
+        while received.count < 300, let batch = try await consumer.nextBatch(maximum: 64) {
+            #expect(batch.count <= 64)
+            largest = max(largest, batch.count)
+            received += batch
+        }
+        await consumer.close()
+        #expect(received.count == 300, "records repeated or lost")
+        #expect(largest > 1, "buffered records come together")
+        for partition in Set(received.map(\.partition)) {
+            let offsets = received.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == Array(0..<Int64(offsets.count)), "partition \(partition): records lost or reordered")
+        }
+        await cluster.close()
+    }
+
     @Test func storedOffsetIsCommittedExactly() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("ledger", partitions: 1)
