@@ -174,8 +174,8 @@ extension KafkaAdmin {
                 if retention < requiredMilliseconds {
                     warnings.append(
                         "topic '\(name)' keeps records for retention.ms=\(retention) (\(describeMilliseconds(retention)))"
-                            + ", less than \(requirement.retentionReason): records can be deleted before the relay "
-                            + "reads them; set '\(alter) --add-config retention.ms=\(requiredMilliseconds)' or more")
+                            + ", less than \(requirement.retentionReason): records can be deleted before they are "
+                            + "read; set '\(alter) --add-config retention.ms=\(requiredMilliseconds)' or more")
                 }
             }
             if !requirement.allowsCompaction, let policy = values["cleanup.policy"], policy.contains("compact") {
