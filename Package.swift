@@ -48,6 +48,7 @@ let package = Package(
         .target(
             name: "AffonsoAPI",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -117,6 +118,7 @@ let package = Package(
             name: "AffonsoAPITests",
             dependencies: [
                 "AffonsoAPI", "AffonsoSandbox", "SeededRandom",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -20,6 +21,11 @@ import Synchronization
 ///   `rate_limited`: send the same body again (it is not an attempt) and the next send waits for the gate.
 /// - With an `api_key_file`, a 401 or 403 re-reads the file; if the key changed the request is sent once more
 ///   with it, otherwise every later send re-reads the file until a request succeeds.
+/// - A 2xx whose body cannot be read (the connection closed, broke or stalled after the head) is never sent again
+///   blindly: with an `external_event_id` it is `.failed` with class `timeout` or `connection` and status 2xx
+///   (sending it again is safe, the API returns the first result); without one it is `.delivered` with
+///   ``AffonsoDelivery/isBodyUnreadable`` and a warning. Both are counted in
+///   `affonso_relay_unreadable_success_total{action="resend"|"assume_delivered"}`.
 ///
 /// Call ``shutdown()`` when done.
 public final class AffonsoClient: Sendable {
@@ -40,6 +46,12 @@ public final class AffonsoClient: Sendable {
     let key: Mutex<KeyState>
     /// The header and body fields whose odd value was logged already: each is logged once per client.
     private let loggedOddFields = Mutex<Set<String>>([])
+    /// 2xx answers whose body could not be read, by what the client did: sent again (the event has an
+    /// `external_event_id`) or taken as delivered.
+    private let unreadableSuccesses: (resend: Counter, assumeDelivered: Counter)
+
+    /// The metric counting 2xx answers whose body could not be read.
+    public static let unreadableSuccessMetric = "affonso_relay_unreadable_success_total"
 
     struct KeyState {
         var current: String
@@ -51,6 +63,8 @@ public final class AffonsoClient: Sendable {
     /// - Parameters:
     ///   - configuration: where and how to send.
     ///   - logger: receives debug lines per request and warnings about credentials; never the key.
+    ///   - metricsFactory: where the client's own series (``unreadableSuccessMetric``) go. Default: the
+    ///     bootstrapped metrics system.
     ///   - keyObserver: told every key read (the inline key, the key file's at start and after every re-read, so
     ///     also each rotated key) before it is sent; the relay adds them to its secret scrubber.
     /// - Throws: ``AffonsoError`` with class `configuration` for an invalid or insecure base URL or limits, or
@@ -58,6 +72,7 @@ public final class AffonsoClient: Sendable {
     public init(
         configuration: AffonsoClientConfiguration,
         logger: Logger = Logger(label: "affonso-relay.affonso"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         keyObserver: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(AffonsoError) {
         self.endpoint = try Self.validatedEndpoint(configuration)
@@ -68,6 +83,13 @@ public final class AffonsoClient: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.key = Mutex(KeyState(current: initialKey))
+        self.unreadableSuccesses = (
+            Counter(
+                label: Self.unreadableSuccessMetric, dimensions: [("action", "resend")], factory: metricsFactory),
+            Counter(
+                label: Self.unreadableSuccessMetric, dimensions: [("action", "assume_delivered")],
+                factory: metricsFactory)
+        )
         self.rateLimiter = RateLimiter(
             rateLimit: configuration.effectiveRateLimit,
             clock: ContinuousClock(),
@@ -118,7 +140,8 @@ public final class AffonsoClient: Sendable {
     ///
     /// - Parameters:
     ///   - body: a JSON object with the fields of AFFONSO_API.md.
-    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    ///   - externalEventID: the body's `external_event_id`, for log lines, and to decide whether a 2xx whose body
+    ///     cannot be read may be sent again (only with one).
     /// - Returns: the outcome; never throws for API or transport failures.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.
     public func send(body: [UInt8], externalEventID: String? = nil) async throws(CancellationError) -> AffonsoOutcome {
@@ -130,7 +153,8 @@ public final class AffonsoClient: Sendable {
     ///
     /// - Parameters:
     ///   - body: a JSON object with the fields of AFFONSO_API.md.
-    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    ///   - externalEventID: the body's `external_event_id`, for log lines, and to decide whether a 2xx whose body
+    ///     cannot be read may be sent again (only with one).
     /// - Returns: the outcome with its timings.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.
     public func sendMeasured(
@@ -204,6 +228,9 @@ public final class AffonsoClient: Sendable {
             responseBody = response.body
         } catch {
             if Task.isCancelled { throw CancellationError() }
+            if let error = error as? HTTP1TransportError, error.isUnreadableSuccess {
+                return unreadableSuccess(error, body: body, externalEventID: externalEventID)
+            }
             let failure = transportError(error)
             logger.debug(
                 "Affonso request failed",
@@ -266,6 +293,72 @@ public final class AffonsoClient: Sendable {
             "Affonso sent an odd \(odd.field); \(odd.action) (logged once per field)",
             metadata: ["field": "\(odd.field)", "value": "\(odd.value)"]
         )
+    }
+
+    // MARK: - Unreadable successes
+
+    /// The outcome of a 2xx whose body could not be read. The API processed the event, so sending it again is a
+    /// second request: safe only with an `external_event_id`, which the API deduplicates (the second answer is the
+    /// first one's result). Without one, sending again could count the event twice, so it counts as delivered.
+    private func unreadableSuccess(
+        _ error: HTTP1TransportError,
+        body: [UInt8],
+        externalEventID: String?
+    ) -> AffonsoOutcome {
+        let status = error.responseStatus ?? 200
+        markKeyAccepted()
+        if let externalEventID, !externalEventID.isEmpty {
+            unreadableSuccesses.resend.increment()
+            let text =
+                "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); sending the event "
+                + "again with the same external_event_id, which Affonso deduplicates"
+            logger.notice(
+                "\(text)",
+                metadata: ["status": "\(status)", "external_event_id": "\(externalEventID)"]
+            )
+            let isTimeout = error.code == .timeout
+            return .failed(
+                AffonsoError(
+                    code: isTimeout ? .timeout : .connection,
+                    message: "Affonso answered HTTP \(status) but the body "
+                        + (isTimeout ? "did not arrive within affonso.timeout (\(configuration.timeout))" : "broke off")
+                        + " (\(error.message)); the event was probably processed and is sent again with the same "
+                        + "external_event_id, which Affonso deduplicates",
+                    status: status,
+                    underlying: error
+                ))
+        }
+        unreadableSuccesses.assumeDelivered.increment()
+        let event = try? JSONDecoder().decode(EventName.self, from: Data(body))
+        let text =
+            "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); the event has no "
+            + "external_event_id, so sending it again could count it twice: taken as delivered. Check it in Affonso, "
+            + "and give the event an external_event_id"
+        logger.warning(
+            "\(text)",
+            metadata: [
+                "status": "\(status)", "event_name": "\(event?.eventName ?? "")",
+                "event_type": "\(event?.eventType ?? "milestone")",
+            ]
+        )
+        return .delivered(AffonsoDelivery(status: status, responseBody: [], isBodyUnreadable: true))
+    }
+
+    /// The fields that name an event in the warning about an unreadable success.
+    private struct EventName: Decodable {
+        var eventName: String?
+        var eventType: String?
+
+        private enum CodingKeys: String, CodingKey {
+            case eventName = "event_name"
+            case eventType = "event_type"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            eventName = try? container.decodeIfPresent(String.self, forKey: .eventName)
+            eventType = try? container.decodeIfPresent(String.self, forKey: .eventType)
+        }
     }
 
     // MARK: - Transport errors

@@ -43,10 +43,15 @@ public struct AffonsoDelivery: Sendable, Hashable {
     /// a delivery costs no JSON decoding; a caller reading several may decode ``data`` once instead).
     public var responseBody: [UInt8]
 
+    /// Whether the body of the 2xx could not be read (the connection closed, broke or stalled after the head):
+    /// the event had no `external_event_id`, so it was not sent again, and the fields below are `nil`.
+    public var isBodyUnreadable: Bool
+
     /// Creates a delivery summary from a 2xx status and its response body (a success envelope, or anything).
-    public init(status: Int, responseBody: [UInt8]) {
+    public init(status: Int, responseBody: [UInt8], isBodyUnreadable: Bool = false) {
         self.status = status
         self.responseBody = responseBody
+        self.isBodyUnreadable = isBodyUnreadable
     }
 
     /// The referral that matched (`data.referral_id`).

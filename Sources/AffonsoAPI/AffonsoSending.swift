@@ -8,7 +8,8 @@ public protocol AffonsoSending: Sendable {
     ///
     /// - Parameters:
     ///   - body: a JSON object with the fields of docs/affonso.md.
-    ///   - externalEventID: the body's `external_event_id`, for log lines only.
+    ///   - externalEventID: the body's `external_event_id`, for log lines, and to decide whether a 2xx whose body
+    ///     cannot be read may be sent again (only with one).
     /// - Returns: the outcome with its timings; API and transport failures are outcomes, not errors.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.
     func sendMeasured(body: [UInt8], externalEventID: String?) async throws(CancellationError) -> AffonsoSendResult

@@ -57,7 +57,7 @@ public final class KafkaAdmin: Sendable {
     private let handle = RDKafkaHandle()
     private let isClosed = Mutex(false)
     private let bootstrapServers: [String]
-    private let timeout: Duration
+    let timeout: Duration
     /// What librdkafka's log callback reaches (its opaque): a box of its own, so that a callback during
     /// `rd_kafka_destroy` in `deinit` never touches the admin client being deinitialised.
     private let logSink: RDKafkaLog.Sink
@@ -220,7 +220,7 @@ public final class KafkaAdmin: Sendable {
 
     // MARK: - Internals
 
-    private func run<T: Sendable>(
+    func run<T: Sendable>(
         _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
     ) async throws(KafkaError) -> T {
         guard !isClosed.withLock({ $0 }) else {

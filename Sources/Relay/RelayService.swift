@@ -119,6 +119,12 @@ public final class RelayService: Service, Sendable {
             replicationFactor: configuration.pipeline.retry.replicationFactor,
             logger: logger
         )
+        await TopicProvisioner.checkConfigs(
+            TopicProvisioner.requirements(configuration.pipeline.retry),
+            bootstrapServers: configuration.consumer.bootstrapServers,
+            properties: configuration.consumer.properties,
+            logger: logger
+        )
         if client.rateLimiter.isFleetScoped {
             await fleetShare.refreshTopics(
                 bootstrapServers: configuration.consumer.bootstrapServers,

@@ -153,6 +153,25 @@ final class RawServer: Sendable {
         answer: @escaping @Sendable (Int) -> Answer,
         _ body: (RawServer, HTTP1Transport) async throws -> Void
     ) async throws {
+        try await withListening(answer: answer) { server, port in
+            let transport = try HTTP1Transport(
+                url: "http://127.0.0.1:\(port)/v1/events", maximumConnections: maximumConnections,
+                connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20)
+            do {
+                try await body(server, transport)
+            } catch {
+                transport.shutdown()
+                throw error
+            }
+            transport.shutdown()
+        }
+    }
+
+    /// Runs the server on a free loopback port for the duration of `body`, for clients of any kind.
+    static func withListening(
+        answer: @escaping @Sendable (Int) -> Answer,
+        _ body: (RawServer, _ port: Int) async throws -> Void
+    ) async throws {
         let server = RawServer(answer: answer)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -166,18 +185,13 @@ final class RawServer: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(listener.localAddress?.port)
-        let transport = try HTTP1Transport(
-            url: "http://127.0.0.1:\(port)/v1/events", maximumConnections: maximumConnections,
-            connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20)
         do {
-            try await body(server, transport)
+            try await body(server, port)
         } catch {
-            transport.shutdown()
             server.closeAll()
             try? await listener.close()
             throw error
         }
-        transport.shutdown()
         server.closeAll()
         try await listener.close()
     }

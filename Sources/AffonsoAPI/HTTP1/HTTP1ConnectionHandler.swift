@@ -44,7 +44,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Writes `request` (head and body, encoded) with one flush and completes `promise` with its response.
     func send(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTP1Response>) {
         guard let context, context.channel.isActive, pending == nil else {
-            promise.fail(failure ?? .connectionClosed(responseStarted: false))
+            promise.fail(failure ?? .connectionClosed(responseStatus: nil))
             return
         }
         let timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
@@ -65,11 +65,16 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         fail(
             HTTP1TransportError(
                 code: .timeout,
-                message: "no complete response before the deadline",
-                responseStarted: pending?.head != nil
+                message: pending?.head.map {
+                    "the HTTP \($0.status.code) response's body did not arrive before the deadline"
+                } ?? "no complete response before the deadline",
+                responseStatus: headStatus
             ))
         context?.close(promise: nil)
     }
+
+    /// The status of the response head of the request in flight, once it arrived.
+    private var headStatus: Int? { pending?.head.map { Int($0.status.code) } }
 
     private func fail(_ error: HTTP1TransportError) {
         guard let pending else { return }
@@ -111,7 +116,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let closed = failure ?? .connectionClosed(responseStarted: pending?.head != nil)
+        let closed = failure ?? .connectionClosed(responseStatus: headStatus)
         failure = closed
         fail(closed)
         context.fireChannelInactive()
@@ -121,7 +126,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let wrapped = HTTP1TransportError(
             code: .io,
             message: "the connection failed",
-            responseStarted: pending?.head != nil,
+            responseStatus: headStatus,
             underlying: error
         )
         failure = wrapped

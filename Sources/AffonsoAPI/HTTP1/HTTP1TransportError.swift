@@ -35,21 +35,29 @@ struct HTTP1TransportError: Error, CustomStringConvertible {
 
     var code: Code
     var message: String
-    /// Whether any byte of the response had arrived (a request answered in part was seen by the server).
-    var responseStarted = false
+    /// The status of the response head when it had arrived before the failure: the server saw the request and
+    /// answered it, only its body was cut off (closed, reset, or stalled past the deadline).
+    var responseStatus: Int?
     var underlying: (any Error)?
+
+    /// Whether the response head had arrived (a request answered in part was seen by the server).
+    var responseStarted: Bool { responseStatus != nil }
+
+    /// Whether the server answered 2xx and the body could not be read: the request succeeded, only its answer's
+    /// details are lost. Sending it again is a second request, safe only where the API deduplicates it.
+    var isUnreadableSuccess: Bool { responseStatus.map { (200..<300).contains($0) } ?? false }
 
     var description: String {
         underlying.map { "\(message): \($0)" } ?? message
     }
 
-    static func connectionClosed(responseStarted: Bool) -> HTTP1TransportError {
+    static func connectionClosed(responseStatus: Int?) -> HTTP1TransportError {
         HTTP1TransportError(
             code: .connectionClosed,
-            message: responseStarted
-                ? "the server closed the connection in the middle of the response"
-                : "the server closed the connection before answering",
-            responseStarted: responseStarted
+            message: responseStatus.map {
+                "the server closed the connection in the middle of the response (HTTP \($0) head received)"
+            } ?? "the server closed the connection before answering",
+            responseStatus: responseStatus
         )
     }
 }
