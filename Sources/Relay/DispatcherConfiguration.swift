@@ -13,10 +13,8 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     /// Resume fetching when no more than this many records are accepted and unfinished.
     /// Default: `maximumInFlight`.
     public var resumeThreshold: Int
-    /// Pause fetching also when the accepted and unfinished records hold this many bytes (keys and values), so
-    /// large records cannot fill memory; resume once they hold half of it (and no more than `resumeThreshold`
-    /// records). Default: no limit.
-    public var pauseBytes: Int
+    // Bytes are bounded once, before records reach the dispatcher: the consumer's byte budget
+    // (`delivery.max_buffered_bytes`).
 
     /// - Parameters:
     ///   - maximumInFlight: How many records may be in flight at once; at least 1.
@@ -24,13 +22,11 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     ///   - pauseThreshold: Pause when this many are buffered; defaults to 2 × `maximumInFlight`.
     ///   - resumeThreshold: Resume when no more are buffered; defaults to `maximumInFlight`, and is kept
     ///     below `pauseThreshold`.
-    ///   - pauseBytes: Pause when the buffered records hold this many bytes; default: no limit.
     public init(
         maximumInFlight: Int = 256,
         ordering: DeliveryOrdering = .key,
         pauseThreshold: Int? = nil,
-        resumeThreshold: Int? = nil,
-        pauseBytes: Int = .max
+        resumeThreshold: Int? = nil
     ) {
         let maximumInFlight = max(1, maximumInFlight)
         self.maximumInFlight = maximumInFlight
@@ -38,6 +34,5 @@ public struct DispatcherConfiguration: Sendable, Hashable {
         let pause = max(1, pauseThreshold ?? 2 * maximumInFlight)
         self.pauseThreshold = pause
         self.resumeThreshold = min(max(0, resumeThreshold ?? maximumInFlight), pause - 1)
-        self.pauseBytes = max(1, pauseBytes)
     }
 }

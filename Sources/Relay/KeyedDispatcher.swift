@@ -24,8 +24,6 @@ public struct KeyedDispatcher<Element> {
         public let partition: PartitionID
         fileprivate let lane: DispatchLane?
         fileprivate let sequence: UInt64
-        /// Bytes the record holds in memory (its key and value), for ``DispatcherConfiguration/pauseBytes``.
-        fileprivate let bytes: Int
     }
 
     /// A change of the consumer's fetching.
@@ -63,9 +61,6 @@ public struct KeyedDispatcher<Element> {
     /// How many jobs are started and not finished.
     public private(set) var inFlightCount = 0
 
-    /// The bytes of the jobs accepted and not finished (as given to ``submit(_:partition:key:bytes:)``).
-    public private(set) var bufferedBytes = 0
-
     /// Whether fetching is paused for backpressure (the last ``Backpressure`` returned was `.pause`).
     public private(set) var isPaused = false
 
@@ -86,15 +81,13 @@ public struct KeyedDispatcher<Element> {
     ///   - element: What to deliver.
     ///   - partition: The record's partition.
     ///   - key: The record's key bytes, or `nil` when it has none.
-    ///   - bytes: The memory the record holds (key and value), counted until the job finishes.
     /// - Returns: The jobs to start now (this record's, if its lane is free and there is room) and any change of
     ///   fetching.
-    public mutating func submit(_ element: Element, partition: PartitionID, key: [UInt8]?, bytes: Int = 0) -> Action {
+    public mutating func submit(_ element: Element, partition: PartitionID, key: [UInt8]?) -> Action {
         let lane = self.configuration.ordering.lane(partition: partition, key: key)
-        let job = Job(element: element, partition: partition, lane: lane, sequence: self.nextSequence, bytes: bytes)
+        let job = Job(element: element, partition: partition, lane: lane, sequence: self.nextSequence)
         self.nextSequence += 1
         self.queuedCount += 1
-        self.bufferedBytes += bytes
 
         if let lane {
             if let index = self.lanes.index(forKey: lane) {
@@ -116,7 +109,6 @@ public struct KeyedDispatcher<Element> {
     public mutating func finish(_ job: Job) -> Action {
         precondition(self.inFlightCount > 0, "KeyedDispatcher.finish called more often than jobs were started")
         self.inFlightCount -= 1
-        self.bufferedBytes -= job.bytes
         if let lane = job.lane, let index = self.lanes.index(forKey: lane) {
             if let next = self.lanes.values[index].waiting.popFirst() {
                 self.ready.append(next)
@@ -148,7 +140,6 @@ public struct KeyedDispatcher<Element> {
         }
         dropped.sort { $0.sequence < $1.sequence }
         self.queuedCount -= dropped.count
-        self.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
         return (dropped.map(\.element), self.makeAction())
     }
 
@@ -162,12 +153,8 @@ public struct KeyedDispatcher<Element> {
             start.append(job)
         }
         var backpressure: Backpressure?
-        let full =
-            self.bufferedCount >= self.configuration.pauseThreshold
-            || self.bufferedBytes >= self.configuration.pauseBytes
-        let drained =
-            self.bufferedCount <= self.configuration.resumeThreshold
-            && self.bufferedBytes <= self.configuration.pauseBytes / 2
+        let full = self.bufferedCount >= self.configuration.pauseThreshold
+        let drained = self.bufferedCount <= self.configuration.resumeThreshold
         if !self.isPaused && full {
             self.isPaused = true
             backpressure = .pause

@@ -146,35 +146,6 @@ struct KeyedDispatcherTests {
         #expect(dispatcher.bufferedCount == 0)
     }
 
-    @Test("large records pause fetching by their bytes long before the record threshold; revoking drops their bytes")
-    func backpressureByBytes() {
-        var dispatcher = Dispatcher(
-            configuration: .init(maximumInFlight: 2, ordering: .none, pauseThreshold: 1_000, pauseBytes: 3_000_000))
-        var jobs: [Dispatcher.Job] = []
-        var changes: [Dispatcher.Backpressure] = []
-        for offset in 0..<3 {
-            let action = dispatcher.submit(
-                Self.record(0, Int64(offset), key: nil), partition: .test(0), key: nil, bytes: 1_000_000)
-            jobs += action.start
-            changes += action.backpressure.map { [$0] } ?? []
-        }
-        #expect(changes == [.pause], "three 1 MB records reach the 3 MB limit although 1,000 records are allowed")
-        #expect(dispatcher.bufferedBytes == 3_000_000)
-        // Finishing one leaves 2 MB (above half the limit): still paused; the next one finishing resumes.
-        let first = dispatcher.finish(jobs[0])
-        #expect(first.backpressure == nil)
-        jobs += first.start
-        #expect(dispatcher.finish(jobs[1]).backpressure == .resume)
-        #expect(dispatcher.bufferedBytes == 1_000_000)
-        // A revoke drops the queued record's bytes with it; the in-flight ones' stay until they finish.
-        for offset in 3..<5 {
-            _ = dispatcher.submit(Self.record(0, Int64(offset), key: nil), partition: .test(0), key: nil, bytes: 500)
-        }
-        let (dropped, _) = dispatcher.revoke(.test(0))
-        #expect(dropped.map(\.offset) == [4])
-        #expect(dispatcher.bufferedBytes == 1_000_500)
-    }
-
     @Test("default thresholds pause at twice maximumInFlight and resume at maximumInFlight")
     func defaultThresholds() {
         let configuration = Dispatcher.Configuration(maximumInFlight: 64)
