@@ -160,10 +160,14 @@ public enum DeadLetterReader {
         )
     }
 
-    private final class LastSeen: Sendable {
-        private let value: Mutex<ContinuousClock.Instant>
-        init(_ start: ContinuousClock.Instant) { value = Mutex(start) }
-        var instant: ContinuousClock.Instant { value.withLock { $0 } }
-        func touch() { value.withLock { $0 = .now } }
-    }
+}
+
+// MARK: - LastSeen
+
+/// When a reader last saw a record, shared between the reading task and the one watching for quiet.
+final class LastSeen: Sendable {
+    private let value: Mutex<ContinuousClock.Instant>
+    init(_ start: ContinuousClock.Instant) { value = Mutex(start) }
+    var instant: ContinuousClock.Instant { value.withLock { $0 } }
+    func touch() { value.withLock { $0 = .now } }
 }

@@ -16,6 +16,8 @@ extension DeliveryCore {
         fileprivate(set) var sending: Turn?
         /// The retry-tier or dead-letter record being written, once the event failed.
         fileprivate(set) var write: Write?
+        /// The conversion being remembered, once it was acknowledged.
+        fileprivate(set) var memory: ConversionMemory?
         fileprivate(set) var externalEventID: String?
         /// The pause before the next try of a failed write.
         fileprivate var writePause = Duration.milliseconds(100)
@@ -29,6 +31,8 @@ extension DeliveryCore {
         case wait(Duration)
         /// Write the record to a retry tier or the dead-letter topic (``produced(_:error:now:)`` takes the result).
         case produce(Write)
+        /// Write the acknowledged conversion to the conversions topic (``produced(_:error:now:)`` takes the result).
+        case remember(ConversionMemory)
         /// The job is over: the worker takes the next one.
         case finished
     }
@@ -59,6 +63,7 @@ extension DeliveryCore {
 
     /// A wait is over: send (or probe) if the gates allow, write again, or wait on.
     mutating func waited(_ progress: inout JobProgress, now: ContinuousClock.Instant) -> Step {
+        if let memory = progress.memory { return .remember(memory) }
         if let write = progress.write { return .produce(write) }
         guard case .deliver(let event) = progress.job.element.work else { return .finished }
         return nextTurn(&progress, event, now: now)
@@ -91,9 +96,17 @@ extension DeliveryCore {
         }
         let failure: AffonsoError
         switch outcome {
-        case .delivered:
+        case .delivered(let delivery):
             note(.answered, turn, now: now, &actions)
             actions.notices.append(.delivered(event, origin: element.envelope?.original ?? element.source))
+            if configuration.conversionsTopic != nil, event.eventType == "conversion" {
+                // Refunds need the conversion's Affonso id: the record is complete once it is remembered.
+                if let memory = ConversionMemory(event, delivery: delivery, date: date) {
+                    progress.memory = memory
+                    return (.remember(memory), actions)
+                }
+                actions.notices.append(.conversionWithoutID(event))
+            }
             finished(progress.job, &actions)
             return (.finished, sealed(actions))
         case .failed(let error):
@@ -140,6 +153,15 @@ extension DeliveryCore {
         _ progress: inout JobProgress, error: KafkaError?, now: ContinuousClock.Instant
     ) -> (Step, Actions) {
         var actions = Actions()
+        if let memory = progress.memory {
+            guard let error else {
+                conversions.insert(memory.externalEventID, conversionID: memory.conversionID)
+                actions.notices.append(.remembered(memory))
+                finished(progress.job, &actions)
+                return (.finished, sealed(actions))
+            }
+            return (retryWrite(&progress, topic: configuration.conversionsTopic ?? "", error, &actions), actions)
+        }
         guard let write = progress.write else { return (.finished, actions) }
         guard let error else {
             actions.notices.append(
@@ -158,14 +180,28 @@ extension DeliveryCore {
             progress.write = smaller
             return (.produce(smaller), actions)
         }
+        return (retryWrite(&progress, topic: write.topic, error, &actions), actions)
+    }
+
+    /// A write failed in a way retrying may help (or a fatal error a restart fixes): wait, then write again.
+    private mutating func retryWrite(
+        _ progress: inout JobProgress, topic: String, _ error: KafkaError, _ actions: inout Actions
+    ) -> Step {
         if error.isFatal, !producerFailed {
             producerFailed = true
             actions.notices.append(.producerFailedFatally(error))
         }
-        actions.notices.append(.produceFailed(topic: write.topic, error: error, source: progress.job.element.source))
+        actions.notices.append(.produceFailed(topic: topic, error: error, source: progress.job.element.source))
         let pause = progress.writePause
         progress.writePause = min(pause * 2, .seconds(10))
-        return (.wait(pause), actions)
+        return .wait(pause)
+    }
+
+    // MARK: Conversions
+
+    /// A conversion read from the conversions topic (by this member or another).
+    mutating func conversionRead(externalEventID: String, conversionID: String) {
+        conversions.insert(externalEventID, conversionID: conversionID)
     }
 
     /// The worker was cancelled (shutdown past its deadline): the job's record stays incomplete, read again by

@@ -42,6 +42,9 @@ struct DeliveryCore {
         case producerFailedFatally(KafkaError)
         case gates(GateChanges)
         case retryHeld(PartitionID, delay: Duration)
+        case remembered(ConversionMemory)
+        /// A conversion was acknowledged without an Affonso id to remember: refunds of it cannot be sent.
+        case conversionWithoutID(MappedEvent)
     }
 
     let configuration: DeliveryPipelineConfiguration
@@ -78,6 +81,12 @@ struct DeliveryCore {
     var producerFailed = false
     /// ``needsProbeJob`` as of the last decision (a change reconciles fetching).
     var isFetchingForProbe = false
+    /// Every remembered conversion's Affonso id, by its external_event_id (read from the conversions topic, and
+    /// added as this member remembers conversions).
+    var conversions = ConversionIndex()
+    /// Whether the conversions topic was read to its end since start-up: until then an unknown conversion may
+    /// only not be read yet.
+    var conversionsCaughtUp = false
 
     init(configuration: DeliveryPipelineConfiguration) {
         self.configuration = configuration

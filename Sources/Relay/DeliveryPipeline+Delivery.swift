@@ -42,6 +42,18 @@ extension DeliveryPipeline {
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
                 step = state.withLock { $0.waited(&progress, now: .now) }
+            case .remember(let memory):
+                var failure: KafkaError?
+                do {
+                    _ = try await producer.send(
+                        topic: configuration.conversionsTopic ?? "", key: memory.key, value: memory.value)
+                } catch {
+                    failure = error
+                }
+                if Task.isCancelled { return abandon(progress) }
+                let actions: DeliveryCore.Actions
+                (step, actions) = state.withLock { $0.produced(&progress, error: failure, now: .now) }
+                perform(actions)
             case .produce(let write):
                 var failure: KafkaError?
                 do {
@@ -115,6 +127,15 @@ extension DeliveryPipeline {
             logger.critical(
                 "the Kafka producer failed fatally (\(error.message)); retry and dead-letter records cannot be written. /livez and /readyz fail so that the pod is restarted; nothing is committed past them meanwhile"
             )
+        case .remembered(let memory):
+            metrics.recordConversionRemembered()
+            logger.debug(
+                "conversion remembered for refunds",
+                metadata: ["external_event_id": "\(memory.externalEventID)", "conversion_id": "\(memory.conversionID)"])
+        case .conversionWithoutID(let event):
+            logger.warning(
+                "Affonso acknowledged a conversion without its id (data.id); a refund of it cannot be sent and will be dead-lettered",
+                metadata: ["rule": "\(event.rule)", "external_event_id": "\(event.externalEventID)"])
         case .gates(let changes):
             report(changes)
         case .retryHeld(let partition, let delay):

@@ -94,10 +94,13 @@ public final class DeliveryPipeline: Sendable {
     /// Consumes until graceful shutdown (then closes the consumer, which drains, commits and leaves the group) or a
     /// fatal consumer error.
     ///
-    /// - Parameter consumer: a consumer created with ``rebalanceHandler`` and subscribed to the source and
-    ///   retry-tier topics.
+    /// - Parameters:
+    ///   - consumer: a consumer created with ``rebalanceHandler`` and subscribed to the source and retry-tier
+    ///     topics.
+    ///   - conversions: a reader of the conversions topic from its start, with a group of its own that commits
+    ///     nothing, when refunds are on (``DeliveryPipelineConfiguration/conversionsTopic``); closed at the end.
     /// - Throws: the consumer's fatal ``KafkaError``.
-    public func run(consumer: KafkaConsumer) async throws {
+    public func run(consumer: KafkaConsumer, conversions: KafkaConsumer? = nil) async throws {
         self.consumer.withLock { $0 = consumer }
         let closed = WorkSignal()
         try await withThrowingDiscardingTaskGroup { group in
@@ -121,6 +124,9 @@ public final class DeliveryPipeline: Sendable {
                 // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.
                 await consumer.close()
                 closed.signal()
+            }
+            if let conversions {
+                group.addTask { await self.followConversions(conversions) }
             }
             group.addTask { await self.releaseHeldRecords() }
             group.addTask { await self.reportLag(consumer) }

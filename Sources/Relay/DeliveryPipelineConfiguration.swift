@@ -16,6 +16,9 @@ public struct DeliveryPipelineConfiguration: Sendable {
     /// The least time between two commits of stored offsets. Default: 0 — a commit starts as soon as offsets
     /// advance and the previous commit returned, so a crash replays only what was in flight or just acknowledged.
     public var commitInterval: Duration = .zero
+    /// Where acknowledged conversions are remembered for refunds (`<group>.conversions`, compacted); nil when no
+    /// rule refunds, so nothing is remembered. Default: nil.
+    public var conversionsTopic: String?
     /// Exact secrets (the API key) scrubbed from every message the pipeline writes or logs. Default: none.
     public var knownSecrets: [String] = []
 

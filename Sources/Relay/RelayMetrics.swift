@@ -13,6 +13,7 @@ public final class RelayMetrics: Sendable {
     private let credentialsFault: Gauge
     private let bufferedBytes: Gauge
     private let rateLimitShare: Gauge
+    private let conversionsKnown: Gauge
     private let consumed = HandleCache<String, Counter> { topic in
         Counter(label: prefix + "records_consumed_total", dimensions: [("topic", topic)])
     }
@@ -50,6 +51,7 @@ public final class RelayMetrics: Sendable {
             dimensions: [("topic", partition.topic), ("partition", String(partition.partition))]
         )
     }
+    private let conversionsRemembered = LazyHandle { Counter(label: prefix + "conversions_remembered_total") }
     private let requestDuration = LazyHandle { Timer(label: prefix + "request_duration_seconds") }
     private let rateLimitWaits = LazyHandle { Counter(label: prefix + "rate_limit_waits_total") }
     private let rateLimitWaitSeconds = LazyHandle {
@@ -64,6 +66,8 @@ public final class RelayMetrics: Sendable {
         bufferedBytes = Gauge(label: Self.prefix + "buffered_bytes")
         // The part of the plan this pod paces to (1 with rate_limit.scope pod or an unlimited plan).
         rateLimitShare = Gauge(label: Self.prefix + "rate_limit_share")
+        // Conversions a refund can find (read from the conversions topic or remembered here).
+        conversionsKnown = Gauge(label: Self.prefix + "conversions_known")
     }
 
     func recordConsumed(topic: String) {
@@ -122,4 +126,10 @@ public final class RelayMetrics: Sendable {
     /// The bytes of records the relay holds, against `delivery.max_buffered_bytes`.
     func setBufferedBytes(_ bytes: Int) { bufferedBytes.record(bytes) }
     func setRateLimitShare(_ share: Double) { rateLimitShare.record(share) }
+
+    /// A conversion was written to the conversions topic.
+    func recordConversionRemembered() { conversionsRemembered.handle.increment() }
+
+    /// How many conversions the index holds.
+    func setConversionsKnown(_ count: Int) { conversionsKnown.record(count) }
 }
