@@ -83,6 +83,7 @@ struct DeliveryCoreModelTests {
             case .send(let event): "send \(event.externalEventID)"
             case .wait(let duration): "wait \(duration)"
             case .produce(let write): "produce to \(write.topic)\(write.value.isEmpty ? " without value" : "")"
+            case .remember(let memory): "remember \(memory.externalEventID)"
             case .finished: "finished"
             }
         }
@@ -101,6 +102,8 @@ struct DeliveryCoreModelTests {
                 windowSize: 6, failureRatio: 0.5, initialProbeInterval: .seconds(1), maximumProbeInterval: .seconds(8))
             configuration.credentialsProbeInterval = .seconds(5)
             configuration.retry.inProcessAttempts = 2
+            // Half the schedules remember conversions for refunds (one more write before a record is complete).
+            configuration.conversionsTopic = seed % 2 == 0 ? "relay.conversions" : nil
             core = Core(configuration: configuration)
             for partition in DeliveryCoreModelTests.partitions {
                 logEnd[partition] = Int64(random.next() % 30)
@@ -195,7 +198,7 @@ struct DeliveryCoreModelTests {
         }
 
         static let answers: [AffonsoOutcome] = [
-            .delivered(AffonsoDelivery(status: 201, responseBody: [])),
+            .delivered(AffonsoDelivery(status: 201, responseBody: Array(#"{"data":{"id":"com_model"}}"#.utf8))),
             .failed(AffonsoError(code: .serverError, message: "503", status: 503)),
             .failed(AffonsoError(code: .timeout, message: "timeout")),
             .failed(AffonsoError(code: .connection, message: "refused")),
@@ -238,6 +241,11 @@ struct DeliveryCoreModelTests {
                 worker.wakeAt = nil
                 worker.step = core.waited(&worker.progress, now: now)
                 actions = Core.Actions()
+            case .remember:
+                let error =
+                    faults && chance(30) ? KafkaError(code: .broker, message: "timed out", isRetriable: true) : nil
+                (worker.step, actions) = core.produced(&worker.progress, error: error, now: now)
+                if case .finished = worker.step { finishedEvent(worker.progress.job) }
             case .produce(let write):
                 var error: KafkaError?
                 if faults, chance(40) {

@@ -13,8 +13,9 @@ struct DeliveryCoreTests {
     static let now = ContinuousClock.now
     static let date = Date(timeIntervalSince1970: 1_800_000_000)
 
-    static func core(maximumInFlight: Int = 4) -> DeliveryCore {
+    static func core(maximumInFlight: Int = 4, conversionsTopic: String? = nil) -> DeliveryCore {
         var configuration = DeliveryPipelineConfiguration()
+        configuration.conversionsTopic = conversionsTopic
         configuration.delivery = DeliveryConfiguration(maximumInFlight: maximumInFlight)
         configuration.outage = OutageDetector.Configuration(
             windowSize: 2, failureRatio: 0.5, initialProbeInterval: .seconds(1), maximumProbeInterval: .seconds(8))
@@ -143,5 +144,53 @@ struct DeliveryCoreTests {
         #expect(pauses.max() == .seconds(10))
         let (_, actions) = core.produced(&job.progress, error: nil, now: Self.now)
         #expect(actions.offsetsToStore.map(\.1) == [1], "once written, the record is complete")
+    }
+
+    static func acknowledged(_ body: String) -> AffonsoOutcome {
+        .delivered(AffonsoDelivery(status: 201, responseBody: Array(body.utf8)))
+    }
+
+    @Test("an acknowledged conversion is complete only once it is remembered for refunds; a failed write is retried")
+    func conversionRememberedBeforeComplete() {
+        var core = Self.core(conversionsTopic: "relay.conversions")
+        _ = Self.submit(&core, 0)
+        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        var (step, actions) = core.sent(
+            &job.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1","status":"pending"}}"#),
+            now: Self.now, date: Self.date)
+        guard case .remember(let memory) = step else {
+            Issue.record("the conversion is remembered first: \(step)")
+            return
+        }
+        #expect(memory.conversionID == "com_1" && memory.externalEventID == "e0")
+        #expect(actions.offsetsToStore.isEmpty, "nothing is stored before the conversion is remembered")
+        (step, actions) = core.produced(
+            &job.progress, error: KafkaError(code: .broker, message: "not enough replicas", isRetriable: true),
+            now: Self.now)
+        #expect(actions.offsetsToStore.isEmpty)
+        #expect({ if case .remember = core.waited(&job.progress, now: Self.now) { true } else { false } }())
+        (step, actions) = core.produced(&job.progress, error: nil, now: Self.now)
+        #expect(actions.offsetsToStore.map(\.1) == [1])
+        #expect(core.conversions.conversionID(for: "e0") == "com_1", "this member can refund it at once")
+    }
+
+    @Test("a conversion acknowledged without an id is complete, with a warning; without refunds nothing is remembered")
+    func conversionWithoutID() {
+        var core = Self.core(conversionsTopic: "relay.conversions")
+        _ = Self.submit(&core, 0)
+        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        let (step, actions) = core.sent(
+            &job.progress, Self.acknowledged(#"{"success":true,"data":{}}"#), now: Self.now, date: Self.date)
+        #expect({ if case .finished = step { true } else { false } }())
+        #expect(actions.offsetsToStore.map(\.1) == [1])
+        #expect(actions.notices.contains { if case .conversionWithoutID = $0 { true } else { false } })
+
+        var plain = Self.core()
+        _ = Self.submit(&plain, 0)
+        var other = plain.takeStarted(now: Self.now, date: Self.date)!
+        let (plainStep, _) = plain.sent(
+            &other.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1"}}"#), now: Self.now,
+            date: Self.date)
+        #expect({ if case .finished = plainStep { true } else { false } }())
     }
 }
