@@ -72,10 +72,11 @@ extension DeliveryCore {
 
     // MARK: Pauses
 
-    /// A partition is fetched unless too much is buffered, the API is down or refuses the key (while a job is
-    /// there to probe it), a drain started, or it is a retry partition waiting for a record's `not_before`.
+    /// A partition is fetched unless the API is down or refuses the key (while a job is there to probe it), a
+    /// drain started, or it is a retry partition waiting for a record's `not_before`. (A full dispatcher stops the
+    /// consumer task from taking records instead: ``isFull``.)
     func shouldPause(_ partition: PartitionID) -> Bool {
-        dispatcher.isPaused || (!isDeliveryOpen && !needsProbeJob) || isDraining || held[partition] != nil
+        (!isDeliveryOpen && !needsProbeJob) || isDraining || held[partition] != nil
     }
 
     /// The partitions to pause and resume so that what the consumer has paused (`actual`, read from it)

@@ -85,7 +85,7 @@ extension DeliveryCore {
             started.append(job)
         }
         actions.started += action.start.count
-        if action.backpressure != nil { actions.reconcilePauses = true }
+        if action.backpressure == .resume { actions.intakeOpened = true }
     }
 
     mutating func complete(_ ticket: OffsetTracker.Ticket, _ actions: inout Actions) {

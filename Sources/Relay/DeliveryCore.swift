@@ -27,6 +27,8 @@ struct DeliveryCore {
         /// Whether the wanted set of fetched partitions may have changed: the driver reconciles the consumer's
         /// pauses with ``pauseChanges(actual:)``.
         var reconcilePauses = false
+        /// The dispatcher has room again: the consumer task, waiting while it was full, takes records again.
+        var intakeOpened = false
         var notices: [Notice] = []
         /// Jobs queued and in flight after the input, for the gauge.
         var buffered: Int?
@@ -98,6 +100,12 @@ struct DeliveryCore {
         outage = OutageDetector(configuration: configuration.outage)
         credentials = CredentialsGate(probeInterval: configuration.credentialsProbeInterval)
     }
+
+    /// Whether the dispatcher holds as many records as it may (twice `max_in_flight`): the consumer task takes no
+    /// more until it has room. Backpressure stops taking, not fetching: pausing a partition makes librdkafka drop
+    /// what it prefetched, and each resume then waits a fetch round trip with nothing to send. What is fetched
+    /// meanwhile stays bounded by the consumer's byte budget.
+    var isFull: Bool { dispatcher.isPaused }
 
     var isReady: Bool { credentials.isReady && !outage.isDown && !isDraining && !producerFailed }
 

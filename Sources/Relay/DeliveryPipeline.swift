@@ -35,6 +35,8 @@ public final class DeliveryPipeline: Sendable {
     let pauseApplication = Mutex(())
     /// One signal per started job: a parked worker wakes and takes it.
     let jobsStarted = WorkSignal()
+    /// The dispatcher has room again: the consumer task, waiting while it was full, goes on.
+    let intake = WorkSignal()
     /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
     let offsetsStored: AsyncStream<Void>
     let offsetsStoredContinuation: AsyncStream<Void>.Continuation
@@ -109,7 +111,9 @@ public final class DeliveryPipeline: Sendable {
             }
             group.addTask {
                 do {
-                    while let batch = try await consumer.nextBatch(maximum: Self.batchSize) {
+                    while await self.waitForRoom(),
+                        let batch = try await consumer.nextBatch(maximum: Self.batchSize)
+                    {
                         for message in batch { self.handle(message) }
                     }
                 } catch {
@@ -180,6 +184,15 @@ public final class DeliveryPipeline: Sendable {
 
     // MARK: - Records
 
+    /// Waits while the dispatcher is full (the records already taken are enough work).
+    /// - Returns: false when cancelled.
+    private func waitForRoom() async -> Bool {
+        while state.withLock({ $0.isFull }) {
+            guard await intake.wait() else { return false }
+        }
+        return true
+    }
+
     /// Hands a consumed record to the core, and maps and submits it when the core registered it.
     func handle(_ message: KafkaConsumerMessage) {
         metrics.recordConsumed(topic: message.topic)
@@ -221,6 +234,7 @@ public final class DeliveryPipeline: Sendable {
     /// Carries out what the core decided: wake workers, store offsets, report, pause or resume fetching.
     func perform(_ actions: DeliveryCore.Actions) {
         jobsStarted.signal(actions.started)
+        if actions.intakeOpened { intake.signal() }
         if let buffered = actions.buffered { metrics.setInFlight(buffered) }
         if !actions.offsetsToStore.isEmpty, let consumer = consumer.withLock({ $0 }) {
             for (partition, offset) in actions.offsetsToStore {

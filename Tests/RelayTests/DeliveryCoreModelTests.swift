@@ -75,6 +75,8 @@ struct DeliveryCoreModelTests {
         var faults = true
         /// The last offset started per ordering lane (partition, key) and assignment.
         var lastStarted: [String: Int64] = [:]
+        /// The consumer task found the dispatcher full and waits for room.
+        var waitingForRoom = false
         /// The last steps taken, printed with a failing seed.
         var trace: [String] = []
 
@@ -146,6 +148,13 @@ struct DeliveryCoreModelTests {
 
         /// The consumer hands out the next record of an owned, unpaused partition.
         mutating func fetch() {
+            // The consumer task takes no record while the dispatcher is full, and once it found it full waits for
+            // the core to say there is room (a missed signal would stop intake for good).
+            guard !waitingForRoom else { return }
+            guard !core.isFull else {
+                waitingForRoom = true
+                return
+            }
             let candidates = owned.filter { !consumerPaused.contains($0) && position[$0]! < logEnd[$0]! }.sorted()
             guard !candidates.isEmpty else { return }
             let partition = pick(candidates)
@@ -364,6 +373,7 @@ struct DeliveryCoreModelTests {
 
         mutating func perform(_ actions: Core.Actions, reconcileNow: Bool = true) {
             signals += actions.started
+            if actions.intakeOpened { waitingForRoom = false }
             for (partition, offset) in actions.offsetsToStore { store(partition, offset) }
             if actions.reconcilePauses, reconcileNow { reconcile() }
         }
