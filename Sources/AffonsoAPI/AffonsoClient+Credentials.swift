@@ -24,7 +24,7 @@ extension AffonsoClient {
                 throw AffonsoError(
                     code: .apiKeyUnavailable,
                     message:
-                        "cannot read the API key file \(path) (affonso.api_key_file): \(error.localizedDescription); "
+                        "cannot read the API key file \(path) (affonso.api_key_file): \(Self.reason(error)); "
                         + "mount the secret at that path or set affonso.api_key",
                     underlying: error
                 )
@@ -44,6 +44,20 @@ extension AffonsoClient {
                 )
             }
             return key
+        }
+    }
+
+    /// Why a file could not be read, as the system says it (`No such file or directory`), not Foundation's "The
+    /// operation could not be completed".
+    static func reason(_ error: any Error) -> String {
+        let error = error as NSError
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        switch CocoaError.Code(rawValue: error.code) {
+        case .fileReadNoSuchFile, .fileNoSuchFile: return "No such file or directory"
+        case .fileReadNoPermission: return "Permission denied"
+        default: return error.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(error.code))) : "unreadable"
         }
     }
 

@@ -2,8 +2,9 @@ import CRdKafka
 import Logging
 import Synchronization
 
-/// Creates and lists topics. Every call blocks a thread of the client's blocking queue, never the cooperative
-/// pool. Call ``close()`` when done.
+/// Creates and lists topics. Every call blocks a thread of its own, never the cooperative pool, and returns at once
+/// with ``KafkaError/Code-swift.struct/cancelled`` when its task is cancelled (the blocking librdkafka call ends in
+/// the background). Call ``close()`` when done.
 public final class KafkaAdmin: Sendable {
     /// A topic to create.
     public struct TopicSpecification: Sendable, Hashable {
@@ -55,7 +56,7 @@ public final class KafkaAdmin: Sendable {
     }
 
     private let handle = RDKafkaHandle()
-    private let isClosed = Mutex(false)
+    private let lifecycle = Mutex(Lifecycle())
     private let bootstrapServers: [String]
     let timeout: Duration
     /// What librdkafka's log callback reaches (its opaque): a box of its own, so that a callback during
@@ -98,17 +99,20 @@ public final class KafkaAdmin: Sendable {
     deinit {
         // `init` may have thrown before `rd_kafka_new` succeeded (a rejected property): then there is no handle,
         // and `rd_kafka_destroy(NULL)` would crash.
-        if handle.isSet && !isClosed.withLock({ $0 }) { rd_kafka_destroy(handle.pointer) }
+        // A running call holds the client, so none runs now.
+        if handle.isSet && !lifecycle.withLock({ $0.isDestroyed }) { rd_kafka_destroy(handle.pointer) }
     }
 
-    /// Frees librdkafka. Idempotent.
+    /// Frees librdkafka, at once or, while a cancelled call still blocks a thread, when that call ends. Idempotent.
     public func close() async {
-        let wasClosed = isClosed.withLock { closed in
-            defer { closed = true }
-            return closed
+        let destroysNow = lifecycle.withLock { lifecycle in lifecycle.close() }
+        guard destroysNow else { return }
+        await withCheckedContinuation { continuation in
+            RDKafkaThread.start(name: "kafka-admin") { [handle] in
+                rd_kafka_destroy(handle.pointer)
+                continuation.resume()
+            }
         }
-        guard !wasClosed else { return }
-        _ = try? await Self.onOwnThread(handle) { rk throws(KafkaError) in rd_kafka_destroy(rk) }
     }
 
     // MARK: - Brokers
@@ -119,9 +123,6 @@ public final class KafkaAdmin: Sendable {
     /// - Throws: ``KafkaError`` `.timeout` (`no Kafka broker answered at HOST:PORT within 10s; check kafka.brokers
     ///   and the network`), or the broker's own error when it answered with one (e.g. failed authentication).
     public func waitForBroker(timeout: Duration = .seconds(10)) async throws(KafkaError) {
-        guard !isClosed.withLock({ $0 }) else {
-            throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
-        }
         let wait = { @Sendable [bootstrapServers] (rk: OpaquePointer) throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             let error = rd_kafka_metadata(rk, 0, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
@@ -141,7 +142,7 @@ public final class KafkaAdmin: Sendable {
                 throw KafkaError.rdKafka(error, "Kafka broker at \(bootstrapServers.joined(separator: ", "))")
             }
         }
-        try await Self.onOwnThread(handle, wait)
+        try await run(wait)
     }
 
     /// `10s`, `1.5s`: how the relay's messages write durations.
@@ -220,26 +221,115 @@ public final class KafkaAdmin: Sendable {
 
     // MARK: - Internals
 
+    /// Runs a blocking admin call on a thread of its own: admin calls are rare, and their timeouts hold even while
+    /// other clients' blocking calls fill the shared queue (whose width is the number of cores). When the task is
+    /// cancelled, returns at once with `.cancelled`; the call runs to its own timeout in the background, and frees
+    /// librdkafka after it if ``close()`` was called meanwhile.
     func run<T: Sendable>(
         _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
     ) async throws(KafkaError) -> T {
-        guard !isClosed.withLock({ $0 }) else {
+        guard lifecycle.withLock({ $0.startCall() }) else {
             throw KafkaError(code: .closed, message: "the Kafka admin client is closed; create a new one.")
         }
-        return try await Self.onOwnThread(handle, body)
-    }
-
-    /// Runs a blocking admin call on a thread of its own: admin calls are rare, and their timeouts hold even while
-    /// other clients' blocking calls fill the shared queue (whose width is the number of cores).
-    private static func onOwnThread<T: Sendable>(
-        _ handle: RDKafkaHandle, _ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
-    ) async throws(KafkaError) -> T {
-        let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
-            RDKafkaThread.start(name: "kafka-admin") {
-                continuation.resume(returning: Result { () throws(KafkaError) -> T in try body(handle.pointer) })
+        let call = PendingCall<T>()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard call.wait(continuation) else {
+                    endCall()
+                    return
+                }
+                RDKafkaThread.start(name: "kafka-admin") { [self] in
+                    call.finish(Result { () throws(KafkaError) -> T in try body(handle.pointer) })
+                    endCall()
+                }
             }
+        } onCancel: {
+            call.finish(.failure(KafkaError(code: .cancelled, message: "the Kafka admin call was cancelled")))
         }
         return try result.get()
+    }
+
+    /// A call ended: the last one after ``close()`` frees librdkafka (on the call's thread).
+    private func endCall() {
+        if lifecycle.withLock({ $0.endCall() }) { rd_kafka_destroy(handle.pointer) }
+    }
+
+    /// Whether the client is closed, how many calls run, and whether librdkafka was freed.
+    private struct Lifecycle {
+        var isClosed = false
+        var isDestroyed = false
+        var runningCalls = 0
+
+        /// Whether a call may start (the client is open).
+        mutating func startCall() -> Bool {
+            guard !isClosed else { return false }
+            runningCalls += 1
+            return true
+        }
+
+        /// Whether the caller frees librdkafka now: the client is closed and this was its last call.
+        mutating func endCall() -> Bool {
+            runningCalls -= 1
+            return destroyIfIdle()
+        }
+
+        /// Whether the caller frees librdkafka now: no call runs (else the last one frees it).
+        mutating func close() -> Bool {
+            guard !isClosed else { return false }
+            isClosed = true
+            return destroyIfIdle()
+        }
+
+        private mutating func destroyIfIdle() -> Bool {
+            guard isClosed, runningCalls == 0, !isDestroyed else { return false }
+            isDestroyed = true
+            return true
+        }
+    }
+
+    /// One blocking call's result, delivered once: by the call's thread, or by cancellation, whichever comes first.
+    private final class PendingCall<T: Sendable>: Sendable {
+        private enum State {
+            case idle
+            case waiting(CheckedContinuation<Result<T, KafkaError>, Never>)
+            case finished(Result<T, KafkaError>)
+            case delivered
+        }
+
+        private let state = Mutex(State.idle)
+
+        /// Parks `continuation` until ``finish(_:)``; false when the call finished (was cancelled) already, and
+        /// then `continuation` is resumed at once.
+        func wait(_ continuation: CheckedContinuation<Result<T, KafkaError>, Never>) -> Bool {
+            let finished = state.withLock { state -> Result<T, KafkaError>? in
+                guard case .finished(let result) = state else {
+                    state = .waiting(continuation)
+                    return nil
+                }
+                state = .delivered
+                return result
+            }
+            guard let finished else { return true }
+            continuation.resume(returning: finished)
+            return false
+        }
+
+        /// Delivers `result` unless one was delivered already.
+        func finish(_ result: Result<T, KafkaError>) {
+            let waiter = state.withLock { state -> CheckedContinuation<Result<T, KafkaError>, Never>? in
+                switch state {
+                case .idle:
+                    state = .finished(result)
+                    return nil
+                case .waiting(let continuation):
+                    state = .delivered
+                    return continuation
+                case .finished, .delivered:
+                    return nil
+                }
+            }
+            waiter?.resume(returning: result)
+        }
     }
 
     /// The librdkafka `NewTopic` of `topic` (partitions, replication factor, configs), as the CreateTopics request

@@ -69,8 +69,11 @@ public final class KafkaProducer: Sendable {
             guard let opaque else { return }
             let producer = Unmanaged<KafkaProducer>.fromOpaque(opaque).takeUnretainedValue()
             let code = rd_kafka_resp_err_t(rawValue: error)
+            // A broker that does not answer is reported once per outage by the relay (the start-up wait, the
+            // consumer) and librdkafka's own lines (rate-limited); at warning, these came once per reconnect attempt.
+            let isUnreachable = code == RD_KAFKA_RESP_ERR__TRANSPORT || code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
             producer.logger.log(
-                level: code == RD_KAFKA_RESP_ERR__FATAL ? .error : .warning,
+                level: code == RD_KAFKA_RESP_ERR__FATAL ? .error : isUnreachable ? .debug : .warning,
                 "Kafka producer error: \(reason.map { String(cString: $0) } ?? "")",
                 metadata: [
                     "error": "\(KafkaError.rdKafka(code, "producer", isFatal: code == RD_KAFKA_RESP_ERR__FATAL))"

@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import Synchronization
 
 /// The librdkafka library this process runs with (which may differ from the headers it was built against).
 public struct LibrdkafkaVersion: Sendable, Hashable, CustomStringConvertible, Comparable {
@@ -11,6 +12,9 @@ public struct LibrdkafkaVersion: Sendable, Hashable, CustomStringConvertible, Co
     /// The oldest librdkafka we support without a warning.
     public static let minimumRecommended = LibrdkafkaVersion(string: "2.2.0", number: 0x0202_00ff)
 
+    /// Whether ``check(logger:)`` logged already.
+    private static let hasBeenChecked = Atomic(false)
+
     public var description: String { string }
 
     public static func < (lhs: LibrdkafkaVersion, rhs: LibrdkafkaVersion) -> Bool { lhs.number < rhs.number }
@@ -20,9 +24,11 @@ public struct LibrdkafkaVersion: Sendable, Hashable, CustomStringConvertible, Co
         LibrdkafkaVersion(string: String(cString: rd_kafka_version_str()), number: Int(rd_kafka_version()))
     }
 
-    /// Logs the loaded librdkafka version; warns when it is older than ``minimumRecommended``.
+    /// Logs the loaded librdkafka version, once per process (every client calls it); warns when it is older than
+    /// ``minimumRecommended``.
     /// - Parameter logger: where to log.
     public static func check(logger: Logger) {
+        guard !hasBeenChecked.exchange(true, ordering: .relaxed) else { return }
         let current = Self.current
         if current < minimumRecommended {
             logger.warning(

@@ -103,6 +103,20 @@ public final class RelayService: Service, Sendable {
     }
 
     private func consume() async throws {
+        // Until the consumer runs, a graceful shutdown (SIGTERM) cancels the start-up: waiting for a broker,
+        // creating topics and reading the cluster, each of which may otherwise block for many seconds.
+        do {
+            try await cancelWhenGracefulShutdown { try await self.prepare() }
+        } catch  where Task.isShuttingDownGracefully {
+            logger.info("shutdown requested during start-up; nothing was consumed")
+            return
+        }
+        try await startConsuming()
+    }
+
+    /// What comes before consuming: a broker that answers, the relay's own topics, the cluster's description.
+    private func prepare() async throws {
+        try await waitForBroker()
         if configuration.createTopics {
             try await TopicProvisioner.ensure(
                 configuration.relayTopics,
@@ -131,6 +145,63 @@ public final class RelayService: Service, Sendable {
                 properties: configuration.consumer.properties
             )
         }
+        try Task.checkCancellation()
+    }
+
+    /// Waits until a broker of `kafka.brokers` answers, asking again every 10 s: one warning when none answered
+    /// within the first 10 s, one notice when one answers after that. A broker that answers with an error (e.g.
+    /// failed authentication) ends the wait with that error.
+    private func waitForBroker() async throws {
+        let brokers = configuration.consumer.bootstrapServers.joined(separator: ", ")
+        logger.info("waiting for a Kafka broker to answer", metadata: ["kafka.brokers": "\(brokers)"])
+        let admin = try KafkaAdmin(
+            bootstrapServers: configuration.consumer.bootstrapServers, properties: configuration.consumer.properties,
+            timeout: .seconds(10), logger: logger)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var hasWarned = false
+        do {
+            while let unanswered = try await Self.brokerTimeout(admin) {
+                if !hasWarned {
+                    logger.warning("\(unanswered); retrying until one answers (the relay starts then)")
+                    hasWarned = true
+                }
+            }
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        if hasWarned {
+            let waited = (clock.now - start).components.seconds
+            logger.notice(
+                "a Kafka broker answered after \(waited)s; starting", metadata: ["kafka.brokers": "\(brokers)"])
+        }
+    }
+
+    /// One wait of up to 10 s (at least 1 s: a refused connection can fail at once) for a broker to answer.
+    /// - Returns: nil when one answered, else the message saying that none did.
+    private static func brokerTimeout(_ admin: KafkaAdmin) async throws -> String? {
+        let attempt = ContinuousClock.now
+        let result: Result<Void, KafkaError>
+        do {
+            try await admin.waitForBroker(timeout: .seconds(10))
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success:
+            return nil
+        case .failure(let error) where error.code == .timeout:
+            try await Task.sleep(until: attempt + .seconds(1))
+            return error.message
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    private func startConsuming() async throws {
         var consumerConfiguration = configuration.consumer
         consumerConfiguration.topics += configuration.pipeline.retryTopics
         consumerConfiguration.revokeDeadline = configuration.pipeline.drainTimeout + .seconds(5)
@@ -252,6 +323,8 @@ public enum TopicProvisioner {
             }
             warnings = durabilityWarnings(topics, cluster: cluster, replicationFactor: replicationFactor)
         } catch {
+            // Cancelled (a shutdown during start-up): nothing was checked, and there is nothing to warn about.
+            if Task.isCancelled { return [] }
             warnings = ["could not check the retry and dead-letter topics' replication: \(error)"]
         }
         for warning in warnings { logger.warning("\(warning)") }

@@ -2,6 +2,7 @@ import AffonsoAPI
 import ArgumentParser
 import Foundation
 import KafkaClient
+import Rules
 
 @main
 struct AffonsoRelay: AsyncParsableCommand {
@@ -48,6 +49,7 @@ struct AffonsoRelay: AsyncParsableCommand {
     /// `rules check --conf x` would say only "Missing expected argument '--config <config>'": then the
     /// arguments are parsed again with the missing option filled in, and an unknown option found that way wins.
     static func firstLine(of error: any Error) -> String {
+        if let unknown = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) { return unknown }
         let line = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
         guard line.hasPrefix("Missing expected argument '--"),
             let option = line.split(separator: "'").dropFirst().first?.split(separator: " ").first
@@ -59,5 +61,26 @@ struct AffonsoRelay: AsyncParsableCommand {
             if retried.hasPrefix("Unknown option") { return retried }
         }
         return line
+    }
+
+    /// `rules chek --config x`: ArgumentParser would blame `--config` (unknown to `rules`); this names the word
+    /// that is no subcommand, the closest one and the choices.
+    /// - Returns: nil when every word before the first option is a subcommand (or there are none to choose from).
+    static func unknownSubcommand(_ arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = AffonsoRelay.self
+        var path = [AffonsoRelay._commandName]
+        for argument in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !argument.hasPrefix("-"), argument != "help", !subcommands.isEmpty else { return nil }
+            let names = subcommands.map { $0._commandName }
+            guard let next = subcommands.first(where: { $0._commandName == argument }) else {
+                let hint = Suggestion.closest(to: argument, in: names).map { "did you mean '\($0)'? " } ?? ""
+                return "'\(path.joined(separator: " "))' has no subcommand '\(argument)'; \(hint)"
+                    + "choose one of \(names.joined(separator: ", "))"
+            }
+            command = next
+            path.append(argument)
+        }
+        return nil
     }
 }

@@ -18,7 +18,6 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (loaded, logger, serviceConfiguration) = try RelayCommandSupport.loadService(config)
-        logger.info("librdkafka \(LibrdkafkaVersion.current)")
         guard let listen = RelayHTTPServer.parseListen(loaded.configuration.server.listen) else {
             RelayCommandSupport.printError(
                 "\(config): server.listen '\(loaded.configuration.server.listen)' is not host:port, e.g. 0.0.0.0:9464")

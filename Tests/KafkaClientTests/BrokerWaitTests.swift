@@ -37,6 +37,39 @@ struct BrokerWaitTests {
         await cluster.close()
     }
 
+    @Test(
+        "a cancelled admin call returns at once, though librdkafka's call blocks until its timeout",
+        arguments: ["waitForBroker", "createTopic"])
+    func cancelledCall(operation: String) async throws {
+        let admin = try KafkaAdmin(bootstrapServers: ["127.0.0.1:1"], timeout: .seconds(30), logger: testLogger)
+        let call = Task { () async throws -> Void in
+            if operation == "waitForBroker" {
+                try await admin.waitForBroker(timeout: .seconds(30))
+            } else {
+                try await admin.createTopic(.init(name: "t"))
+            }
+        }
+        // Let the call reach librdkafka (and block there) before cancelling it.
+        try await Task.sleep(for: .milliseconds(500))
+        let clock = ContinuousClock()
+        let cancelled = clock.now
+        call.cancel()
+        let result = await call.result
+        let elapsed = clock.now - cancelled
+        #expect(elapsed < .seconds(2), "took \(elapsed)")
+        guard case .failure(let error) = result else {
+            Issue.record("the cancelled \(operation) succeeded")
+            return
+        }
+        #expect((error as? KafkaError)?.code == .cancelled, "\(error)")
+        // The call still blocks a thread: close frees librdkafka after it, without waiting for it.
+        let closing = clock.now
+        await admin.close()
+        #expect(clock.now - closing < .seconds(2))
+        let closed = await #expect(throws: KafkaError.self) { try await admin.waitForBroker() }
+        #expect(closed?.code == .closed)
+    }
+
     @Test("repeated identical lines: the first is logged, the rest are counted and reported after the interval")
     func repeatLimiter() {
         let limiter = LogRepeatLimiter(interval: .seconds(10))
@@ -59,7 +92,8 @@ final class CollectedLines: Sendable {
     var messages: [String] { storage.withLock { $0 } }
 
     var logger: Logger {
-        Logger(label: "collected") { _ in Handler(lines: self) }
+        // A label of its own: librdkafka's repeated lines are held back per logger label, across tests too.
+        Logger(label: "collected-\(ObjectIdentifier(self).hashValue)") { _ in Handler(lines: self) }
     }
 
     func append(_ message: String) { storage.withLock { $0.append(message) } }

@@ -142,6 +142,26 @@ struct BadConfigCommandTests {
         #expect(result.status == 0)
         #expect(result.standardOutput.hasPrefix("affonso-relay 0.1.0 (librdkafka 2."))
     }
+
+    @Test(
+        "a bad flag or subcommand: exit 2 with one line that names it",
+        arguments: [
+            (
+                ["rules", "chek", "--config", "relay.yaml"],
+                "'affonso-relay rules' has no subcommand 'chek'; did you mean 'check'? choose one of check, test, "
+                    + "apply, tap"
+            ),
+            (["frobnicate"], "'affonso-relay' has no subcommand 'frobnicate'; choose one of run, config, rules"),
+            (["rules", "check", "--conf", "relay.yaml"], "Unknown option '--conf'. Did you mean '--config'?"),
+            (["run", "--config", "relay.yaml", "--bogus"], "Unknown option '--bogus'"),
+        ])
+    func badArguments(arguments: [String], expected: String) async throws {
+        let result = try await runRelay(arguments)
+        #expect(result.status == 2)
+        let lines = result.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.standardError)")
+        #expect(lines.first?.hasPrefix("affonso-relay: \(expected)") == true, "\(result.standardError)")
+    }
 }
 
 struct RelayRun {

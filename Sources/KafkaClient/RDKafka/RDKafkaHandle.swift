@@ -51,19 +51,22 @@ enum RDKafkaLog {
     }
 
     /// Logs one librdkafka line (from a `rd_kafka_conf_set_log_cb` callback) through `logger`: repeated identical
-    /// lines of one client appear once per 10 s, with how many were held back
+    /// lines (of any client logging through a logger of that label) appear once per 10 s, with how many were held back
     /// (``LogRepeatLimiter/librdkafka``).
     static func forward(
         _ rk: OpaquePointer?, level: Int32, facility: UnsafePointer<CChar>?, text: UnsafePointer<CChar>?,
         logger: Logger
     ) {
-        let client = rk.map { String(cString: rd_kafka_name($0)) } ?? ""
         let facility = facility.map { String(cString: $0) } ?? ""
         let line = text.map { String(cString: $0) } ?? ""
         // "… failed: Connection refused (after 0ms in state CONNECT)": the timing varies, the line is the same.
         let stable = line.range(of: " (after ").map { String(line[..<$0.lowerBound]) } ?? line
         let limiter = LogRepeatLimiter.librdkafka
-        guard case .log(let repeated) = limiter.admit("\(client)|\(level)|\(facility)|\(stable)") else { return }
+        // By logger, not by client: a process's producer, consumer and admin client log the same broker failing
+        // alike, through one logger.
+        guard case .log(let repeated) = limiter.admit("\(logger.label)|\(level)|\(facility)|\(stable)") else {
+            return
+        }
         var metadata: Logger.Metadata = ["librdkafka.facility": "\(facility)"]
         var message = "librdkafka: \(line)"
         if repeated > 0 {
