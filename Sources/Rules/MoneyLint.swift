@@ -46,10 +46,14 @@ enum MoneyLint {
             }
             // sale_amount, and a refund's amount: the same unit mistakes.
             let amounts: [(source: String?, path: RuleIssue.Path, label: String)] = [
-                (definition.event.first { $0.field == "sale_amount" }?.expression, .eventValue("sale_amount"),
-                 "sale_amount"),
-                (definition.refund?.first { $0.field == "amount" }?.expression, .refundValue("amount"),
-                 "refund.amount"),
+                (
+                    definition.event.first { $0.field == "sale_amount" }?.expression, .eventValue("sale_amount"),
+                    "sale_amount"
+                ),
+                (
+                    definition.refund?.first { $0.field == "amount" }?.expression, .refundValue("amount"),
+                    "refund.amount"
+                ),
             ]
             for amount in amounts {
                 guard let source = amount.source,

@@ -23,9 +23,9 @@ enum RefundValidator {
         func failure(_ field: String, _ message: String) -> RulesError {
             RulesError(
                 code: .validation,
-                message: "rule '\(context.rule)' refund field '\(field)': \(message)",
+                message: "rule '\(context.rule)' field 'refund.\(field)': \(message)",
                 rule: context.rule,
-                field: field
+                field: "refund.\(field)"
             )
         }
         var body: [(String, CELValue)] = []

@@ -119,7 +119,8 @@ extension RuleSet {
         if rule.isRefund {
             return try refund(rule, fields, record, defaultExternalEventID)
         }
-        let validated = try EventValidator.validate(fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
+        let validated = try EventValidator.validate(
+            fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
         let sorted = validated.fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         var writer = JSONWriter()
         writer.writeSortedObject(sorted)

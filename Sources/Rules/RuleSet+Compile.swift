@@ -207,7 +207,7 @@ extension RuleSet {
                 issue(.refundKey(key), "duplicate refund field '\(key)'")
             }
             if let compiledField = program(source, .refundValue(key), "refund.\(key)") {
-                fields.append(.init(key: key, written: key, program: compiledField))
+                fields.append(.init(key: key, written: "refund.\(key)", program: compiledField))
             }
         }
         if keys.contains("conversion") && !keys.contains("external_event_id") {
