@@ -77,12 +77,14 @@ def produce():
         customer = customers[i % len(customers)]
         event["id"] = f"evt_demo_{run}_{i}"
         event["data"]["object"]["id"] = f"in_demo_{run}_{i}"
+        event["data"]["object"]["payment_intent"] = f"pi_demo_{run}_{i}"  # the conversion's external_event_id
         event["data"]["object"]["customer"] = customer
         event["data"]["object"]["amount_paid"] = 1900 + 100 * (i % 30)
         send("billing.stripe", customer, event)
     for i, late in enumerate(LATE * 2):  # their referrals are added only after the relay first fails on them
         event = copy.deepcopy(invoice)
         event["id"] = f"evt_demo_late_{run}_{i}"
+        event["data"]["object"]["payment_intent"] = f"pi_demo_late_{run}_{i}"
         event["data"]["object"]["customer"] = late["customer_id"]
         send("billing.stripe", late["customer_id"], event)
     trial = fixture("stripe-subscription-created-trial.json")
@@ -165,7 +167,7 @@ def wait(metrics_url):
             print(f"demo: added {len(LATE)} referrals the relay had not found ({time.time() - started:.0f}s)")
             added = True
         ledger = json.loads(get(f"{SANDBOX}/_sandbox/ledger"))
-        late_done = sum(1 for e in ledger["entries"] if str(e.get("external_event_id")).startswith("evt_demo_late_"))
+        late_done = sum(1 for e in ledger["entries"] if str(e.get("external_event_id")).startswith("pi_demo_late_"))
         values = metric_lines(metrics_url)
         idle = values.get("affonso_relay_in_flight", 1) == 0 and values.get("affonso_relay_paused_partitions", 1) == 0
         drained = all(committed == end for committed, end in committed_offsets().values())

@@ -4,7 +4,7 @@ import Rules
 import Yams
 
 /// Reads a rule's `examples` entry: `{name, record: {key, value | value_base64 | value_file, headers, …},
-/// expect: {event: {…}, absent: [field, …]} | {skip: true} | {error: "substring"}}`.
+/// expect: {event: {…}, absent: [field, …]} | {refund: {…}, absent: [field, …]} | {skip: true} | {error: "substring"}}`.
 struct ExampleReader {
     let reader: YAMLReader
     let directory: String
@@ -18,7 +18,8 @@ struct ExampleReader {
             return nil
         }
         guard let expectNode = entries.first(where: { $0.key == "expect" })?.value else {
-            reader.error(node, "\(what) has no expect ({event: {…}}, {skip: true} or {error: \"text\"})")
+            reader.error(
+                node, "\(what) has no expect ({event: {…}}, {refund: {…}}, {skip: true} or {error: \"text\"})")
             return nil
         }
         guard let record = record(recordNode, what), let (expectation, absent) = expectation(expectNode, what) else {
@@ -89,36 +90,40 @@ struct ExampleReader {
         return record
     }
 
-    /// `{event: {…}, absent: [field, …]}` (either part may be left out), `{skip: true}` or `{error: "text"}`.
+    /// `{event: {…}, absent: [field, …]}` (either part may be left out), `{refund: {…}, absent: […]}`,
+    /// `{skip: true}` or `{error: "text"}`.
     private func expectation(_ node: Node, _ what: String) -> (RuleExample.Expectation, absent: [String])? {
-        let usage = "\(what) expect needs one of event (with optional absent: [fields]), absent, skip, error"
-        guard let entries = reader.mapping(node, "\(what) expect", allowed: ["event", "absent", "skip", "error"]),
+        let usage =
+            "\(what) expect needs one of event or refund (with optional absent: [fields]), absent, skip, error"
+        guard
+            let entries = reader.mapping(
+                node, "\(what) expect", allowed: ["event", "refund", "absent", "skip", "error"]),
             let entry = entries.first
         else {
             reader.error(node, usage)
             return nil
         }
         let keys = Set(entries.map(\.key))
-        guard entries.count == 1 || keys == ["event", "absent"] else {
+        guard entries.count == 1 || keys == ["event", "absent"] || keys == ["refund", "absent"] else {
             reader.error(node, usage)
             return nil
         }
+        let isRefund = keys.contains("refund")
+        let (fieldNames, kind) = isRefund ? (RuleSet.refundFields, "refunds") : (RuleSet.eventFields, "Affonso events")
         var absent: [String] = []
         if let absentEntry = entries.first(where: { $0.key == "absent" }) {
             guard let nodes = reader.sequence(absentEntry.value, "\(what) expect.absent") else { return nil }
             for fieldNode in nodes {
                 guard let field = reader.string(fieldNode, "\(what) expect.absent entry") else { return nil }
-                guard RuleSet.eventFields.contains(field) else {
-                    let hint =
-                        Suggestion.closest(to: field, in: RuleSet.eventFields).map { "; did you mean '\($0)'?" }
-                        ?? ""
-                    reader.error(fieldNode, "\(what) expect.absent: '\(field)' is not a field of Affonso events\(hint)")
+                guard fieldNames.contains(field) else {
+                    let hint = Suggestion.closest(to: field, in: fieldNames).map { "; did you mean '\($0)'?" } ?? ""
+                    reader.error(fieldNode, "\(what) expect.absent: '\(field)' is not a field of \(kind)\(hint)")
                     return nil
                 }
                 absent.append(field)
             }
         }
-        switch entry.key {
+        switch isRefund ? "refund" : entry.key {
         case "event", "absent":
             guard let eventNode = entries.first(where: { $0.key == "event" })?.value else {
                 return (.event(CELMap()), absent)
@@ -128,6 +133,19 @@ struct ExampleReader {
                 return nil
             }
             return (.event(map), absent)
+        case "refund":
+            guard let refundNode = entries.first(where: { $0.key == "refund" })?.value,
+                case .map(let map)? = yamlValue(refundNode)
+            else {
+                reader.error(node, "\(what) expect.refund must be a mapping of refund fields")
+                return nil
+            }
+            for case .string(let key) in map.entries.map(\.key) where !RuleSet.refundFields.contains(key) {
+                let hint = Suggestion.closest(to: key, in: RuleSet.refundFields).map { "; did you mean '\($0)'?" } ?? ""
+                reader.error(refundNode, "\(what) expect.refund: '\(key)' is not a field of refunds\(hint)")
+                return nil
+            }
+            return (.refund(map), absent)
         case "skip":
             guard reader.bool(entry.value, "\(what) expect.skip") == true else {
                 reader.error(entry.value, "\(what) expect.skip must be true")

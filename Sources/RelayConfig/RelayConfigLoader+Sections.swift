@@ -21,6 +21,7 @@ extension RelayConfigLoader {
     static let tierKeys = ["topic", "delay"]
     static let serverKeys = ["listen", "shutdown_grace"]
     static let loggingKeys = ["level", "format"]
+    static let refundsKeys = ["window"]
 
     /// Every key `relay.yaml` accepts outside `rules`, dotted (`kafka.brokers`, `retry.tiers.delay`); what
     /// docs/configuration.md must describe.
@@ -31,6 +32,7 @@ extension RelayConfigLoader {
         keys += deliveryKeys.map { "delivery." + $0 }
         keys += retryKeys.map { "retry." + $0 } + tierKeys.map { "retry.tiers." + $0 }
         keys += serverKeys.map { "server." + $0 } + loggingKeys.map { "logging." + $0 }
+        keys += refundsKeys.map { "refunds." + $0 }
         return keys
     }
 
@@ -265,6 +267,22 @@ extension RelayConfigLoader {
                 logging.format =
                     reader.choice(entry.value, what, RelayConfiguration.Logging.Format.self) ?? logging.format
             default: break
+            }
+        }
+    }
+
+    static func readRefunds(_ node: Node, _ reader: YAMLReader, _ refunds: inout RelayConfiguration.Refunds) {
+        guard let entries = reader.mapping(node, "refunds", allowed: refundsKeys) else { return }
+        for entry in entries where entry.key == "window" {
+            guard let window = reader.duration(entry.value, "refunds.window") else { continue }
+            if window < .seconds(86_400) {
+                reader.error(
+                    entry.value,
+                    "refunds.window must be at least 1d, got \(entry.value.scalar?.string ?? "\(window)"); it is how "
+                        + "long conversions are remembered for their refunds (refunds come days or months after the "
+                        + "sale: the default 180d covers Stripe's dispute window)")
+            } else {
+                refunds.window = window
             }
         }
     }

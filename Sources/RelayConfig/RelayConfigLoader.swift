@@ -32,7 +32,9 @@ public enum RelayConfigLoader {
         public var column: Int
     }
 
-    static let topLevelKeys = ["kafka", "affonso", "delivery", "retry", "server", "logging", "rules", "rule_files"]
+    static let topLevelKeys = [
+        "kafka", "affonso", "delivery", "retry", "server", "logging", "refunds", "rules", "rule_files",
+    ]
 
     /// Reads, validates and compiles the configuration at `path`.
     /// - Parameters:
@@ -86,6 +88,7 @@ public enum RelayConfigLoader {
                     case "retry": readRetry(entry.value, reader, &configuration.retry)
                     case "server": readServer(entry.value, reader, &configuration.server)
                     case "logging": readLogging(entry.value, reader, &configuration.logging)
+                    case "refunds": readRefunds(entry.value, reader, &configuration.refunds)
                     default: break
                     }
                 }

@@ -10,6 +10,7 @@ public struct RelayConfiguration: Sendable {
     public var retry = Retry()
     public var server = Server()
     public var logging = Logging()
+    public var refunds = Refunds()
     /// Inline rules first, then those of `rule_files` in file order.
     public var rules: [RuleDefinition] = []
 
@@ -147,6 +148,17 @@ public struct RelayConfiguration: Sendable {
         public var level: Level = .info
         /// Default: json.
         public var format: Format = .json
+        public init() {}
+    }
+}
+
+extension RelayConfiguration {
+    /// `refunds:`: how the relay remembers conversions so that refund rules can reverse them.
+    public struct Refunds: Sendable, Hashable {
+        /// Default: 180 days. How long an acknowledged conversion is remembered: the retention of the relay's
+        /// compacted conversions topic `<group>.conversions`. A refund of a conversion older than this cannot be
+        /// resolved (class `conversion_not_found`). At least 1 day, at most 10 years.
+        public var window: Duration = .seconds(180 * 86_400)
         public init() {}
     }
 }

@@ -9,7 +9,7 @@ struct RuleReader {
     /// Where `value_file` paths of examples are resolved.
     let directory: String
 
-    static let ruleKeys = ["name", "topics", "match", "variables", "event", "examples"]
+    static let ruleKeys = ["name", "topics", "match", "variables", "event", "refund", "examples"]
 
     func rules(_ node: Node) -> [(definition: RuleDefinition, locations: RuleSources.Locations)] {
         guard let nodes = reader.sequence(node, "rules") else { return [] }
@@ -76,6 +76,23 @@ struct RuleReader {
                     locations.parts[.eventKey(field.key)] = reader.location(of: field.keyNode)
                     locations.parts[.eventValue(field.key)] = reader.location(of: field.value)
                 }
+            case "refund":
+                if entries.contains(where: { $0.key == "event" }) {
+                    reader.error(
+                        entry.keyNode,
+                        "\(what) has both event and refund; a rule emits events or refunds, not both: split it into "
+                            + "two rules")
+                    continue
+                }
+                locations.parts[.refund] = reader.location(of: entry.value)
+                definition.refund = []
+                guard let fields = reader.mapping(entry.value, "\(what) refund") else { continue }
+                for field in fields {
+                    let source = expression(field.value, "\(what) refund.\(field.key)") ?? "null"
+                    definition.refund?.append((field.key, source))
+                    locations.parts[.refundKey(field.key)] = reader.location(of: field.keyNode)
+                    locations.parts[.refundValue(field.key)] = reader.location(of: field.value)
+                }
             case "examples":
                 guard let nodes = reader.sequence(entry.value, "\(what) examples") else { continue }
                 for (exampleIndex, exampleNode) in nodes.enumerated() {
@@ -92,8 +109,11 @@ struct RuleReader {
         if !entries.contains(where: { $0.key == "topics" }) {
             reader.error(node, "\(what) has no topics; list topic names or \"/regex/\" patterns")
         }
-        if !entries.contains(where: { $0.key == "event" }) {
-            reader.error(node, "\(what) has no event; map at least event_name and an identifier")
+        if !entries.contains(where: { $0.key == "event" || $0.key == "refund" }) {
+            reader.error(
+                node,
+                "\(what) has no event; map at least event_name and an identifier (or, for a rule that reverses a "
+                    + "conversion, a refund with its conversion)")
         }
         return (definition, locations)
     }

@@ -19,8 +19,11 @@ struct RuleSources {
         let locations = rules[issue.ruleIndex]
         var location = locations.parts[issue.path]
         if location == nil, case .eventValue(let key) = issue.path { location = locations.parts[.eventKey(key)] }
+        if location == nil, case .refundValue(let key) = issue.path { location = locations.parts[.refundKey(key)] }
         if location == nil, case .topic = issue.path { location = locations.parts[.topics] }
-        if location == nil, issue.path == .event || issue.path == .topics { location = locations.parts[.name] }
+        if location == nil, issue.path == .event || issue.path == .refund || issue.path == .topics {
+            location = locations.parts[.name]
+        }
         guard let location = location ?? locations.rule else {
             return ConfigDiagnostic(severity: severity, file: fallbackFile, line: 0, column: 0, message: issue.message)
         }

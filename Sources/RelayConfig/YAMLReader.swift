@@ -329,6 +329,7 @@ final class YAMLReader {
             case "s": scale = 1
             case "m": scale = 60
             case "h": scale = 3600
+            case "d": scale = 86_400
             default: return .failure(.malformed)
             }
             let seconds = value * scale

@@ -4,7 +4,8 @@ import CEL
 ///
 /// Input: `{"value": <json>}` or `{"value_base64": "…"}`, optional `key`, `headers` (object of strings),
 /// `partition`, `offset`, `timestamp` (RFC 3339). Output: `{"results": […]}`, `{"skipped": true}` or
-/// `{"error": {"class": …, "message": …}}`.
+/// `{"error": {"class": …, "message": …}}`; each result is `{"rule", "event"}`, `{"rule", "refund"}` (the refund's
+/// request body plus `conversion`) or `{"rule", "error"}`.
 public enum ApplyLine {
     /// Reads one input line as a record of `topic`. `lineNumber` (1-based) is the default offset − 1 … so that
     /// default `external_event_id`s differ per line.
@@ -145,8 +146,15 @@ public enum ApplyLine {
                 writer.writeString(result.rule)
                 switch result.result {
                 case .success(let event):
-                    writer.append(",\"event\":")
-                    writer.bytes.append(contentsOf: event.body)
+                    if let refund = event.refund {
+                        // The request body plus the conversion it reverses.
+                        writer.append(",\"refund\":")
+                        writer.writeObject(
+                            event.sortedFields + [("conversion", .string(refund.conversionExternalEventID))])
+                    } else {
+                        writer.append(",\"event\":")
+                        writer.bytes.append(contentsOf: event.body)
+                    }
                 case .failure(let error):
                     writer.append(",\"error\":")
                     writeError(error, &writer)

@@ -15,7 +15,10 @@ struct CompiledRule: Sendable {
     var topicPatterns: [TopicPattern]
     var match: CELProgram?
     var variables: [(name: String, program: CELProgram)]
+    /// The event's fields, or the refund's (`isRefund`).
     var fields: [Field]
+    /// Whether the rule maps records to refunds (`refund:`) rather than events.
+    var isRefund = false
 
     func matches(topic: String) -> Bool {
         exactTopics.contains(topic) || topicPatterns.contains { $0.matches(topic) }

@@ -50,40 +50,19 @@ enum EventValidator {
                 }
                 eventType = type
                 output.append((field, value))
-            case "referral_id", "customer_id", "external_user_id", "click_id", "sale_amount_currency":
-                let text = try nonEmptyString(value, field, failure)
-                if field == "sale_amount_currency" && !ISO4217.codes.contains(text) {
-                    let hint =
-                        ISO4217.codes.contains(text.uppercased())
-                        ? " (codes are upper case: use .upperAscii())" : ""
-                    throw failure(field, "must be a three-letter ISO 4217 currency code, got \(describe(value))\(hint)")
-                }
+            case "referral_id", "customer_id", "external_user_id", "click_id":
+                _ = try nonEmptyString(value, field, failure)
+                output.append((field, value))
+            case "sale_amount_currency":
+                try checkCurrency(value, field, failure)
                 output.append((field, value))
             case "external_event_id":
                 externalEventID = try nonEmptyString(value, field, failure)
                 output.append((field, value))
             case "occurred_at":
-                switch value {
-                case .timestamp(let timestamp): output.append((field, .string(RFC3339.format(timestamp))))
-                case .string(let text) where RFC3339.parse(text) != nil: output.append((field, value))
-                default:
-                    throw failure(
-                        field,
-                        "must be a timestamp or an RFC 3339 string, got \(describe(value)); "
-                            + "use timestamp(…) to convert"
-                    )
-                }
+                output.append((field, try time(value, field, failure)))
             case "sale_amount":
-                let amount: Double
-                switch value {
-                case .int(let int): amount = Double(int)
-                case .uint(let uint): amount = Double(uint)
-                case .double(let double): amount = double
-                default: throw failure(field, "must be a number, got \(describe(value))")
-                }
-                guard amount.isFinite, amount > 0 else {
-                    throw failure(field, "must be a positive finite amount in major units, got \(describe(value))")
-                }
+                try checkAmount(value, field, failure)
                 output.append((field, value))
             case "product_ids", "price_ids":
                 guard case .list(let list) = value else {
@@ -139,7 +118,55 @@ enum EventValidator {
         return (output, eventType, eventName, externalEventID!)
     }
 
-    private static func nonEmptyString(
+    // MARK: - Field checks (shared with RefundValidator)
+
+    /// A three-letter ISO 4217 code, upper case.
+    static func checkCurrency(
+        _ value: CELValue,
+        _ field: String,
+        _ failure: (String, String) -> RulesError
+    ) throws(RulesError) {
+        let text = try nonEmptyString(value, field, failure)
+        guard ISO4217.codes.contains(text) else {
+            let hint = ISO4217.codes.contains(text.uppercased()) ? " (codes are upper case: use .upperAscii())" : ""
+            throw failure(field, "must be a three-letter ISO 4217 currency code, got \(describe(value))\(hint)")
+        }
+    }
+
+    /// A positive finite number (major units).
+    static func checkAmount(
+        _ value: CELValue,
+        _ field: String,
+        _ failure: (String, String) -> RulesError
+    ) throws(RulesError) {
+        let amount: Double
+        switch value {
+        case .int(let int): amount = Double(int)
+        case .uint(let uint): amount = Double(uint)
+        case .double(let double): amount = double
+        default: throw failure(field, "must be a number, got \(describe(value))")
+        }
+        guard amount.isFinite, amount > 0 else {
+            throw failure(field, "must be a positive finite amount in major units, got \(describe(value))")
+        }
+    }
+
+    /// A timestamp, or an RFC 3339 string; returned as the RFC 3339 string that is sent.
+    static func time(
+        _ value: CELValue,
+        _ field: String,
+        _ failure: (String, String) -> RulesError
+    ) throws(RulesError) -> CELValue {
+        switch value {
+        case .timestamp(let timestamp): return .string(RFC3339.format(timestamp))
+        case .string(let text) where RFC3339.parse(text) != nil: return value
+        default:
+            throw failure(
+                field, "must be a timestamp or an RFC 3339 string, got \(describe(value)); use timestamp(…) to convert")
+        }
+    }
+
+    static func nonEmptyString(
         _ value: CELValue,
         _ field: String,
         _ failure: (String, String) -> RulesError

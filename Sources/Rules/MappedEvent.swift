@@ -1,25 +1,46 @@
 import CEL
 
-/// One Affonso event made by one rule from one record, validated and ready to send.
+/// One Affonso event made by one rule from one record, validated and ready to send; or, when ``refund`` is set,
+/// one refund (`POST /v1/conversions/{id}/refund`) made by a refund rule.
 public struct MappedEvent: Sendable, Hashable {
+    /// What a refund rule adds: which conversion the refund reverses.
+    public struct Refund: Sendable, Hashable {
+        /// The `external_event_id` of the conversion to reverse (the relay resolves it to the conversion's
+        /// Affonso id, `com_…`).
+        public var conversionExternalEventID: String
+        public init(conversionExternalEventID: String) {
+            self.conversionExternalEventID = conversionExternalEventID
+        }
+    }
+
     public var rule: String
-    /// `conversion`, `lead`, `trial` or `milestone` (Affonso's default when the rule sets none).
+    /// `conversion`, `lead`, `trial` or `milestone` (Affonso's default when the rule sets none); `refund` for a
+    /// refund.
     public var eventType: String
+    /// The event's `event_name`; `refund` for a refund.
     public var eventName: String
-    /// The idempotency key: the rule's value, or `RULE:TOPIC:PARTITION:OFFSET`.
+    /// The idempotency key: the rule's value, or `RULE:TOPIC:PARTITION:OFFSET` (for a refund: the refund's own
+    /// key, not the conversion's).
     public var externalEventID: String
     /// The fields as sent, sorted by key.
     public var fields: CELMap { CELMap(sortedFields) }
     /// The fields as sent, sorted by key (kept as a list: building a map per event costs time nobody needs).
     public var sortedFields: [(String, CELValue)]
-    /// The request body: canonical JSON (sorted keys, no whitespace).
+    /// The request body: canonical JSON (sorted keys, no whitespace). For a refund, the body of
+    /// `POST /v1/conversions/{id}/refund` (`amount`, `currency`, `reason`, `external_event_id`, `refunded_at`;
+    /// no `conversion`).
     public var body: [UInt8]
+    /// Default: nil (an event for `POST /v1/events`). Set for a refund.
+    public var refund: Refund? = nil
+
+    /// Whether this is a refund rather than an event.
+    public var isRefund: Bool { refund != nil }
 
     public var bodyString: String { String(decoding: body, as: UTF8.self) }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.rule == rhs.rule && lhs.eventType == rhs.eventType && lhs.eventName == rhs.eventName
-            && lhs.externalEventID == rhs.externalEventID && lhs.body == rhs.body
+            && lhs.externalEventID == rhs.externalEventID && lhs.body == rhs.body && lhs.refund == rhs.refund
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -1,7 +1,7 @@
 import CEL
 
-/// Finds rules that would send wrong money without failing: a truncated or integer `sale_amount`, a `match` that
-/// can never be a bool, and two conversion rules that count one sale twice.
+/// Finds rules that would send wrong money without failing: a truncated or integer `sale_amount` (or refund
+/// `amount`), a `match` that can never be a bool, and two conversion rules that count one sale twice.
 ///
 /// Runs on expressions that parse; parse errors are reported by the compiler.
 enum MoneyLint {
@@ -44,14 +44,24 @@ enum MoneyLint {
                 types[variable.name] = analysis.resultType
                 divisions[variable.name] = (index, analysis.integerDivisions)
             }
-            // sale_amount.
-            if let source = definition.event.first(where: { $0.field == "sale_amount" })?.expression,
-                let analysis = try? environment.analyze(source, fieldTypes: ["variables": types])
-            {
+            // sale_amount, and a refund's amount: the same unit mistakes.
+            let amounts: [(source: String?, path: RuleIssue.Path, label: String)] = [
+                (
+                    definition.event.first { $0.field == "sale_amount" }?.expression, .eventValue("sale_amount"),
+                    "sale_amount"
+                ),
+                (
+                    definition.refund?.first { $0.field == "amount" }?.expression, .refundValue("amount"),
+                    "refund.amount"
+                ),
+            ]
+            for amount in amounts {
+                guard let source = amount.source,
+                    let analysis = try? environment.analyze(source, fieldTypes: ["variables": types])
+                else { continue }
                 var reported = false
                 for division in analysis.integerDivisions {
-                    issue(
-                        .warning, .eventValue("sale_amount"), "sale_amount: " + truncation(division), division.position)
+                    issue(.warning, amount.path, "\(amount.label): " + truncation(division), division.position)
                     reported = true
                 }
                 for variable in referencedVariables(source) {
@@ -59,7 +69,7 @@ enum MoneyLint {
                     for division in found.divisions {
                         issue(
                             .warning, .variableExpression(found.index),
-                            "variables.\(variable) feeds sale_amount: " + truncation(division), division.position)
+                            "variables.\(variable) feeds \(amount.label): " + truncation(division), division.position)
                         reported = true
                     }
                 }
@@ -67,8 +77,8 @@ enum MoneyLint {
                 let isConstant = Int64(Substring(source).trimmingSpaces()) != nil
                 if !reported && !isConstant && analysis.resultType.isInteger {
                     issue(
-                        .warning, .eventValue("sale_amount"),
-                        "sale_amount is always an \(analysis.resultType): Affonso takes the amount in major units "
+                        .warning, amount.path,
+                        "\(amount.label) is always an \(analysis.resultType): Affonso takes the amount in major units "
                             + "(49.99), and an integer here is usually minor units (cents); if it is, write "
                             + "double(x) / 100.0", start)
                 }

@@ -20,8 +20,12 @@ public struct RuleDefinition: Sendable, Hashable {
     public var match: String?
     /// Default: none.
     public var variables: [Variable]
-    /// Affonso event field → CEL expression, in the order written.
+    /// Affonso event field → CEL expression, in the order written. Empty in a refund rule.
     public var event: [(field: String, expression: String)]
+    /// Default: nil (the rule emits events). Refund field (`conversion`, `amount`, `currency`, `reason`,
+    /// `external_event_id`, `refunded_at`) → CEL expression, in the order written: the rule reverses a
+    /// conversion instead of emitting an event (docs/rules.md, "Refund rules").
+    public var refund: [(field: String, expression: String)]?
     /// Default: none. Run by `rules test`.
     public var examples: [RuleExample]
 
@@ -31,6 +35,7 @@ public struct RuleDefinition: Sendable, Hashable {
         match: String? = nil,
         variables: [Variable] = [],
         event: [(field: String, expression: String)],
+        refund: [(field: String, expression: String)]? = nil,
         examples: [RuleExample] = []
     ) {
         self.name = name
@@ -38,13 +43,16 @@ public struct RuleDefinition: Sendable, Hashable {
         self.match = match
         self.variables = variables
         self.event = event
+        self.refund = refund
         self.examples = examples
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.name == rhs.name && lhs.topics == rhs.topics && lhs.match == rhs.match && lhs.variables == rhs.variables
             && lhs.event.map(\.field) == rhs.event.map(\.field)
-            && lhs.event.map(\.expression) == rhs.event.map(\.expression) && lhs.examples == rhs.examples
+            && lhs.event.map(\.expression) == rhs.event.map(\.expression)
+            && lhs.refund?.map(\.field) == rhs.refund?.map(\.field)
+            && lhs.refund?.map(\.expression) == rhs.refund?.map(\.expression) && lhs.examples == rhs.examples
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -58,6 +66,8 @@ public struct RuleExample: Sendable, Hashable {
     public enum Expectation: Sendable, Hashable {
         /// The rule emits an event containing (at least) these fields with these values.
         case event(CELMap)
+        /// The rule emits a refund containing (at least) these fields (`conversion`, `amount`, …) with these values.
+        case refund(CELMap)
         /// The rule does not match the record.
         case skip
         /// The record fails (decode, mapping or validation) with a message containing this text.
@@ -67,7 +77,8 @@ public struct RuleExample: Sendable, Hashable {
     public var name: String
     public var record: SourceRecord
     public var expectation: Expectation
-    /// Event fields the emitted event must not contain (`expect: {absent: [referral_id]}`), checked with `.event`.
+    /// Fields the emitted event (or refund) must not contain (`expect: {absent: [referral_id]}`), checked with
+    /// `.event` and `.refund`.
     /// Default: none.
     public var absent: [String]
     /// Where the example is written (`rules/stripe.yaml:42`), for reports. Default: nil.

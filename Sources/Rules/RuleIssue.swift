@@ -21,6 +21,9 @@ public struct RuleIssue: Sendable, Hashable, CustomStringConvertible {
         case eventKey(String)
         case eventValue(String)
         case event
+        case refundKey(String)
+        case refundValue(String)
+        case refund
         case example(Int)
     }
 

@@ -115,10 +115,12 @@ extension RuleSet {
             if case .null = value { continue }
             fields.append((field.key, value))
         }
+        let defaultExternalEventID = { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
+        if rule.isRefund {
+            return try refund(rule, fields, record, defaultExternalEventID)
+        }
         let validated = try EventValidator.validate(
-            fields,
-            .init(rule: rule.name) { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
-        )
+            fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
         let sorted = validated.fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         var writer = JSONWriter()
         writer.writeSortedObject(sorted)
@@ -129,6 +131,32 @@ extension RuleSet {
             externalEventID: validated.externalEventID,
             sortedFields: sorted,
             body: writer.bytes
+        )
+    }
+
+    /// A refund rule's validated fields as a refund: `body` is the request body of
+    /// `POST /v1/conversions/{id}/refund`.
+    private func refund(
+        _ rule: CompiledRule,
+        _ fields: [(String, CELValue)],
+        _ record: SourceRecord,
+        _ defaultExternalEventID: @escaping () -> String
+    ) throws(RulesError) -> MappedEvent {
+        let validated = try RefundValidator.validate(
+            fields,
+            .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID, recordTimestamp: record.timestamp)
+        )
+        let sorted = validated.body.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var writer = JSONWriter()
+        writer.writeSortedObject(sorted)
+        return MappedEvent(
+            rule: rule.name,
+            eventType: "refund",
+            eventName: "refund",
+            externalEventID: validated.externalEventID,
+            sortedFields: sorted,
+            body: writer.bytes,
+            refund: .init(conversionExternalEventID: validated.conversion)
         )
     }
 }

@@ -88,9 +88,29 @@ extension RuleSet {
                 }
             }
             var fields: [CompiledRule.Field] = []
+            if let refund = definition.refund {
+                if !definition.event.isEmpty {
+                    issue(
+                        .refund,
+                        "rule '\(name)' has both event and refund; a rule emits one kind: split it into two rules")
+                }
+                let refundCompilation = compileRefund(refund, ruleIndex: ruleIndex, name: name) { source, path, what in
+                    program(source, path, what)
+                }
+                fields = refundCompilation.fields
+                issues += refundCompilation.issues
+                compiled.append(
+                    CompiledRule(
+                        name: name, exactTopics: exact, topicPatterns: patterns, match: match, variables: variables,
+                        fields: fields, isRefund: true)
+                )
+                continue
+            }
             let keys = definition.event.map(\.field)
             if definition.event.isEmpty {
-                issue(.event, "rule '\(name)' has no event fields; event_name is required")
+                issue(
+                    .event,
+                    "rule '\(name)' has no event fields; event_name is required (or give the rule a refund instead)")
             } else if !keys.contains("event_name") {
                 issue(.event, "rule '\(name)' event has no event_name; it is required")
             }
@@ -147,6 +167,57 @@ extension RuleSet {
         let hasErrors = issues.contains { $0.severity == .error }
         let ruleSet = hasErrors ? nil : RuleSet(definitions: definitions, rules: compiled, options: options)
         return Compilation(ruleSet: ruleSet, issues: issues)
+    }
+
+    /// Compiles a rule's `refund` fields: `conversion` is required, `currency` goes with `amount`, and a refund
+    /// without `external_event_id` is warned about (a re-published refund would be sent twice).
+    private static func compileRefund(
+        _ refund: [(field: String, expression: String)],
+        ruleIndex: Int,
+        name: String,
+        program: (String, RuleIssue.Path, String) -> CELProgram?
+    ) -> (fields: [CompiledRule.Field], issues: [RuleIssue]) {
+        var issues: [RuleIssue] = []
+        func issue(_ path: RuleIssue.Path, _ message: String, severity: RuleIssue.Severity = .error) {
+            issues.append(RuleIssue(severity: severity, ruleIndex: ruleIndex, rule: name, path: path, message: message))
+        }
+        let keys = refund.map(\.field)
+        if !keys.contains("conversion") {
+            issue(
+                .refund,
+                "rule '\(name)' refund has no conversion; it is required: the external_event_id of the conversion "
+                    + "to reverse (e.g. payload.data.object.payment_intent)")
+        }
+        if keys.contains("amount") && !keys.contains("currency") {
+            issue(
+                .refundKey("amount"),
+                "rule '\(name)' refund has amount but no currency; a partial refund needs both (omit amount for a "
+                    + "full refund)")
+        }
+        var fields: [CompiledRule.Field] = []
+        var fieldSet = Set<String>()
+        for (key, source) in refund {
+            guard RefundValidator.fields.contains(key) else {
+                let known = RefundValidator.fields
+                let hint = Suggestion.closest(to: key, in: known).map { "; did you mean '\($0)'?" } ?? ""
+                issue(.refundKey(key), "'\(key)' is not a field of refunds (\(known.joined(separator: ", ")))\(hint)")
+                continue
+            }
+            if !fieldSet.insert(key).inserted {
+                issue(.refundKey(key), "duplicate refund field '\(key)'")
+            }
+            if let compiledField = program(source, .refundValue(key), "refund.\(key)") {
+                fields.append(.init(key: key, written: "refund.\(key)", program: compiledField))
+            }
+        }
+        if keys.contains("conversion") && !keys.contains("external_event_id") {
+            issue(
+                .refundKey("conversion"),
+                "refund rule '\(name)' has no external_event_id; it defaults to RULE:TOPIC:PARTITION:OFFSET, so a "
+                    + "re-published source event refunds twice. Map the upstream event id (e.g. payload.id)",
+                severity: .warning)
+        }
+        return (fields, issues)
     }
 
     static func isNameByte(_ byte: UInt8) -> Bool {

@@ -15,6 +15,9 @@ extension RuleSet {
     /// Every key a rule's `event` may set (docs/affonso.md).
     public static var eventFields: [String] { EventValidator.fields }
 
+    /// Every key a rule's `refund` may set (docs/rules.md, "Refund rules").
+    public static var refundFields: [String] { RefundValidator.fields }
+
     /// Runs the `examples` of every rule, or of the rules named in `only` (the record goes through that rule only).
     public func runExamples(only: Set<String>? = nil) -> [ExampleReport] {
         var reports: [ExampleReport] = []
@@ -51,23 +54,32 @@ extension RuleSet {
         }
         switch (example.expectation, ruleResult?.result) {
         case (.skip, nil): return nil
-        case (.skip, .some(.success(let event))): return "expected skip, got event \(event.bodyString)"
+        case (.skip, .some(.success(let event))): return "expected skip, got \(Self.describe(event))"
         case (.skip, .some(.failure(let error))):
             return "expected skip, got \(error.errorClass) error: \(error.message)"
         case (.error, nil): return "expected an error, but the rule did not match (skipped)"
-        case (.error, .some(.success(let event))): return "expected an error, got event \(event.bodyString)"
+        case (.error, .some(.success(let event))): return "expected an error, got \(Self.describe(event))"
         case (.error(let text), .some(.failure(let error))):
             if error.message.contains(text) || error.errorClass == text { return nil }
             return "expected an error containing '\(text)', got \(error.errorClass) error: \(error.message)"
-        case (.event, nil): return "expected an event, but the rule did not match (skipped)"
-        case (.event, .some(.failure(let error))):
-            return "expected an event, got \(error.errorClass) error: \(error.message)"
-        case (.event(let expected), .some(.success(let event))):
+        case (.event, nil), (.refund, nil):
+            return "expected \(describe(example.expectation)), but the rule did not match (skipped)"
+        case (.event, .some(.failure(let error))), (.refund, .some(.failure(let error))):
+            return "expected \(describe(example.expectation)), got \(error.errorClass) error: \(error.message)"
+        case (.event, .some(.success(let event))) where event.isRefund,
+            (.refund, .some(.success(let event))) where !event.isRefund:
+            return "expected \(describe(example.expectation)), got \(Self.describe(event))"
+        case (.event(let expected), .some(.success(let event))), (.refund(let expected), .some(.success(let event))):
+            var fields = event.fields
+            if let refund = event.refund {
+                fields = CELMap(event.sortedFields + [("conversion", .string(refund.conversionExternalEventID))])
+            }
+            let kind = event.isRefund ? "refund" : "event"
             var differences: [String] = []
             for (key, value) in expected.entries {
                 let name = JSONWriter.keyString(key)
-                let sentName = name == "affonso_id" ? "referral_id" : name
-                guard let actual = event.fields[sentName] else {
+                let sentName = name == "affonso_id" && !event.isRefund ? "referral_id" : name
+                guard let actual = fields[sentName] else {
                     differences.append("\(name): expected \(JSONWriter.string(value)), but the field is not sent")
                     continue
                 }
@@ -77,18 +89,27 @@ extension RuleSet {
                 }
             }
             for name in example.absent {
-                let sentName = name == "affonso_id" ? "referral_id" : name
-                if let actual = event.fields[sentName] {
-                    differences.append("\(name): expected absent, but the event sends \(JSONWriter.string(actual))")
+                let sentName = name == "affonso_id" && !event.isRefund ? "referral_id" : name
+                if let actual = fields[sentName] {
+                    differences.append("\(name): expected absent, but the \(kind) sends \(JSONWriter.string(actual))")
                 }
             }
             return differences.isEmpty ? nil : differences.joined(separator: "; ")
         }
     }
 
+    /// What a rule made, for a report: `event {…}` or `refund of CONVERSION {…}`.
+    static func describe(_ event: MappedEvent) -> String {
+        if let refund = event.refund {
+            return "refund of \(refund.conversionExternalEventID) \(event.bodyString)"
+        }
+        return "event \(event.bodyString)"
+    }
+
     private func describe(_ expectation: RuleExample.Expectation) -> String {
         switch expectation {
         case .event: "an event"
+        case .refund: "a refund"
         case .skip: "skip"
         case .error(let text): "an error containing '\(text)'"
         }

@@ -43,6 +43,9 @@ public final class RuleSet: Sendable {
     /// Rule names in order.
     public var ruleNames: [String] { rules.map(\.name) }
 
+    /// Names of the refund rules (`refund:` instead of `event:`), in order.
+    public var refundRuleNames: [String] { rules.filter(\.isRefund).map(\.name) }
+
     /// Indexes of the rules whose topics include `topic` (cached per topic).
     func ruleIndexes(forTopic topic: String) -> [Int] {
         if let cached = topicRules.withLock({ $0[topic] }) { return cached }

@@ -66,7 +66,9 @@ struct RulesCommand: AsyncParsableCommand {
                         + "or run without --strict")
                 throw ExitCode(1)
             }
-            print("\(count) rule\(count == 1 ? "" : "s") OK")
+            let refunds = loaded.ruleSet.refundRuleNames.count
+            let kinds = refunds == 0 ? "" : " (\(count - refunds) event, \(refunds) refund)"
+            print("\(count) rule\(count == 1 ? "" : "s") OK\(kinds)")
         }
     }
 
@@ -131,12 +133,13 @@ struct RulesCommand: AsyncParsableCommand {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Map records (JSON lines on stdin) to events; one outcome line per record on stdout.",
+            abstract: "Map records (JSON lines on stdin) to events and refunds; one outcome line per record on stdout.",
             discussion: """
                 Each input line is {"value": <record value>} or {"value_base64": "…"}, with optional key, headers, \
                 partition, offset, timestamp and topic. With --raw, each line (or the whole input, e.g. one \
                 pretty-printed JSON file) is the record value itself. Output: {"results": […]}, {"skipped": true} \
-                or {"error": {"class": …, "message": …}} per record, in order (see docs/rules.md).
+                or {"error": {"class": …, "message": …}} per record, in order; each result has "event" or, from a \
+                refund rule, "refund" (its request body plus "conversion") (see docs/rules.md).
                 """
         )
         @OptionGroup var options: ConfigOption

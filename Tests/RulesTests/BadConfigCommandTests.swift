@@ -125,7 +125,7 @@ struct BadConfigCommandTests {
         let result = try await runRelay(
             ["config", "check", "--config", "examples/relay.yaml"], environment: ["AFFONSO_API_KEY": "sk_test_1"])
         #expect(result.status == 0, "\(result.standardError)")
-        #expect(result.standardOutput.hasSuffix("examples/relay.yaml: OK (5 rules, 0 client properties)\n"))
+        #expect(result.standardOutput.hasSuffix("examples/relay.yaml: OK (9 rules, 0 client properties)\n"))
         #expect(!result.standardOutput.contains("sk_test_1"))
     }
 

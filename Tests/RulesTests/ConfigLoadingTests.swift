@@ -143,7 +143,8 @@ struct ConfigLoadingTests {
 
     static let durations: [(String, Duration?)] = [
         ("250ms", .milliseconds(250)), ("30s", .seconds(30)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
-        ("1.5s", .milliseconds(1500)), ("1h30m", .seconds(5400)), ("30", nil), ("5 m", nil), ("soon", nil), ("1d", nil),
+        ("1.5s", .milliseconds(1500)), ("1h30m", .seconds(5400)), ("30", nil), ("5 m", nil), ("soon", nil),
+        ("1d", .seconds(86_400)), ("1x", nil),
     ]
 
     @Test("durations: 250ms 30s 5m 1h (and combinations); anything else is an error", arguments: durations)

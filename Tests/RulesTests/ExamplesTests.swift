@@ -23,9 +23,10 @@ struct ExamplesTests {
     func serviceLoad() throws {
         let loaded = try RelayConfigLoader.load(path: Self.config, environment: ["AFFONSO_API_KEY": "sk_test_1"])
         #expect(loaded.configuration.affonso.apiKey == "sk_test_1")
-        #expect(loaded.configuration.kafka.topics == ["billing.stripe", "app.lifecycle", "app.orders"])
+        #expect(
+            loaded.configuration.kafka.topics == ["billing.stripe", "billing.paddle", "app.lifecycle", "app.orders"])
         #expect(loaded.configuration.retry.tiers.count == 3)
-        #expect(loaded.configuration.rules.count == 5)
+        #expect(loaded.configuration.rules.count == 9)
         #expect {
             _ = try RelayConfigLoader.load(path: Self.config, environment: [:])
         } throws: { error in
@@ -74,7 +75,7 @@ struct ExamplesTests {
             let lines = (error as? ConfigError)?.errors.map(\.description) ?? []
             return lines.count == 1
                 && lines[0].hasSuffix(
-                    "examples/rules/stripe.yaml:17:19: event.event_name: undeclared reference 'invoice_paid'; "
+                    "examples/rules/stripe.yaml:19:19: event.event_name: undeclared reference 'invoice_paid'; "
                         + "did you mean the string 'invoice_paid'?")
         }
     }

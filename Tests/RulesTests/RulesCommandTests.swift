@@ -42,7 +42,7 @@ struct RulesCommandTests {
     func rulesTest() async throws {
         let result = try await run(["rules", "test", "--config", "examples/relay.yaml"])
         #expect(result.status == 0)
-        #expect(result.standardOutput.hasSuffix("16 passed, 0 failed\n"))
+        #expect(result.standardOutput.hasSuffix("25 passed, 0 failed\n"))
     }
 
     @Test("rules check on a broken copy prints file:line:col and exits 1")
