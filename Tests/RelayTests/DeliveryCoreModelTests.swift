@@ -182,7 +182,7 @@ struct DeliveryCoreModelTests {
                             MappedEvent(
                                 rule: "r", eventType: "conversion", eventName: "sale",
                                 externalEventID: "\(done.ticket.coordinates)#\(index)", sortedFields: [],
-                                body: Array("\(index)".utf8))))
+                                body: Array("\(index)".utf8), refund: nil)))
             }
             if events > 0 { unfinished[done.ticket] = events } else { complete.insert(done.ticket.coordinates) }
             perform(core.mapped(done.ticket, jobs: jobs))

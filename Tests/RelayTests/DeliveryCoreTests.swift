@@ -34,7 +34,7 @@ struct DeliveryCoreTests {
     static func event(_ offset: Int64) -> MappedEvent {
         MappedEvent(
             rule: "r", eventType: "conversion", eventName: "sale", externalEventID: "e\(offset)", sortedFields: [],
-            body: [])
+            body: [], refund: nil)
     }
 
     /// Fetches a record and maps it to one event.
