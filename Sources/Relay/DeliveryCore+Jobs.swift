@@ -27,6 +27,8 @@ extension DeliveryCore {
     enum Step: Sendable {
         /// Send the event (``sent(_:_:now:date:)`` takes the outcome).
         case send(MappedEvent)
+        /// Send the refund to the conversion with this Affonso id (``sent(_:_:now:date:)`` takes the outcome).
+        case sendRefund(MappedEvent, conversionID: String)
         /// Sleep, then call ``waited(_:now:)``.
         case wait(Duration)
         /// Write the record to a retry tier or the dead-letter topic (``produced(_:error:now:)`` takes the result).
@@ -48,7 +50,7 @@ extension DeliveryCore {
         switch job.element.work {
         case .deliver(let event):
             progress.externalEventID = event.externalEventID
-            let step = nextTurn(&progress, event, now: now)
+            let step = nextTurn(&progress, event, now: now, date: date, &actions)
             return (progress, step, actions)
         case .deadLetter(let errorClass, let message):
             actions.notices.append(.failed(errorClass))
@@ -62,23 +64,44 @@ extension DeliveryCore {
     }
 
     /// A wait is over: send (or probe) if the gates allow, write again, or wait on.
-    mutating func waited(_ progress: inout JobProgress, now: ContinuousClock.Instant) -> Step {
-        if let memory = progress.memory { return .remember(memory) }
-        if let write = progress.write { return .produce(write) }
-        guard case .deliver(let event) = progress.job.element.work else { return .finished }
-        return nextTurn(&progress, event, now: now)
+    mutating func waited(
+        _ progress: inout JobProgress, now: ContinuousClock.Instant, date: Date = Date()
+    ) -> (Step, Actions) {
+        if let memory = progress.memory { return (.remember(memory), Actions()) }
+        if let write = progress.write { return (.produce(write), Actions()) }
+        var actions = Actions()
+        guard case .deliver(let event) = progress.job.element.work else {
+            finished(progress.job, &actions)
+            return (.finished, sealed(actions))
+        }
+        return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
     }
 
+    /// How long a refund waits for the conversions topic to be read before its conversion counts as unknown.
+    static let conversionWait = Duration.seconds(1)
+
     /// Sends when delivery is open or this job is the one to probe a fault; otherwise waits (at most a second, so
-    /// a probe that became due is not missed by much).
+    /// a probe that became due is not missed by much). A refund first needs its conversion's Affonso id: unknown,
+    /// it waits while the conversions topic is still being read, then fails as `conversion_not_found`.
     private mutating func nextTurn(
-        _ progress: inout JobProgress, _ event: MappedEvent, now: ContinuousClock.Instant
-    )
-        -> Step
-    {
+        _ progress: inout JobProgress, _ event: MappedEvent, now: ContinuousClock.Instant, date: Date,
+        _ actions: inout Actions
+    ) -> Step {
+        var conversionID: String?
+        if let refund = event.refund {
+            conversionID = conversions.conversionID(for: refund.conversionExternalEventID)
+            if conversionID == nil {
+                if configuration.conversionsTopic != nil, !conversionsCaughtUp { return .wait(Self.conversionWait) }
+                let message =
+                    "no conversion with external_event_id '\(refund.conversionExternalEventID)' is known: it was not "
+                    + "delivered yet, or was delivered before refunds were on (or over refunds.window ago)"
+                return fail(&progress, event, .conversionNotFound, message, status: nil, now: now, date: date, &actions)
+            }
+        }
         let (turn, wait) = turn(now: now)
         guard let turn else { return .wait(min(max(wait, .milliseconds(10)), .seconds(1))) }
         progress.sending = turn
+        if let conversionID { return .sendRefund(event, conversionID: conversionID) }
         return .send(event)
     }
 
@@ -99,7 +122,7 @@ extension DeliveryCore {
         case .delivered(let delivery):
             note(.answered, turn, now: now, &actions)
             actions.notices.append(.delivered(event, origin: element.envelope?.original ?? element.source))
-            if configuration.conversionsTopic != nil, event.eventType == "conversion" {
+            if configuration.conversionsTopic != nil, event.eventType == "conversion", !event.isRefund {
                 // Refunds need the conversion's Affonso id: the record is complete once it is remembered.
                 if let memory = ConversionMemory(event, delivery: delivery, date: date) {
                     progress.memory = memory
@@ -115,16 +138,28 @@ extension DeliveryCore {
         if failure.errorClass == .credentials || failure.code == .apiKeyUnavailable {
             // Held, not failed: nothing is dead-lettered for a key the operator can fix.
             note(.refusedKey(status: failure.status ?? 401), turn, now: now, &actions)
-            return (nextTurn(&progress, event, now: now), actions)
+            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
         }
         if failure.errorClass == .rateLimited {
             // The client's limiter already waits out the 429's Retry-After before the next send.
             note(.answered, turn, now: now, &actions)
-            return (nextTurn(&progress, event, now: now), actions)
+            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
         }
         let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
-        actions.notices.append(.failed(errorClass))
         note(errorClass.isTransient ? .unanswered : .answered, turn, now: now, &actions)
+        let step = fail(
+            &progress, event, errorClass, failure.message, status: failure.status, now: now, date: date, &actions)
+        return (step, actions)
+    }
+
+    /// An event (or refund) failed: try again in process, wait for the API, or write it to a retry tier or the
+    /// dead-letter topic, as the retry policy decides.
+    private mutating func fail(
+        _ progress: inout JobProgress, _ event: MappedEvent, _ errorClass: ErrorClass, _ message: String,
+        status: Int?, now: ContinuousClock.Instant, date: Date, _ actions: inout Actions
+    ) -> Step {
+        let element = progress.job.element
+        actions.notices.append(.failed(errorClass))
         let decision = policy.decide(
             .failed(errorClass),
             previousAttempts: element.envelope?.attempt ?? 0,
@@ -135,15 +170,15 @@ extension DeliveryCore {
         switch decision {
         case .retryInProcess(let pause):
             progress.inProcessAttempt += 1
-            return (.wait(pause), actions)
+            return .wait(pause)
         case .waitForRecovery, .waitForRateLimit, .waitForCredentials:
-            return (nextTurn(&progress, event, now: now), actions)
+            return nextTurn(&progress, event, now: now, date: date, &actions)
         case .retryTier(let topic, let tier, let attempt, let notBefore):
             let destination = Destination(topic: topic, tier: tier, attempt: attempt, notBefore: notBefore)
-            return (route(&progress, to: destination, errorClass, failure, date: date), actions)
+            return route(&progress, to: destination, errorClass, message, status: status, date: date)
         case .deadLetter(let topic, let attempt):
             let destination = Destination(topic: topic, tier: nil, attempt: attempt, notBefore: date)
-            return (route(&progress, to: destination, errorClass, failure, date: date), actions)
+            return route(&progress, to: destination, errorClass, message, status: status, date: date)
         }
     }
 
@@ -246,12 +281,11 @@ extension DeliveryCore {
     }
 
     private func route(
-        _ progress: inout JobProgress, to destination: Destination, _ errorClass: ErrorClass, _ failure: AffonsoError,
-        date: Date
+        _ progress: inout JobProgress, to destination: Destination, _ errorClass: ErrorClass, _ message: String,
+        status: Int?, date: Date
     ) -> Step {
         let write = write(
-            for: progress.job.element, to: destination, errorClass, failure.message, status: failure.status,
-            date: date)
+            for: progress.job.element, to: destination, errorClass, message, status: status, date: date)
         progress.write = write
         return .produce(write)
     }

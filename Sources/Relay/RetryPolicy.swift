@@ -52,6 +52,8 @@ public struct RetryPolicy: Sendable {
         if errorClass.isTransient {
             return true
         }
+        // A conversion not known yet (a refund read before its conversion was delivered) waits in the tiers too.
+        if errorClass == .conversionNotFound { return true }
         return errorClass == .referralNotFound && self.configuration.referralNotFound == .retry
     }
 
