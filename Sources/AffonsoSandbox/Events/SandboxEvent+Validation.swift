@@ -60,6 +60,23 @@ extension SandboxEvent {
             }
             currency = upper
         }
+        var saleMinorUnits: Int64?
+        if let saleAmount, saleAmount > 0, let code = currency, ISO4217.codes.contains(code) {
+            switch Money.minorUnits(of: saleAmount, currency: code, rounding: true) {
+            case .success(let minor):
+                saleMinorUnits = minor
+            case .failure(.belowMinorUnit):
+                validator.fail(
+                    "sale_amount",
+                    "is less than one minor unit of \(code) (\(Money.text(1, currency: code))); got \(saleAmount)"
+                )
+            case .failure:
+                validator.fail(
+                    "sale_amount",
+                    "must be at most \(Money.maximumText(currency: code)) (major units, 99.00 = $99); got \(saleAmount)"
+                )
+            }
+        }
         validator.stringArray("product_ids")
         validator.stringArray("price_ids")
         var interval: Interval?
@@ -86,6 +103,7 @@ extension SandboxEvent {
                 occurredAt: occurredAt,
                 saleAmount: saleAmount,
                 saleAmountCurrency: currency,
+                saleMinorUnits: saleMinorUnits,
                 interval: interval,
                 isSubscription: isSubscription
             )
@@ -105,7 +123,7 @@ struct ValidationFailure: Error, Sendable {
 }
 
 /// Reads typed fields and collects errors.
-private struct Validator {
+struct Validator {
     let fields: [String: JSONValue]
     var errors: [FieldError] = []
 
