@@ -10,7 +10,9 @@ extension AffonsoClient {
     ///   - conversionID: the conversion's Affonso id (`com_…`, ``AffonsoDelivery/conversionID`` of its delivery).
     /// - Returns: the outcome; never throws for API or transport failures.
     /// - Throws: `CancellationError` only, when the calling task is cancelled.
-    public func sendRefund(_ refund: AffonsoRefund, conversionID: String) async throws(CancellationError)
+    public func sendRefund(
+        _ refund: AffonsoRefund, conversionID: String
+    ) async throws(CancellationError)
         -> AffonsoOutcome
     {
         let body: [UInt8]

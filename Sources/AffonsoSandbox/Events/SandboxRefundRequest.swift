@@ -38,7 +38,8 @@ extension SandboxRefundRequest {
         if let amount = validator.number("amount", required: false) {
             if !(amount > 0) {
                 validator.fail(
-                    "amount", "must be greater than 0 (major units, 9.99 = $9.99; omit it for a full refund); got "
+                    "amount",
+                    "must be greater than 0 (major units, 9.99 = $9.99; omit it for a full refund); got "
                         + JSONWriter.format(amount))
             } else if let code = currency {
                 switch Money.minorUnits(of: amount, currency: code, rounding: false) {

@@ -52,7 +52,8 @@ extension SandboxCore {
                     item.field("external_event_id", refund.externalEventID)
                     item.field("amount", money: refund.amountMinorUnits, currency: refund.currency)
                     item.field("currency", refund.currency)
-                    item.field("commission_reversed", money: refund.commissionReversedMinorUnits, currency: refund.currency)
+                    item.field(
+                        "commission_reversed", money: refund.commissionReversedMinorUnits, currency: refund.currency)
                     item.field("reason", refund.reason)
                     item.field("refunded_at", refund.refundedAt)
                     item.field("sales_status", refund.salesStatus)

@@ -46,7 +46,8 @@ enum EventResult: Sendable {
                 object.field("sale_amount", money: commission.saleMinorUnits, currency: commission.saleAmountCurrency)
                 object.field("sale_amount_currency", commission.saleAmountCurrency)
                 object.field(
-                    "commission_amount", money: commission.commissionMinorUnits, currency: commission.saleAmountCurrency)
+                    "commission_amount", money: commission.commissionMinorUnits, currency: commission.saleAmountCurrency
+                )
                 object.field("commission_currency", commission.saleAmountCurrency)
                 object.field("status", commission.status)
                 object.field("external_event_id", commission.externalEventID)
