@@ -1,5 +1,3 @@
-import Foundation
-
 // MARK: - AffonsoRefund
 
 /// One refund for `POST /v1/conversions/{id}/refund`, with the wire names of docs/affonso.md ("Refunds").
@@ -47,16 +45,6 @@ public struct AffonsoRefund: Sendable, Hashable, Codable {
     ///
     /// - Throws: ``AffonsoError`` with code `.invalidEvent` (class `validation`) when `amount` is NaN or infinite.
     public func jsonBody() throws(AffonsoError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(self))
-        } catch {
-            throw AffonsoError(
-                code: .invalidEvent,
-                message: "refund '\(externalEventID)' cannot be encoded as JSON (amount is NaN or infinite): \(error)",
-                underlying: error
-            )
-        }
+        try AffonsoEvent.encodedBody(self, naming: "refund '\(externalEventID)'")
     }
 }

@@ -15,25 +15,12 @@ extension SandboxRefundRequest {
     /// Validates a parsed body on its own (the conversion's remaining amount and currency are checked by the
     /// ledger); returns every field error at once.
     static func validate(_ body: JSONValue) -> Result<SandboxRefundRequest, ValidationFailure> {
-        guard case .object(let fields) = body else {
-            return .failure(
-                ValidationFailure(errors: [
-                    FieldError(field: "body", message: "must be a JSON object, got \(body.typeName)")
-                ])
-            )
+        var validator: Validator
+        switch Validator.of(body) {
+        case .success(let started): validator = started
+        case .failure(let failure): return .failure(failure)
         }
-        var validator = Validator(fields: fields)
-        var currency = validator.string("currency", required: true)
-        if let code = currency {
-            let upper = code.uppercased()
-            if code.utf8.count != 3 || !ISO4217.codes.contains(upper) {
-                validator.fail(
-                    "currency", "must be a three-letter ISO 4217 currency code such as USD or EUR; got \"\(code)\"")
-                currency = nil
-            } else {
-                currency = upper
-            }
-        }
+        let currency = validator.currency("currency", required: true)
         var amountMinorUnits: Int64?
         if let amount = validator.number("amount", required: false) {
             if !(amount > 0) {

@@ -42,8 +42,7 @@ final class SandboxCore: Sendable {
             case .success(let valid):
                 event = valid
             case .failure(let failure):
-                let status: HTTPResponse.Status = parsed.objectValue == nil ? .badRequest : .unprocessableContent
-                return (.error(status, "VALIDATION_ERROR", failure.message), .none)
+                return (Self.invalid(failure, parsed), .none)
             }
             let nowMilliseconds = Int64(Self.now() * 1000)
             switch self.ledger.withLock({ $0.process(event, nowMilliseconds: nowMilliseconds) }) {
@@ -68,8 +67,7 @@ final class SandboxCore: Sendable {
             case .success(let valid):
                 refund = valid
             case .failure(let failure):
-                let status: HTTPResponse.Status = parsed.objectValue == nil ? .badRequest : .unprocessableContent
-                return (.error(status, "VALIDATION_ERROR", failure.message), .none)
+                return (Self.invalid(failure, parsed), .none)
             }
             let nowMilliseconds = Int64(Self.now() * 1000)
             let outcome = self.ledger.withLock {
@@ -89,6 +87,12 @@ final class SandboxCore: Sendable {
     }
 
     // MARK: - Shared request handling
+
+    /// 400 for a body that is no JSON object, 422 for invalid fields.
+    private static func invalid(_ failure: ValidationFailure, _ parsed: JSONValue) -> Reply {
+        let status: HTTPResponse.Status = parsed.objectValue == nil ? .badRequest : .unprocessableContent
+        return .error(status, "VALIDATION_ERROR", failure.message)
+    }
 
     /// What a handled request adds to the stats.
     private enum Tally {
