@@ -27,16 +27,20 @@ extension SandboxCore {
                     item.field("referral_status", entry.referralStatus)
                     item.field("commission_id", entry.commissionID)
                     item.key("commission_amount")
-                    if let amount = entry.commissionAmount { item.number(amount) } else { item.null() }
+                    if let currency = entry.saleAmountCurrency, let amount = entry.commissionMinorUnits {
+                        item.money(amount, currency: currency)
+                    } else {
+                        item.null()
+                    }
                     item.field("accepted_at", entry.acceptedAt)
                     item.field("replays", entry.replays)
-                    if let currency = entry.saleAmountCurrency, let net = entry.netCommissionMinorUnits {
-                        item.key("sale_amount")
-                        if let sale = entry.saleAmount { item.number(sale) } else { item.null() }
+                    if let currency = entry.saleAmountCurrency, let sale = entry.saleMinorUnits,
+                        let refunded = entry.refundedMinorUnits, let net = entry.netCommissionMinorUnits
+                    {
+                        item.field("sale_amount", money: sale, currency: currency)
                         item.field("sale_amount_currency", currency)
                         item.field("sales_status", entry.salesStatus)
-                        item.key("refunded_amount")
-                        if let refunded = entry.refundedAmount { item.number(refunded) } else { item.null() }
+                        item.field("refunded_amount", money: refunded, currency: currency)
                         item.field("net_commission_amount", money: net, currency: currency)
                         item.field("refund_count", entry.refundCount)
                     }

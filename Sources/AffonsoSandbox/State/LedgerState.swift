@@ -103,6 +103,9 @@ struct LedgerState: Sendable {
             entry.refundedAmount = 0
             entry.netCommissionAmount = entry.commissionAmount
             entry.netCommissionMinorUnits = commission.commissionMinorUnits
+            entry.saleMinorUnits = commission.saleMinorUnits
+            entry.commissionMinorUnits = commission.commissionMinorUnits
+            entry.refundedMinorUnits = 0
             self.conversions[commission.id] = Conversion(
                 entryIndex: self.entries.count, commission: commission, refundedMinorUnits: 0)
         }
@@ -226,6 +229,7 @@ struct LedgerState: Sendable {
         self.entries[index].refundedAmount = Money.major(conversion.refundedMinorUnits, currency: currency)
         self.entries[index].netCommissionAmount = Money.major(netAfter, currency: currency)
         self.entries[index].netCommissionMinorUnits = netAfter
+        self.entries[index].refundedMinorUnits = conversion.refundedMinorUnits
         self.entries[index].refundCount += 1
         let result = RefundResult(
             conversion: conversion.commission,

@@ -31,6 +31,12 @@ public struct SandboxLedgerEntry: Sendable, Hashable {
     public var netCommissionAmount: Double?
     /// The commission after refunds in minor units of ``saleAmountCurrency`` (cents for USD): exact, for sums.
     public var netCommissionMinorUnits: Int64?
+    /// ``saleAmount`` in minor units.
+    public var saleMinorUnits: Int64?
+    /// ``commissionAmount`` (before refunds) in minor units.
+    public var commissionMinorUnits: Int64?
+    /// ``refundedAmount`` in minor units.
+    public var refundedMinorUnits: Int64?
     /// How many refunds were accepted for the conversion (replays not counted).
     public var refundCount: Int = 0
 
