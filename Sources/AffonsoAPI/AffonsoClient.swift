@@ -7,8 +7,9 @@ import Synchronization
 
 // MARK: - AffonsoClient
 
-/// Sends events to Affonso's `POST /v1/events` and maps every response or transport failure to exactly one
-/// ``AffonsoOutcome``.
+/// Sends events to Affonso's `POST /v1/events`, and refunds to `POST /v1/conversions/{id}/refund`
+/// (``sendRefund(conversionID:body:externalEventID:)``), and maps every response or transport failure to exactly
+/// one ``AffonsoOutcome``. Events and refunds share everything below.
 ///
 /// - HTTP/1.1 over ``HTTP1Transport``: one keep-alive connection pool sized to
 ///   ``AffonsoClientConfiguration/maximumConnections`` (the relay's `max_in_flight`), the request head encoded
