@@ -8,6 +8,23 @@ extension AffonsoClient {
         var endpoint: String
         var keyFile: String?
         var apiKey: String
+        /// What was sent: an event to `/v1/events`, or a refund of a conversion.
+        var kind: RequestKind = .event
+    }
+
+    /// What a request sends, for classification and messages.
+    enum RequestKind: Equatable {
+        case event
+        /// `POST /v1/conversions/{id}/refund` of the conversion with this Affonso id.
+        case refund(conversionID: String)
+
+        /// "the event", "the refund of conversion com_1".
+        var noun: String {
+            switch self {
+            case .event: "the event"
+            case .refund(let conversionID): "the refund of conversion \(conversionID)"
+            }
+        }
     }
 
     /// The `{"success": …, "data": …, "error": {…}}` envelope.
@@ -70,13 +87,23 @@ extension AffonsoClient {
                 ))
         }
 
+        if case .refund(let conversionID) = context.kind {
+            switch status {
+            case 401, 403, 429, 408, 500..<600: break
+            default:
+                return refundFailure(
+                    status: status, apiCode: apiCode, detail: detail, conversionID: conversionID,
+                    hasEnvelope: envelope?.error != nil, endpoint: context.endpoint)
+            }
+        }
         switch status {
         case 401:
             return failure(.unauthorized, "Affonso refused the API key \(detail); check \(keyHint)")
         case 403:
             return failure(
                 .forbidden,
-                "the API key may not send events \(detail); it needs the write:commissions permission: check "
+                "the API key may not send \(context.kind == .event ? "events" : "refunds") \(detail); it needs the "
+                    + "write:commissions permission: check "
                     + keyHint
             )
         case 429:
@@ -139,6 +166,42 @@ extension AffonsoClient {
             )
         default:
             return failure(.clientError, "Affonso rejected the request \(detail)")
+        }
+    }
+
+    /// A 3xx or 4xx (other than 401, 403, 408, 429) answered to a refund.
+    private static func refundFailure(
+        status: Int, apiCode: String?, detail: String, conversionID: String, hasEnvelope: Bool, endpoint: String
+    ) -> AffonsoOutcome {
+        func failure(_ code: AffonsoError.Code, _ message: String) -> AffonsoOutcome {
+            .failed(AffonsoError(code: code, message: message, status: status, apiErrorCode: apiCode))
+        }
+        let invalid =
+            "Affonso rejected the refund of conversion \(conversionID) as invalid \(detail); fix the refund rule's "
+            + "mapping (amount at most what remains of the conversion, in its currency)"
+        let notFound =
+            "Affonso knows no conversion \(conversionID) \(detail); it may not be processed yet, so the refund is "
+            + "retried"
+        switch apiCode {
+        case "VALIDATION_ERROR": return failure(.validation, invalid)
+        case "CONVERSION_NOT_FOUND": return failure(.conversionNotFound, notFound)
+        default: break
+        }
+        switch status {
+        case 400, 422:
+            return failure(.validation, invalid)
+        case 404 where hasEnvelope:
+            return failure(.conversionNotFound, notFound)
+        case 404:
+            return failure(
+                .clientError,
+                "POST \(endpoint) returned 404 without an Affonso error envelope \(detail); check affonso.base_url")
+        case 300..<400:
+            return failure(
+                .clientError,
+                "POST \(endpoint) was redirected \(detail); redirects are not followed, check affonso.base_url")
+        default:
+            return failure(.clientError, "Affonso rejected the refund of conversion \(conversionID) \(detail)")
         }
     }
 

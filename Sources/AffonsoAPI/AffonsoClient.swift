@@ -7,8 +7,9 @@ import Synchronization
 
 // MARK: - AffonsoClient
 
-/// Sends events to Affonso's `POST /v1/events` and maps every response or transport failure to exactly one
-/// ``AffonsoOutcome``.
+/// Sends events to Affonso's `POST /v1/events`, and refunds to `POST /v1/conversions/{id}/refund`
+/// (``sendRefund(conversionID:body:externalEventID:)``), and maps every response or transport failure to exactly
+/// one ``AffonsoOutcome``. Events and refunds share everything below.
 ///
 /// - HTTP/1.1 over ``HTTP1Transport``: one keep-alive connection pool sized to
 ///   ``AffonsoClientConfiguration/maximumConnections`` (the relay's `max_in_flight`), the request head encoded
@@ -38,6 +39,8 @@ public final class AffonsoClient: Sendable {
     public let rateLimiter: RateLimiter<ContinuousClock>
     /// The full URL events are posted to (`<base_url>/v1/events`).
     public let endpoint: String
+    /// The base URL's path without a trailing `/` (empty for `https://api.affonso.io`), for refund paths.
+    let basePath: String
 
     private let transport: HTTP1Transport
     private let logger: Logger
@@ -76,6 +79,7 @@ public final class AffonsoClient: Sendable {
         keyObserver: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(AffonsoError) {
         self.endpoint = try Self.validatedEndpoint(configuration)
+        self.basePath = Self.basePath(of: configuration.baseURL)
         try Self.validateLimits(configuration)
         let initialKey = try Self.readKey(configuration.credentials)
         keyObserver(initialKey)
@@ -161,7 +165,17 @@ public final class AffonsoClient: Sendable {
         body: [UInt8],
         externalEventID: String? = nil
     ) async throws(CancellationError) -> AffonsoSendResult {
-        var (result, usedKey) = try await sendOnce(body: body, externalEventID: externalEventID)
+        try await sendMeasured(request: .event, body: body, externalEventID: externalEventID)
+    }
+
+    /// The one way every request goes: rate limiter, key, transport, classification, one re-send after a rotated
+    /// key file.
+    func sendMeasured(
+        request kind: RequestKind,
+        body: [UInt8],
+        externalEventID: String?
+    ) async throws(CancellationError) -> AffonsoSendResult {
+        var (result, usedKey) = try await sendOnce(kind: kind, body: body, externalEventID: externalEventID)
         if case .failed(let error) = result.outcome, error.errorClass == .credentials,
             reloadKeyAfterRejection(of: usedKey)
         {
@@ -169,7 +183,7 @@ public final class AffonsoClient: Sendable {
                 "Affonso rejected the API key; the key file changed, sending again with the new key",
                 metadata: ["status": "\(error.status ?? 0)"]
             )
-            let (second, _) = try await sendOnce(body: body, externalEventID: externalEventID)
+            let (second, _) = try await sendOnce(kind: kind, body: body, externalEventID: externalEventID)
             result = AffonsoSendResult(
                 outcome: second.outcome,
                 rateLimitWait: result.rateLimitWait + second.rateLimitWait,
@@ -181,6 +195,7 @@ public final class AffonsoClient: Sendable {
     }
 
     private func sendOnce(
+        kind: RequestKind,
         body: [UInt8],
         externalEventID: String?
     ) async throws(CancellationError) -> (AffonsoSendResult, usedKey: String?) {
@@ -196,7 +211,7 @@ public final class AffonsoClient: Sendable {
         switch Result(catching: { () throws(AffonsoError) -> String in try currentKey() }) {
         case .success(let apiKey):
             usedKey = apiKey
-            outcome = try await request(body: body, apiKey: apiKey, externalEventID: externalEventID)
+            outcome = try await request(kind: kind, body: body, apiKey: apiKey, externalEventID: externalEventID)
         case .failure(let error):
             outcome = .failed(error)
         }
@@ -210,15 +225,26 @@ public final class AffonsoClient: Sendable {
     }
 
     private func request(
+        kind: RequestKind,
         body: [UInt8],
         apiKey: String,
         externalEventID: String?
     ) async throws(CancellationError) -> AffonsoOutcome {
+        let path: String?
+        let url: String
+        switch kind {
+        case .event:
+            (path, url) = (nil, endpoint)
+        case .refund(let conversionID):
+            path = refundPath(conversionID: conversionID)
+            url = refundEndpoint(conversionID: conversionID)
+        }
         let status: Int
         let headers: HTTPHeaders
         let responseBody: ByteBuffer
         do {
             let response = try await transport.post(
+                path: path,
                 body: body,
                 apiKey: apiKey,
                 deadline: .now() + TimeAmount(configuration.timeout)
@@ -229,9 +255,9 @@ public final class AffonsoClient: Sendable {
         } catch {
             if Task.isCancelled { throw CancellationError() }
             if let error = error as? HTTP1TransportError, error.isUnreadableSuccess {
-                return unreadableSuccess(error, body: body, externalEventID: externalEventID)
+                return unreadableSuccess(error, kind: kind, body: body, externalEventID: externalEventID)
             }
-            let failure = transportError(error)
+            let failure = transportError(error, url: url)
             logger.debug(
                 "Affonso request failed",
                 metadata: ["class": "\(failure.errorClass)", "external_event_id": "\(externalEventID ?? "")"]
@@ -245,7 +271,7 @@ public final class AffonsoClient: Sendable {
             status: status,
             body: responseBody.readableBytesView,
             retryAfterHeader: headers.first(name: "Retry-After"),
-            context: .init(endpoint: endpoint, keyFile: configuration.credentials.filePath, apiKey: apiKey),
+            context: .init(endpoint: url, keyFile: configuration.credentials.filePath, apiKey: apiKey, kind: kind),
             maximumWait: configuration.maximumRetryAfter,
             odd: logOddValue
         )
@@ -257,13 +283,12 @@ public final class AffonsoClient: Sendable {
                 rateLimiter.closeGate(for: error.retryAfter ?? .seconds(1))
             }
         }
-        logger.debug(
-            "Affonso response",
-            metadata: [
-                "status": "\(status)", "class": "\(outcome.errorClass?.rawValue ?? "delivered")",
-                "external_event_id": "\(externalEventID ?? "")",
-            ]
-        )
+        var metadata: Logger.Metadata = [
+            "status": "\(status)", "class": "\(outcome.errorClass?.rawValue ?? "delivered")",
+            "external_event_id": "\(externalEventID ?? "")",
+        ]
+        if case .refund(let conversionID) = kind { metadata["conversion_id"] = "\(conversionID)" }
+        logger.debug("Affonso response", metadata: metadata)
         return outcome
     }
 
@@ -302,6 +327,7 @@ public final class AffonsoClient: Sendable {
     /// first one's result). Without one, sending again could count the event twice, so it counts as delivered.
     private func unreadableSuccess(
         _ error: HTTP1TransportError,
+        kind: RequestKind,
         body: [UInt8],
         externalEventID: String?
     ) -> AffonsoOutcome {
@@ -310,8 +336,8 @@ public final class AffonsoClient: Sendable {
         if let externalEventID, !externalEventID.isEmpty {
             unreadableSuccesses.resend.increment()
             let text =
-                "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); sending the event "
-                + "again with the same external_event_id, which Affonso deduplicates"
+                "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); sending "
+                + "\(kind.noun) again with the same external_event_id, which Affonso deduplicates"
             logger.notice(
                 "\(text)",
                 metadata: ["status": "\(status)", "external_event_id": "\(externalEventID)"]
@@ -322,13 +348,24 @@ public final class AffonsoClient: Sendable {
                     code: isTimeout ? .timeout : .connection,
                     message: "Affonso answered HTTP \(status) but the body "
                         + (isTimeout ? "did not arrive within affonso.timeout (\(configuration.timeout))" : "broke off")
-                        + " (\(error.message)); the event was probably processed and is sent again with the same "
-                        + "external_event_id, which Affonso deduplicates",
+                        + " (\(error.message)); \(kind.noun) was probably processed and is sent again with the "
+                        + "same external_event_id, which Affonso deduplicates",
                     status: status,
                     underlying: error
                 ))
         }
         unreadableSuccesses.assumeDelivered.increment()
+        if case .refund(let conversionID) = kind {
+            let text =
+                "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); the refund has no "
+                + "external_event_id, so sending it again could refund twice: taken as delivered. Check conversion "
+                + "\(conversionID) in Affonso, and give refunds an external_event_id"
+            logger.warning(
+                "\(text)",
+                metadata: ["status": "\(status)", "conversion_id": "\(conversionID)"]
+            )
+            return .delivered(AffonsoDelivery(status: status, responseBody: [], isBodyUnreadable: true))
+        }
         let event = try? JSONDecoder().decode(EventName.self, from: Data(body))
         let text =
             "Affonso answered HTTP \(status) but its body could not be read (\(error.message)); the event has no "
@@ -363,7 +400,7 @@ public final class AffonsoClient: Sendable {
 
     // MARK: - Transport errors
 
-    private func transportError(_ error: any Error) -> AffonsoError {
+    private func transportError(_ error: any Error, url endpoint: String) -> AffonsoError {
         let timeoutText = "\(configuration.timeout)"
         if let error = error as? HTTP1TransportError {
             switch error.code {

@@ -66,7 +66,8 @@ extension AffonsoError {
     /// The kind of an ``AffonsoError``.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case validation, referralNotFound, identifierMismatch, unauthorized, forbidden, rateLimited
+            case validation, referralNotFound, conversionNotFound, identifierMismatch, unauthorized, forbidden
+            case rateLimited
             case clientError, serverError, timeout, connection
             case apiKeyUnavailable, insecureURL, invalidConfiguration, invalidEvent
         }
@@ -78,6 +79,8 @@ extension AffonsoError {
         public static let validation = Code(.validation)
         /// 404: no referral matched the identifiers.
         public static let referralNotFound = Code(.referralNotFound)
+        /// 404 to a refund: no conversion has the id.
+        public static let conversionNotFound = Code(.conversionNotFound)
         /// 409: the identifiers resolve to different referrals.
         public static let identifierMismatch = Code(.identifierMismatch)
         /// 401: the API key is missing or wrong.
@@ -100,7 +103,7 @@ extension AffonsoError {
         public static let insecureURL = Code(.insecureURL)
         /// Another invalid setting (base URL, limits, timeouts).
         public static let invalidConfiguration = Code(.invalidConfiguration)
-        /// The event cannot be encoded (a non-finite number).
+        /// The event or refund cannot be encoded (a non-finite number), or a refund names no conversion.
         public static let invalidEvent = Code(.invalidEvent)
 
         /// The error class (docs/affonso.md) of errors with this code.
@@ -108,6 +111,7 @@ extension AffonsoError {
             switch base {
             case .validation, .invalidEvent: .validation
             case .referralNotFound: .referralNotFound
+            case .conversionNotFound: .conversionNotFound
             case .identifierMismatch: .identifierMismatch
             case .unauthorized, .forbidden, .apiKeyUnavailable: .credentials
             case .rateLimited: .rateLimited

@@ -20,6 +20,9 @@ public struct AffonsoErrorClass: Sendable, Hashable, CustomStringConvertible {
     public static let connection = AffonsoErrorClass("connection")
     /// 404: no referral matched the identifiers; retry tiers by default (the referral may appear later).
     public static let referralNotFound = AffonsoErrorClass("referral_not_found")
+    /// 404 to a refund: Affonso knows no conversion with that id; retry tiers like `referral_not_found` (the
+    /// conversion may not be known yet), then dead letter.
+    public static let conversionNotFound = AffonsoErrorClass("conversion_not_found")
     /// 400/422: the body was rejected; dead letter.
     public static let validation = AffonsoErrorClass("validation")
     /// 409: the identifiers resolve to different referrals; dead letter.
@@ -36,13 +39,13 @@ public struct AffonsoErrorClass: Sendable, Hashable, CustomStringConvertible {
     /// Every class, for metrics registration.
     public static let all: [AffonsoErrorClass] = [
         .api5xx, .timeout, .connection, .referralNotFound, .validation, .identifierMismatch, .clientError,
-        .credentials, .rateLimited, .configuration,
+        .credentials, .rateLimited, .configuration, .conversionNotFound,
     ]
 
     /// Whether sending the same event again later can succeed without anyone changing it.
     public var isRetriable: Bool {
         switch self {
-        case .api5xx, .timeout, .connection, .referralNotFound, .rateLimited: true
+        case .api5xx, .timeout, .connection, .referralNotFound, .conversionNotFound, .rateLimited: true
         default: false
         }
     }

@@ -68,14 +68,20 @@ public struct AffonsoEvent: Sendable, Hashable, Codable {
     ///
     /// - Throws: ``AffonsoError`` with code `.invalidEvent` when a number is not finite (NaN or infinity).
     public func jsonBody() throws(AffonsoError) -> [UInt8] {
+        try Self.encodedBody(self, naming: "event '\(eventName)'")
+    }
+
+    /// `value` as compact JSON with sorted keys.
+    /// - Throws: ``AffonsoError`` with code `.invalidEvent` naming `what` when a number is NaN or infinite.
+    static func encodedBody(_ value: some Encodable, naming what: String) throws(AffonsoError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return Array(try encoder.encode(self))
+            return Array(try encoder.encode(value))
         } catch {
             throw AffonsoError(
                 code: .invalidEvent,
-                message: "event '\(eventName)' cannot be encoded as JSON (a number is NaN or infinite): \(error)",
+                message: "\(what) cannot be encoded as JSON (a number is NaN or infinite): \(error)",
                 underlying: error
             )
         }

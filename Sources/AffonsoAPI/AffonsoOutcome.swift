@@ -2,7 +2,8 @@ import Foundation
 
 // MARK: - AffonsoOutcome
 
-/// What became of one request to `POST /v1/events`: exactly one of delivered or failed.
+/// What became of one request to `POST /v1/events` or `POST /v1/conversions/{id}/refund`: exactly one of delivered
+/// or failed.
 public enum AffonsoOutcome: Sendable {
     /// A 2xx response: the event was acknowledged (possibly as an idempotent replay).
     case delivered(AffonsoDelivery)
@@ -34,8 +35,10 @@ public enum AffonsoOutcome: Sendable {
 
 /// A summary of the `data` object of a success envelope.
 ///
-/// Conversions return a commission (``commissionID``, ``commissionAmount``); lead, trial and milestone events
-/// return a processing result (``action``, ``referralStatus``). Fields the response did not carry are `nil`.
+/// Conversions return the conversion object (``conversionID``, ``commissionAmount``); lead, trial and milestone
+/// events return a processing result (``action``, ``referralStatus``); refunds return the updated conversion
+/// (``conversionID``, ``salesStatus``, ``commissionAmount`` after the refund, ``refundID``). Fields the response did
+/// not carry are `nil`.
 public struct AffonsoDelivery: Sendable, Hashable {
     /// The HTTP status (2xx).
     public var status: Int
@@ -56,9 +59,17 @@ public struct AffonsoDelivery: Sendable, Hashable {
 
     /// The referral that matched (`data.referral_id`).
     public var referralID: String? { summary?.referralID }
-    /// The commission created by a conversion (`data.id`).
+    /// The conversion's Affonso id (`data.id`, `com_…`) of a conversion or a refund: what
+    /// ``AffonsoClient/sendRefund(conversionID:body:externalEventID:)`` takes to refund it. Remember it for
+    /// every delivered conversion; `nil` for lead, trial and milestone events.
+    public var conversionID: String? { summary?.id }
+    /// The same as ``conversionID`` (`data.id`): Affonso's conversion object is also the commission.
     public var commissionID: String? { summary?.id }
-    /// The commission amount of a conversion (`data.commission_amount`).
+    /// The conversion's sales status after a refund (`data.sales_status`): `partial_refunded` or `refunded`.
+    public var salesStatus: String? { summary?.salesStatus }
+    /// The id Affonso gave a refund (`data.refund.id`); `nil` for events.
+    public var refundID: String? { summary?.refund?.id }
+    /// The commission amount of a conversion, or what is left of it after a refund (`data.commission_amount`).
     public var commissionAmount: Double? { summary?.commissionAmount }
     /// The commission currency of a conversion (`data.commission_currency`).
     public var commissionCurrency: String? { summary?.commissionCurrency }
@@ -86,11 +97,24 @@ public struct AffonsoDelivery: Sendable, Hashable {
     /// The fields of `data` the summary keeps; each is read leniently (a field of another type is `nil`).
     private struct SummaryEnvelope: Decodable {
         struct Summary: Decodable {
-            var id, referralID, commissionCurrency, action, referralStatus, externalEventID: String?
+            var id, referralID, commissionCurrency, action, referralStatus, externalEventID, salesStatus: String?
             var commissionAmount: Double?
+            var refund: Refund?
+
+            struct Refund: Decodable {
+                var id: String?
+
+                private enum CodingKeys: String, CodingKey { case id }
+
+                init(from decoder: any Decoder) throws {
+                    let container = try decoder.container(keyedBy: CodingKeys.self)
+                    id = try? container.decodeIfPresent(String.self, forKey: .id)
+                }
+            }
 
             enum CodingKeys: String, CodingKey {
-                case id, action
+                case id, action, refund
+                case salesStatus = "sales_status"
                 case referralID = "referral_id"
                 case commissionCurrency = "commission_currency"
                 case referralStatus = "referral_status"
@@ -107,7 +131,9 @@ public struct AffonsoDelivery: Sendable, Hashable {
                 action = string(.action)
                 referralStatus = string(.referralStatus)
                 externalEventID = string(.externalEventID)
+                salesStatus = string(.salesStatus)
                 commissionAmount = try? container.decodeIfPresent(Double.self, forKey: .commissionAmount)
+                refund = try? container.decodeIfPresent(Refund.self, forKey: .refund)
             }
         }
 

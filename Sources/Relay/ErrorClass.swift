@@ -1,7 +1,8 @@
 // MARK: - ErrorClass
 
 /// Why a record failed, as SPEC.md §6 names it: the value of the `affonso-relay.error.class` header and of the
-/// `class` metrics label (`rawValue`, e.g. `api_5xx`; safe as a label). Every class, in SPEC.md §6 order.
+/// `class` metrics label (`rawValue`, e.g. `api_5xx`; safe as a label). Every class, in SPEC.md §6 order, then
+/// the classes added since.
 public enum ErrorClass: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// The API answered 5xx.
     case api5xx = "api_5xx"
@@ -25,6 +26,9 @@ public enum ErrorClass: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case recordTooLarge = "record_too_large"
     /// A retried record names a rule that no longer exists.
     case ruleRemoved = "rule_removed"
+    /// A refund's conversion is not known (the relay has not remembered it, or the API answered 404
+    /// `CONVERSION_NOT_FOUND`): it may arrive later, so it waits in the retry tiers like `referral_not_found`.
+    case conversionNotFound = "conversion_not_found"
 
     public var description: String { rawValue }
 

@@ -82,6 +82,25 @@ struct RunningSandbox: Sendable {
         return try await self.send("/v1/events", method: .post, headers: headers, body: json, timeout: timeout)
     }
 
+    /// `POST /v1/conversions/{id}/refund` with a bearer key (nil: no Authorization header).
+    func refund(_ conversionID: String, _ json: String, key: String? = RunningSandbox.key) async throws -> SandboxReply
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await self.send(
+            "/v1/conversions/\(conversionID)/refund", method: .post, headers: headers, body: json)
+    }
+
+    /// Sends a conversion and returns its Affonso id (`data.id`).
+    func convert(
+        id: String, amount: String = "99", currency: String = "USD", customer: String = "cus_lead"
+    ) async throws -> String {
+        let reply = try await self.event(
+            Body.conversion(#""customer_id":"\#(customer)""#, id: id, amount: amount, currency: currency))
+        try #require(reply.status == 200, "the conversion was refused: \(reply.errorMessage)")
+        return try #require(reply.data["id"].stringValue)
+    }
+
     func get(_ path: String) async throws -> SandboxReply {
         try await self.send(path, method: .get, headers: [:], body: nil)
     }
@@ -160,5 +179,16 @@ enum Body {
     ) -> String {
         #"{"event_name":"invoice_paid","event_type":"conversion",\#(identifiers),"external_event_id":"\#(id)","#
             + #""sale_amount":\#(amount),"sale_amount_currency":"\#(currency)","occurred_at":"2026-11-25T10:00:00Z"}"#
+    }
+
+    /// A refund body; `amount` is JSON text (nil: left out, a full refund).
+    static func refund(
+        id: String? = "re_1", amount: String? = nil, currency: String = "USD", reason: String? = nil
+    ) -> String {
+        var fields = [#""currency":"\#(currency)""#, #""refunded_at":"2026-11-30T09:12:00Z""#]
+        if let id { fields.append(#""external_event_id":"\#(id)""#) }
+        if let amount { fields.append(#""amount":\#(amount)"#) }
+        if let reason { fields.append(#""reason":"\#(reason)""#) }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 }

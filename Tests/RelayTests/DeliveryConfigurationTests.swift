@@ -14,7 +14,7 @@ struct DeliveryConfigurationTests {
         #expect(ErrorClass(rawValue: "record_too_large") == .recordTooLarge)
         #expect(
             ErrorClass.allCases.map(\.rawValue).joined(separator: " ")
-                == "api_5xx timeout connection referral_not_found validation identifier_mismatch client_error mapping decode record_too_large rule_removed"
+                == "api_5xx timeout connection referral_not_found validation identifier_mismatch client_error mapping decode record_too_large rule_removed conversion_not_found"
         )
     }
 

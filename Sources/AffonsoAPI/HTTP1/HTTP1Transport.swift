@@ -33,6 +33,8 @@ final class HTTP1Transport: Sendable {
     private let maximumResponseBytes: Int
     /// `POST <path> HTTP/1.1` and the fixed headers, each line ending in CRLF.
     private let requestPrefix: [UInt8]
+    /// ` HTTP/1.1` and the fixed headers, for requests to another path than the endpoint's.
+    private let requestLineTail: [UInt8]
 
     /// - Parameters:
     ///   - url: the endpoint, `http://` or `https://` (already validated by ``AffonsoClient``).
@@ -72,10 +74,11 @@ final class HTTP1Transport: Sendable {
         let hostHeader = bareHost.contains(":") ? "[\(bareHost)]" : bareHost
         let defaultPort = isTLS ? 443 : 80
         let authority = port == defaultPort ? hostHeader : "\(hostHeader):\(port)"
-        let prefix =
-            "POST \(path) HTTP/1.1\r\nHost: \(authority)\r\nContent-Type: application/json\r\n"
+        let tail =
+            " HTTP/1.1\r\nHost: \(authority)\r\nContent-Type: application/json\r\n"
             + "Accept: application/json\r\nUser-Agent: \(userAgent)\r\n"
-        self.requestPrefix = Array(prefix.utf8)
+        self.requestLineTail = Array(tail.utf8)
+        self.requestPrefix = Array("POST \(path)".utf8) + self.requestLineTail
     }
 
     /// Closes every connection; requests in flight fail, later ones fail with code `shutdown`.
@@ -85,13 +88,26 @@ final class HTTP1Transport: Sendable {
 
     // MARK: - Requests
 
-    /// Posts `body` with `Authorization: Bearer <apiKey>`.
+    /// Posts `body` with `Authorization: Bearer <apiKey>` to the endpoint's path, or to `path` on the same host.
     ///
+    /// - Parameter path: an absolute path, already percent-encoded (only bytes `!`…`~` are allowed, so nothing
+    ///   can break the request line); `nil` for the endpoint's own.
     /// - Throws: ``HTTP1TransportError``, or `CancellationError` when the task is cancelled while waiting for a
     ///   connection (a cancelled request fails with `connectionClosed`).
-    func post(body: [UInt8], apiKey: String, deadline: NIODeadline) async throws -> HTTP1Response {
-        var request = ByteBufferAllocator().buffer(capacity: requestPrefix.count + apiKey.utf8.count + 64 + body.count)
-        request.writeBytes(requestPrefix)
+    func post(path: String? = nil, body: [UInt8], apiKey: String, deadline: NIODeadline) async throws -> HTTP1Response {
+        var request = ByteBufferAllocator().buffer(
+            capacity: requestPrefix.count + (path?.utf8.count ?? 0) + apiKey.utf8.count + 64 + body.count)
+        if let path {
+            guard path.hasPrefix("/"), path.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw HTTP1TransportError(
+                    code: .io, message: "request path is not an absolute, percent-encoded path")
+            }
+            request.writeStaticString("POST ")
+            request.writeString(path)
+            request.writeBytes(requestLineTail)
+        } else {
+            request.writeBytes(requestPrefix)
+        }
         request.writeStaticString("Authorization: Bearer ")
         request.writeString(apiKey)
         request.writeStaticString("\r\nContent-Length: ")

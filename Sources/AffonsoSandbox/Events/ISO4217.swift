@@ -12,3 +12,19 @@ enum ISO4217 {
         """.split(separator: " ").map(String.init)
     )
 }
+
+extension ISO4217 {
+    /// Currencies whose minor unit is the major unit (ISO 4217 exponent 0).
+    private static let wholeUnitCodes: Set<String> = [
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ]
+    /// Currencies with thousandths (ISO 4217 exponent 3).
+    private static let thousandthsCodes: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
+
+    /// Decimal places of the currency's minor unit: 2 for USD, 0 for JPY, 3 for BHD.
+    static func minorUnitExponent(of code: String) -> Int {
+        if Self.wholeUnitCodes.contains(code) { return 0 }
+        if Self.thousandthsCodes.contains(code) { return 3 }
+        return 2
+    }
+}

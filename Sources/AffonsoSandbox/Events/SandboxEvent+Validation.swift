@@ -1,14 +1,11 @@
 extension SandboxEvent {
     /// Validates a parsed body against docs/affonso.md; returns every field error at once.
     static func validate(_ body: JSONValue) -> Result<SandboxEvent, ValidationFailure> {
-        guard case .object(let fields) = body else {
-            return .failure(
-                ValidationFailure(errors: [
-                    FieldError(field: "body", message: "must be a JSON object, got \(body.typeName)")
-                ])
-            )
+        var validator: Validator
+        switch Validator.of(body) {
+        case .success(let started): validator = started
+        case .failure(let failure): return .failure(failure)
         }
-        var validator = Validator(fields: fields)
         let eventName = validator.string("event_name", required: true)
         var eventType = EventType.milestone
         if let text = validator.string("event_type") {
@@ -49,16 +46,23 @@ extension SandboxEvent {
         if let saleAmount, !(saleAmount > 0) {
             validator.fail("sale_amount", "must be greater than 0 (major units, 99.00 = $99); got \(saleAmount)")
         }
-        var currency = validator.string("sale_amount_currency", required: isConversion)
-        if let code = currency {
-            let upper = code.uppercased()
-            if code.utf8.count != 3 || !ISO4217.codes.contains(upper) {
+        let currency = validator.currency("sale_amount_currency", required: isConversion)
+        var saleMinorUnits: Int64?
+        if let saleAmount, saleAmount > 0, let code = currency {
+            switch Money.minorUnits(of: saleAmount, currency: code, rounding: true) {
+            case .success(let minor):
+                saleMinorUnits = minor
+            case .failure(.belowMinorUnit):
                 validator.fail(
-                    "sale_amount_currency",
-                    "must be a three-letter ISO 4217 currency code such as USD or EUR; got \"\(code)\""
+                    "sale_amount",
+                    "is less than one minor unit of \(code) (\(Money.text(1, currency: code))); got \(saleAmount)"
+                )
+            case .failure:
+                validator.fail(
+                    "sale_amount",
+                    "must be at most \(Money.maximumText(currency: code)) (major units, 99.00 = $99); got \(saleAmount)"
                 )
             }
-            currency = upper
         }
         validator.stringArray("product_ids")
         validator.stringArray("price_ids")
@@ -68,7 +72,7 @@ extension SandboxEvent {
             if interval == nil { validator.fail("interval", "must be monthly or yearly; got \"\(text)\"") }
         }
         let isSubscription = validator.bool("is_subscription")
-        if let metadata = fields["metadata"], metadata != .null, metadata.objectValue == nil {
+        if let metadata = validator.fields["metadata"], metadata != .null, metadata.objectValue == nil {
             validator.fail("metadata", "must be an object, got \(metadata.typeName)")
         }
         guard validator.errors.isEmpty, let eventName else {
@@ -86,6 +90,7 @@ extension SandboxEvent {
                 occurredAt: occurredAt,
                 saleAmount: saleAmount,
                 saleAmountCurrency: currency,
+                saleMinorUnits: saleMinorUnits,
                 interval: interval,
                 isSubscription: isSubscription
             )
@@ -105,9 +110,32 @@ struct ValidationFailure: Error, Sendable {
 }
 
 /// Reads typed fields and collects errors.
-private struct Validator {
+struct Validator {
     let fields: [String: JSONValue]
     var errors: [FieldError] = []
+
+    /// A validator of `body`'s fields, or the failure that `body` is no JSON object.
+    static func of(_ body: JSONValue) -> Result<Validator, ValidationFailure> {
+        guard case .object(let fields) = body else {
+            return .failure(
+                ValidationFailure(errors: [
+                    FieldError(field: "body", message: "must be a JSON object, got \(body.typeName)")
+                ])
+            )
+        }
+        return .success(Validator(fields: fields))
+    }
+
+    /// A three-letter ISO 4217 code in any case, returned in upper case; `nil` when absent or invalid.
+    mutating func currency(_ name: String, required: Bool) -> String? {
+        guard let code = self.string(name, required: required) else { return nil }
+        let upper = code.uppercased()
+        guard code.utf8.count == 3, ISO4217.codes.contains(upper) else {
+            self.fail(name, "must be a three-letter ISO 4217 currency code such as USD or EUR; got \"\(code)\"")
+            return nil
+        }
+        return upper
+    }
 
     mutating func fail(_ field: String, _ message: String) {
         self.errors.append(FieldError(field: field, message: message))

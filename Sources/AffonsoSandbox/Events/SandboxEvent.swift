@@ -22,6 +22,8 @@ struct SandboxEvent: Sendable {
     var occurredAt: String?
     var saleAmount: Double?
     var saleAmountCurrency: String?
+    /// `sale_amount` in minor units of the currency (``Money``), rounded to the minor unit.
+    var saleMinorUnits: Int64?
     var interval: Interval?
     var isSubscription: Bool?
 }

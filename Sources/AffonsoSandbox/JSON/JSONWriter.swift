@@ -63,6 +63,12 @@ struct JSONWriter {
         self.output.append(Self.format(value))
     }
 
+    /// An amount of money as an exact decimal number (``Money/text(_:currency:)``): `12.34`, never `12.339999`.
+    mutating func money(_ minorUnits: Int64, currency: String) {
+        self.separate()
+        self.output.append(Money.text(minorUnits, currency: currency))
+    }
+
     mutating func integer(_ value: Int) {
         self.separate()
         self.output.append(String(value))
@@ -113,6 +119,11 @@ struct JSONWriter {
     mutating func field(_ key: String, _ value: Double) {
         self.key(key)
         self.number(value)
+    }
+
+    mutating func field(_ key: String, money minorUnits: Int64, currency: String) {
+        self.key(key)
+        self.money(minorUnits, currency: currency)
     }
 
     mutating func field(_ key: String, _ value: Bool) {

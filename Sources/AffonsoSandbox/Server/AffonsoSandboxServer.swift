@@ -4,7 +4,8 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// The Affonso API sandbox: `POST /v1/events` as docs/affonso.md specifies it, plus `/_sandbox/…`
+/// The Affonso API sandbox: `POST /v1/events` and `POST /v1/conversions/{id}/refund` as docs/affonso.md specifies
+/// them, plus `/_sandbox/…`
 /// control endpoints for faults, the ledger and stats.
 ///
 /// Run it as a `Service` in a `ServiceGroup`, or call `withRunning` in tests:
@@ -114,6 +115,15 @@ public final class AffonsoSandboxServer: Service, Sendable {
     /// Accepted events, oldest first.
     public var ledger: [SandboxLedgerEntry] { self.core.ledger.withLock { $0.entries } }
 
+    /// Accepted refunds, oldest first. Each conversion's refunded amount, `sales_status` and net commission are in
+    /// its ``ledger`` entry.
+    public var refunds: [SandboxRefundEntry] { self.core.ledger.withLock { $0.refunds } }
+
+    /// The ledger entry of the conversion with this Affonso id (`com_…`), if there is one.
+    public func conversion(id: String) -> SandboxLedgerEntry? {
+        self.core.ledger.withLock { state in state.entries.first { $0.commissionID == id } }
+    }
+
     /// Counters since start or the last reset.
     public var stats: SandboxStats { self.core.counters.withLock { $0 } }
 
@@ -141,6 +151,9 @@ public final class AffonsoSandboxServer: Service, Sendable {
         let router = Router()
         let core = self.core
         router.post("/v1/events") { request, _ in await core.handleEvent(request) }
+        router.post("/v1/conversions/:id/refund") { request, context in
+            await core.handleRefund(request, conversionID: context.parameters.get("id") ?? "")
+        }
         router.get("/_sandbox/ledger") { request, _ in core.ledgerResponse(request) }
         router.get("/_sandbox/stats") { _, _ in core.statsResponse() }
         router.get("/_sandbox/faults") { _, _ in core.faultsResponse() }

@@ -7,12 +7,15 @@ extension SandboxCore {
 
     func ledgerResponse(_ request: Request) -> Response {
         let limit = request.uri.queryParameters.get("limit", as: Int.self)
-        let entries = self.ledger.withLock { $0.entries }
+        let (entries, refunds) = self.ledger.withLock { ($0.entries, $0.refunds) }
         let shown = limit.map { entries.suffix(max(0, $0)) } ?? entries[...]
-        var writer = JSONWriter(capacity: 128 + shown.count * 256)
+        let shownRefunds = limit.map { refunds.suffix(max(0, $0)) } ?? refunds[...]
+        var writer = JSONWriter(capacity: 128 + shown.count * 320 + shownRefunds.count * 320)
         writer.object { object in
             object.field("count", entries.count)
             object.field("replays", entries.reduce(0) { $0 + $1.replays })
+            object.field("refund_count", refunds.count)
+            object.field("refund_replays", refunds.reduce(0) { $0 + $1.replays })
             object.key("entries")
             object.beginArray()
             for entry in shown {
@@ -24,9 +27,42 @@ extension SandboxCore {
                     item.field("referral_status", entry.referralStatus)
                     item.field("commission_id", entry.commissionID)
                     item.key("commission_amount")
-                    if let amount = entry.commissionAmount { item.number(amount) } else { item.null() }
+                    if let currency = entry.saleAmountCurrency, let amount = entry.commissionMinorUnits {
+                        item.money(amount, currency: currency)
+                    } else {
+                        item.null()
+                    }
                     item.field("accepted_at", entry.acceptedAt)
                     item.field("replays", entry.replays)
+                    if let currency = entry.saleAmountCurrency, let sale = entry.saleMinorUnits,
+                        let refunded = entry.refundedMinorUnits, let net = entry.netCommissionMinorUnits
+                    {
+                        item.field("sale_amount", money: sale, currency: currency)
+                        item.field("sale_amount_currency", currency)
+                        item.field("sales_status", entry.salesStatus)
+                        item.field("refunded_amount", money: refunded, currency: currency)
+                        item.field("net_commission_amount", money: net, currency: currency)
+                        item.field("refund_count", entry.refundCount)
+                    }
+                }
+            }
+            object.endArray()
+            object.key("refunds")
+            object.beginArray()
+            for refund in shownRefunds {
+                object.object { item in
+                    item.field("id", refund.refundID)
+                    item.field("conversion_id", refund.conversionID)
+                    item.field("external_event_id", refund.externalEventID)
+                    item.field("amount", money: refund.amountMinorUnits, currency: refund.currency)
+                    item.field("currency", refund.currency)
+                    item.field(
+                        "commission_reversed", money: refund.commissionReversedMinorUnits, currency: refund.currency)
+                    item.field("reason", refund.reason)
+                    item.field("refunded_at", refund.refundedAt)
+                    item.field("sales_status", refund.salesStatus)
+                    item.field("accepted_at", refund.acceptedAt)
+                    item.field("replays", refund.replays)
                 }
             }
             object.endArray()
@@ -53,6 +89,7 @@ extension SandboxCore {
             object.field("replays", stats.replays)
             object.field("rate_limited", stats.rateLimited)
             object.field("commissions", stats.commissions)
+            object.field("refunds", stats.refunds)
             object.key("faults_injected")
             object.object { map in
                 for (fault, count) in stats.faultsInjected.sorted(by: { $0.key < $1.key }) { map.field(fault, count) }

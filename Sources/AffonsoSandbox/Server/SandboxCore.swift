@@ -36,6 +36,82 @@ final class SandboxCore: Sendable {
     // MARK: - POST /v1/events
 
     func handleEvent(_ request: Request) async -> Response {
+        await self.handle(request, operation: "POST /v1/events") { parsed in
+            let event: SandboxEvent
+            switch SandboxEvent.validate(parsed) {
+            case .success(let valid):
+                event = valid
+            case .failure(let failure):
+                return (Self.invalid(failure, parsed), .none)
+            }
+            let nowMilliseconds = Int64(Self.now() * 1000)
+            switch self.ledger.withLock({ $0.process(event, nowMilliseconds: nowMilliseconds) }) {
+            case .accepted(let result):
+                return (.event(result), .accepted(event.eventType.rawValue))
+            case .replayed(let result):
+                return (.event(result), .replay)
+            case .referralNotFound(let message):
+                return (.error(.notFound, "REFERRAL_NOT_FOUND", message), .none)
+            case .identifierMismatch(let message):
+                return (.error(.conflict, "IDENTIFIER_MISMATCH", message), .none)
+            }
+        }
+    }
+
+    // MARK: - POST /v1/conversions/{id}/refund
+
+    func handleRefund(_ request: Request, conversionID: String) async -> Response {
+        await self.handle(request, operation: "POST /v1/conversions/{id}/refund") { parsed in
+            let refund: SandboxRefundRequest
+            switch SandboxRefundRequest.validate(parsed) {
+            case .success(let valid):
+                refund = valid
+            case .failure(let failure):
+                return (Self.invalid(failure, parsed), .none)
+            }
+            let nowMilliseconds = Int64(Self.now() * 1000)
+            let outcome = self.ledger.withLock {
+                $0.refund(refund, conversionID: conversionID, nowMilliseconds: nowMilliseconds)
+            }
+            switch outcome {
+            case .accepted(let result):
+                return (.refund(result), .refund)
+            case .replayed(let result):
+                return (.refund(result), .replay)
+            case .conversionNotFound(let message):
+                return (.error(.notFound, "CONVERSION_NOT_FOUND", message), .none)
+            case .invalid(let message):
+                return (.error(.unprocessableContent, "VALIDATION_ERROR", message), .none)
+            }
+        }
+    }
+
+    // MARK: - Shared request handling
+
+    /// 400 for a body that is no JSON object, 422 for invalid fields.
+    private static func invalid(_ failure: ValidationFailure, _ parsed: JSONValue) -> Reply {
+        let status: HTTPResponse.Status = parsed.objectValue == nil ? .badRequest : .unprocessableContent
+        return .error(status, "VALIDATION_ERROR", failure.message)
+    }
+
+    /// What a handled request adds to the stats.
+    private enum Tally {
+        case none
+        /// A newly accepted event of this `event_type`.
+        case accepted(String)
+        /// A newly accepted refund.
+        case refund
+        /// Answered from the idempotency store.
+        case replay
+    }
+
+    /// Faults, authorization, the rate limit, reading and parsing the body, in that order, for every API endpoint;
+    /// then `apply` decides on the parsed body.
+    private func handle(
+        _ request: Request,
+        operation: String,
+        apply: (JSONValue) -> (Reply, Tally)
+    ) async -> Response {
         var fault: String?
         let plan = self.faults.withLock { $0.decide(now: Self.now()) }
         if let delay = plan.delay {
@@ -64,11 +140,7 @@ final class SandboxCore: Sendable {
                 fault: "error"
             )
         }
-        return await self.process(request, fault: fault)
-    }
-
-    private func process(_ request: Request, fault: String?) async -> Response {
-        switch self.authorize(request.headers[.authorization]) {
+        switch self.authorize(request.headers[.authorization], operation: operation) {
         case .allowed: break
         case .denied(let status, let code, let message):
             return self.finish(.error(status, code, message), fault: fault)
@@ -86,7 +158,7 @@ final class SandboxCore: Sendable {
                 .error(
                     .contentTooLarge,
                     "PAYLOAD_TOO_LARGE",
-                    "request body is larger than \(self.configuration.maximumBodySize) bytes; send one event per request"
+                    "request body is larger than \(self.configuration.maximumBodySize) bytes; send one object per request"
                 ),
                 fault: fault,
                 decision: decision
@@ -112,30 +184,8 @@ final class SandboxCore: Sendable {
                 decision: decision
             )
         }
-        let event: SandboxEvent
-        switch SandboxEvent.validate(parsed) {
-        case .success(let valid):
-            event = valid
-        case .failure(let failure):
-            let status: HTTPResponse.Status = parsed.objectValue == nil ? .badRequest : .unprocessableContent
-            return self.finish(
-                .error(status, "VALIDATION_ERROR", failure.message),
-                fault: fault,
-                decision: decision
-            )
-        }
-        let nowMilliseconds = Int64(Self.now() * 1000)
-        let outcome = self.ledger.withLock { $0.process(event, nowMilliseconds: nowMilliseconds) }
-        switch outcome {
-        case .accepted(let result):
-            return self.finish(.success(result), fault: fault, decision: decision, accepted: event.eventType.rawValue)
-        case .replayed(let result):
-            return self.finish(.success(result), fault: fault, decision: decision, replay: true)
-        case .referralNotFound(let message):
-            return self.finish(.error(.notFound, "REFERRAL_NOT_FOUND", message), fault: fault, decision: decision)
-        case .identifierMismatch(let message):
-            return self.finish(.error(.conflict, "IDENTIFIER_MISMATCH", message), fault: fault, decision: decision)
-        }
+        let (reply, tally) = apply(parsed)
+        return self.finish(reply, fault: fault, decision: decision, tally: tally)
     }
 
     // MARK: - Authorization
@@ -145,7 +195,7 @@ final class SandboxCore: Sendable {
         case denied(HTTPResponse.Status, String, String)
     }
 
-    private func authorize(_ header: String?) -> Authorization {
+    private func authorize(_ header: String?, operation: String) -> Authorization {
         guard let header else {
             return .denied(
                 .unauthorized,
@@ -169,7 +219,7 @@ final class SandboxCore: Sendable {
             return .denied(
                 .forbidden,
                 "FORBIDDEN",
-                "API key lacks the write:commissions permission that POST /v1/events needs; grant it to the key"
+                "API key lacks the write:commissions permission that \(operation) needs; grant it to the key"
             )
         }
         return .allowed
@@ -178,7 +228,8 @@ final class SandboxCore: Sendable {
     // MARK: - Responses
 
     private enum Reply {
-        case success(EventResult)
+        case event(EventResult)
+        case refund(RefundResult)
         case error(HTTPResponse.Status, String, String)
         case rateLimited(retryAfter: Int, remaining: Int)
     }
@@ -187,8 +238,7 @@ final class SandboxCore: Sendable {
         _ reply: Reply,
         fault: String?,
         decision: RateLimitState.Decision? = nil,
-        accepted eventType: String? = nil,
-        replay: Bool = false
+        tally: Tally = .none
     ) -> Response {
         var writer = JSONWriter()
         var headers = HTTPFields()
@@ -197,7 +247,14 @@ final class SandboxCore: Sendable {
         let limits = decision ?? self.limiter.withLock { $0.peek(now: Self.now()) }
         let status: HTTPResponse.Status
         switch reply {
-        case .success(let result):
+        case .event(let result):
+            status = .ok
+            writer.object { object in
+                object.field("success", true)
+                object.key("data")
+                result.writeData(to: &object)
+            }
+        case .refund(let result):
             status = .ok
             writer.object { object in
                 object.field("success", true)
@@ -227,12 +284,18 @@ final class SandboxCore: Sendable {
             stats.byStatus[status.code, default: 0] += 1
             if status == .tooManyRequests { stats.rateLimited += 1 }
             if let fault { stats.faultsInjected[fault, default: 0] += 1 }
-            if let eventType {
+            switch tally {
+            case .none:
+                break
+            case .accepted(let eventType):
                 stats.accepted += 1
                 stats.byEventType[eventType, default: 0] += 1
                 if eventType == "conversion" { stats.commissions += 1 }
+            case .refund:
+                stats.refunds += 1
+            case .replay:
+                stats.replays += 1
             }
-            if replay { stats.replays += 1 }
         }
         return Response(
             status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: writer.output)))

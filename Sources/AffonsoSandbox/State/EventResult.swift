@@ -9,9 +9,11 @@ enum EventResult: Sendable {
         var id: String
         var referralID: String
         var affiliateID: String
-        var saleAmount: Double
+        /// `sale_amount` in minor units of ``saleAmountCurrency`` (``Money``).
+        var saleMinorUnits: Int64
         var saleAmountCurrency: String
-        var commissionAmount: Double
+        /// `commission_amount` in minor units of ``saleAmountCurrency``.
+        var commissionMinorUnits: Int64
         var status: String
         var externalEventID: String?
         var createdAt: String
@@ -41,9 +43,11 @@ enum EventResult: Sendable {
                 object.field("id", commission.id)
                 object.field("referral_id", commission.referralID)
                 object.field("affiliate_id", commission.affiliateID)
-                object.field("sale_amount", commission.saleAmount)
+                object.field("sale_amount", money: commission.saleMinorUnits, currency: commission.saleAmountCurrency)
                 object.field("sale_amount_currency", commission.saleAmountCurrency)
-                object.field("commission_amount", commission.commissionAmount)
+                object.field(
+                    "commission_amount", money: commission.commissionMinorUnits, currency: commission.saleAmountCurrency
+                )
                 object.field("commission_currency", commission.saleAmountCurrency)
                 object.field("status", commission.status)
                 object.field("external_event_id", commission.externalEventID)

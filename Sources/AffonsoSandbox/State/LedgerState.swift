@@ -7,6 +7,12 @@ struct LedgerState: Sendable {
     private var results: [EventResult] = []
     private var commissionSequence = 0
     private let idPrefix = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 36) + "x"
+    /// Conversions by Affonso id (`com_…`), for refunds.
+    private var conversions: [String: Conversion] = [:]
+    private(set) var refunds: [SandboxRefundEntry] = []
+    private var refundResults: [RefundResult] = []
+    private var refundByExternalEventID: [String: Int] = [:]
+    private var refundSequence = 0
     private let seed: [SandboxReferral]
     private let defaultCommissionRate: Double
     private let commissionRates: [String: Double]
@@ -44,15 +50,15 @@ struct LedgerState: Sendable {
             _ = self.book.advance(referralIndex, to: .customer)
             let referral = self.book.referrals[referralIndex]
             let rate = self.commissionRates[referral.affiliateID] ?? self.defaultCommissionRate
-            let saleAmount = event.saleAmount ?? 0
+            let sale = event.saleMinorUnits ?? 0
             result = .commission(
                 EventResult.Commission(
                     id: self.nextCommissionID(),
                     referralID: referral.id,
                     affiliateID: referral.affiliateID,
-                    saleAmount: saleAmount,
+                    saleMinorUnits: sale,
                     saleAmountCurrency: event.saleAmountCurrency ?? "USD",
-                    commissionAmount: (saleAmount * rate * 100).rounded() / 100,
+                    commissionMinorUnits: Money.commission(sale: sale, partsPerMillion: Money.partsPerMillion(rate)),
                     status: "ready_for_payment",
                     externalEventID: event.externalEventID,
                     createdAt: createdAt
@@ -88,8 +94,20 @@ struct LedgerState: Sendable {
             replays: 0
         )
         if case .commission(let commission) = result {
+            let currency = commission.saleAmountCurrency
             entry.commissionID = commission.id
-            entry.commissionAmount = commission.commissionAmount
+            entry.commissionAmount = Money.major(commission.commissionMinorUnits, currency: currency)
+            entry.saleAmount = Money.major(commission.saleMinorUnits, currency: currency)
+            entry.saleAmountCurrency = currency
+            entry.salesStatus = Self.paid
+            entry.refundedAmount = 0
+            entry.netCommissionAmount = entry.commissionAmount
+            entry.netCommissionMinorUnits = commission.commissionMinorUnits
+            entry.saleMinorUnits = commission.saleMinorUnits
+            entry.commissionMinorUnits = commission.commissionMinorUnits
+            entry.refundedMinorUnits = 0
+            self.conversions[commission.id] = Conversion(
+                entryIndex: self.entries.count, commission: commission, refundedMinorUnits: 0)
         }
         if let id = event.externalEventID { self.entryByExternalEventID[id] = self.entries.count }
         self.entries.append(entry)
@@ -108,6 +126,122 @@ struct LedgerState: Sendable {
         self.entries.removeAll()
         self.results.removeAll()
         self.entryByExternalEventID.removeAll()
+        self.conversions.removeAll()
+        self.refunds.removeAll()
+        self.refundResults.removeAll()
+        self.refundByExternalEventID.removeAll()
+    }
+
+    // MARK: - Refunds
+
+    static let paid = "paid"
+    static let partialRefunded = "partial_refunded"
+    static let refunded = "refunded"
+
+    /// A conversion's money, in minor units of its currency.
+    private struct Conversion {
+        var entryIndex: Int
+        var commission: EventResult.Commission
+        var refundedMinorUnits: Int64
+
+        var remainingMinorUnits: Int64 { self.commission.saleMinorUnits - self.refundedMinorUnits }
+        var netCommissionMinorUnits: Int64 {
+            Money.netCommission(
+                commission: self.commission.commissionMinorUnits,
+                sale: self.commission.saleMinorUnits,
+                refunded: self.refundedMinorUnits
+            )
+        }
+        var salesStatus: String {
+            if self.refundedMinorUnits == 0 { return LedgerState.paid }
+            return self.remainingMinorUnits > 0 ? LedgerState.partialRefunded : LedgerState.refunded
+        }
+    }
+
+    enum RefundOutcome {
+        case accepted(RefundResult)
+        case replayed(RefundResult)
+        case conversionNotFound(String)
+        case invalid(String)
+    }
+
+    /// Applies one validated refund to conversion `conversionID`: replay, or check the currency and what remains,
+    /// then reduce the commission in proportion (``Money``). Nothing is stored for a refused refund.
+    mutating func refund(
+        _ request: SandboxRefundRequest, conversionID: String, nowMilliseconds: Int64
+    ) -> RefundOutcome {
+        if let key = request.externalEventID, let index = self.refundByExternalEventID[key] {
+            self.refunds[index].replays += 1
+            return .replayed(self.refundResults[index])
+        }
+        guard var conversion = self.conversions[conversionID] else {
+            return .conversionNotFound(
+                "no conversion has id \"\(conversionID)\"; use the id (com_…) that POST /v1/events answered for the "
+                    + "conversion (data.id)"
+            )
+        }
+        let currency = conversion.commission.saleAmountCurrency
+        guard request.currency == currency else {
+            return .invalid(
+                "invalid field currency: conversion \(conversionID) is in \(currency), the refund in "
+                    + "\(request.currency); refund in the conversion's currency"
+            )
+        }
+        let remaining = conversion.remainingMinorUnits
+        guard remaining > 0 else {
+            return .invalid(
+                "conversion \(conversionID) is already fully refunded (\(Money.text(conversion.refundedMinorUnits, currency: currency)) "
+                    + "\(currency)); nothing remains to refund"
+            )
+        }
+        let amount = request.amountMinorUnits ?? remaining
+        guard amount <= remaining else {
+            return .invalid(
+                "invalid field amount: \(Money.text(amount, currency: currency)) \(currency) is more than the "
+                    + "\(Money.text(remaining, currency: currency)) \(currency) that remains of conversion \(conversionID) "
+                    + "(sale \(Money.text(conversion.commission.saleMinorUnits, currency: currency)), refunded "
+                    + "\(Money.text(conversion.refundedMinorUnits, currency: currency))); send at most what remains"
+            )
+        }
+        let netBefore = conversion.netCommissionMinorUnits
+        conversion.refundedMinorUnits += amount
+        let netAfter = conversion.netCommissionMinorUnits
+        self.conversions[conversionID] = conversion
+
+        self.refundSequence += 1
+        let refund = SandboxRefundEntry(
+            refundID: "rfd_" + self.idPrefix + String(self.refundSequence, radix: 36),
+            conversionID: conversionID,
+            externalEventID: request.externalEventID,
+            amount: Money.major(amount, currency: currency),
+            amountMinorUnits: amount,
+            currency: currency,
+            commissionReversed: Money.major(netBefore - netAfter, currency: currency),
+            commissionReversedMinorUnits: netBefore - netAfter,
+            reason: request.reason,
+            refundedAt: request.refundedAt,
+            salesStatus: conversion.salesStatus,
+            acceptedAt: RFC3339.format(unixMilliseconds: nowMilliseconds),
+            replays: 0
+        )
+        let index = conversion.entryIndex
+        self.entries[index].salesStatus = conversion.salesStatus
+        self.entries[index].refundedAmount = Money.major(conversion.refundedMinorUnits, currency: currency)
+        self.entries[index].netCommissionAmount = Money.major(netAfter, currency: currency)
+        self.entries[index].netCommissionMinorUnits = netAfter
+        self.entries[index].refundedMinorUnits = conversion.refundedMinorUnits
+        self.entries[index].refundCount += 1
+        let result = RefundResult(
+            conversion: conversion.commission,
+            refundedMinorUnits: conversion.refundedMinorUnits,
+            netCommissionMinorUnits: netAfter,
+            salesStatus: conversion.salesStatus,
+            refund: refund
+        )
+        if let key = request.externalEventID { self.refundByExternalEventID[key] = self.refunds.count }
+        self.refunds.append(refund)
+        self.refundResults.append(result)
+        return .accepted(result)
     }
 
     /// `com_` + a per-process random prefix + a sequence number: unique, and no syscall per id.

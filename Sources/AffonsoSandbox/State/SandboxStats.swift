@@ -1,6 +1,6 @@
 /// Counters of a running sandbox (`GET /_sandbox/stats`).
 public struct SandboxStats: Sendable, Hashable {
-    /// Every `POST /v1/events` request answered.
+    /// Every API request answered (`POST /v1/events` and `POST /v1/conversions/{id}/refund`).
     public var requests = 0
     /// Responses by HTTP status code.
     public var byStatus: [Int: Int] = [:]
@@ -8,7 +8,7 @@ public struct SandboxStats: Sendable, Hashable {
     public var byEventType: [String: Int] = [:]
     /// Newly accepted events.
     public var accepted = 0
-    /// Requests answered from the idempotency store.
+    /// Requests answered from the idempotency store (events and refunds).
     public var replays = 0
     /// 429s, from the plan or from injected faults.
     public var rateLimited = 0
@@ -16,6 +16,8 @@ public struct SandboxStats: Sendable, Hashable {
     public var faultsInjected: [String: Int] = [:]
     /// Commissions created.
     public var commissions = 0
+    /// Refunds newly accepted (replays not included).
+    public var refunds = 0
 
     public init() {}
 }
