@@ -147,6 +147,12 @@ extension DeliveryCore {
         }
         let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
         note(errorClass.isTransient ? .unanswered : .answered, turn, now: now, &actions)
+        if turn == .credentialsProbe, errorClass.isTransient, !credentials.isReady {
+            // The probe learnt nothing about the key: this job probes again at the next probe time (if it went to
+            // a retry tier instead, the gate could stay closed with no job left to probe it).
+            actions.notices.append(.failed(errorClass))
+            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
+        }
         let step = fail(
             &progress, event, errorClass, failure.message, status: failure.status, now: now, date: date, &actions)
         return (step, actions)

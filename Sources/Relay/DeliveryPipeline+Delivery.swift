@@ -39,9 +39,25 @@ extension DeliveryPipeline {
                 let actions: DeliveryCore.Actions
                 (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
                 perform(actions)
+            case .sendRefund(let refund, let conversionID):
+                let result: AffonsoSendResult
+                do {
+                    result = try await client.sendRefund(
+                        conversionID: conversionID, body: refund.body, externalEventID: refund.externalEventID)
+                } catch {
+                    return abandon(progress)
+                }
+                metrics.recordResponse(
+                    status: result.outcome.status, duration: result.requestDuration,
+                    rateLimitWait: result.rateLimitWait)
+                let actions: DeliveryCore.Actions
+                (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
+                perform(actions)
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
-                step = state.withLock { $0.waited(&progress, now: .now) }
+                let actions: DeliveryCore.Actions
+                (step, actions) = state.withLock { $0.waited(&progress, now: .now, date: Date()) }
+                perform(actions)
             case .remember(let memory):
                 var failure: KafkaError?
                 do {

@@ -19,6 +19,9 @@ public struct DeliveryPipelineConfiguration: Sendable {
     /// Where acknowledged conversions are remembered for refunds (`<group>.conversions`, compacted); nil when no
     /// rule refunds, so nothing is remembered. Default: nil.
     public var conversionsTopic: String?
+    /// How long conversions are remembered: the conversions topic's `retention.ms` (`refunds.window`).
+    /// Default: 180 days.
+    public var refundsWindow: Duration = .seconds(180 * 86_400)
     /// Exact secrets (the API key) scrubbed from every message the pipeline writes or logs. Default: none.
     public var knownSecrets: [String] = []
 

@@ -139,6 +139,16 @@ public final class RelayService: Service, Sendable {
             properties: configuration.consumer.properties,
             logger: logger
         )
+        if let topic = configuration.pipeline.conversionsTopic, configuration.createTopics {
+            try await TopicProvisioner.ensure(
+                [topic],
+                bootstrapServers: configuration.consumer.bootstrapServers,
+                properties: configuration.consumer.properties,
+                replicationFactor: configuration.pipeline.retry.replicationFactor,
+                configs: TopicProvisioner.conversionsTopicConfigs(window: configuration.pipeline.refundsWindow),
+                logger: logger
+            )
+        }
         if client.rateLimiter.isFleetScoped {
             await fleetShare.refreshTopics(
                 bootstrapServers: configuration.consumer.bootstrapServers,
@@ -218,11 +228,27 @@ public final class RelayService: Service, Sendable {
         self.consumer.withLock { $0 = consumer }
         defer { self.consumer.withLock { $0 = nil } }
         do {
-            try await pipeline.run(consumer: consumer)
+            try await pipeline.run(consumer: consumer, conversions: try conversionsReader())
         } catch {
             await consumer.close()
             throw error
         }
+    }
+
+    /// A reader of the conversions topic from its start, in a group of its own that never commits (every member
+    /// reads every conversion); nil when no rule refunds.
+    private func conversionsReader() throws -> KafkaConsumer? {
+        guard let topic = configuration.pipeline.conversionsTopic else { return nil }
+        var reader = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.consumer.bootstrapServers,
+            groupID: "\(configuration.consumer.groupID).conversions-reader.\(UInt64.random(in: 0...UInt64.max))",
+            topics: [topic])
+        reader.properties = configuration.consumer.properties
+        reader.autoCommitInterval = nil
+        reader.autoOffsetReset = .earliest
+        reader.sessionTimeout = .seconds(10)
+        reader.clientID = "affonso-relay-conversions"
+        return try KafkaConsumer(configuration: reader, logger: logger)
     }
 
     /// The Affonso client, with every key it reads (the key file's, and each one it is rotated to) scrubbed from
@@ -268,9 +294,11 @@ public enum TopicProvisioner {
         properties: [String: String],
         partitions: Int = 3,
         replicationFactor: Int = KafkaAdmin.brokerDefaultReplicationFactor,
+        configs: [String: String] = [:],
         logger: Logger
     ) async throws -> [String] {
-        let specifications = Self.specifications(topics, partitions: partitions, replicationFactor: replicationFactor)
+        var specifications = Self.specifications(topics, partitions: partitions, replicationFactor: replicationFactor)
+        for index in specifications.indices { specifications[index].configs = configs }
         return try await withAdmin(bootstrapServers, properties, logger) { admin in
             var created: [String] = []
             for specification in specifications where try await admin.ensureTopic(specification) {
@@ -287,8 +315,17 @@ public enum TopicProvisioner {
         }
     }
 
-    /// What ``ensure(_:bootstrapServers:properties:partitions:replicationFactor:logger:)`` asks the broker to
-    /// create.
+    /// The conversions topic keeps the newest record of each conversion for `window` (`refunds.window`).
+    public static func conversionsTopicConfigs(window: Duration) -> [String: String] {
+        let milliseconds = window.components.seconds.multipliedReportingOverflow(by: 1000)
+        return [
+            "cleanup.policy": "compact,delete",
+            "retention.ms": milliseconds.overflow ? String(Int64.max) : String(milliseconds.partialValue),
+        ]
+    }
+
+    /// What ``ensure(_:bootstrapServers:properties:partitions:replicationFactor:configs:logger:)`` asks the broker
+    /// to create.
     static func specifications(
         _ topics: [String],
         partitions: Int,

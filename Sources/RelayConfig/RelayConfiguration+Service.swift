@@ -88,6 +88,11 @@ extension RelayConfiguration {
         pipeline.drainTimeout = server.shutdownGrace
         pipeline.commitInterval = kafka.commitInterval
         pipeline.knownSecrets = affonso.apiKey.map { [$0] } ?? []
+        // Conversions are remembered (and refunds resolved) once a rule refunds.
+        if rules.contains(where: { $0.refund != nil }) {
+            pipeline.conversionsTopic = "\(kafka.groupID).conversions"
+        }
+        pipeline.refundsWindow = refunds.window
 
         var service = RelayServiceConfiguration(
             consumer: consumer, producer: producer, affonso: client, pipeline: pipeline)

@@ -32,11 +32,15 @@ struct UnreadableSuccessTests {
         }
     }
 
+    /// How long a stalled body is waited for: long enough that the head surely arrived first, even with both cores
+    /// busy (at 300 ms the head sometimes had not, and the failure had no status).
+    static let stallDeadline = Duration.seconds(5)
+
     @Test("a 2xx head then a stalled body is an unreadable success of code timeout")
     func headThenStall() async throws {
         try await RawServer.withRunning(answer: { _ in .reply(Self.cutShort) }) { _, transport in
             let error = await #expect(throws: HTTP1TransportError.self) {
-                try await transport.post(body: [], apiKey: "k", deadline: .now() + .milliseconds(300))
+                try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
             }
             #expect(error?.code == .timeout)
             #expect(error?.responseStatus == 200)
@@ -50,7 +54,7 @@ struct UnreadableSuccessTests {
         try await RawServer.withRunning(answer: { index in index == 0 ? .silence : .reply(cut503, close: true) }) {
             _, transport in
             let silent = await #expect(throws: HTTP1TransportError.self) {
-                try await transport.post(body: [], apiKey: "k", deadline: .now() + .milliseconds(300))
+                try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
             }
             #expect(silent?.code == .timeout)
             #expect(silent?.responseStatus == nil)
@@ -127,7 +131,7 @@ struct UnreadableSuccessTests {
     func stalledThenResent() async throws {
         try await RawServer.withListening(answer: { index in index == 0 ? .reply(Self.cutShort) : .reply(Self.ok) }) {
             server, port in
-            let (client, metrics, _) = try Self.client(port: port, timeout: .milliseconds(300))
+            let (client, metrics, _) = try Self.client(port: port, timeout: Self.stallDeadline)
             let first = try await client.sendMeasured(body: Self.body, externalEventID: "evt_9").outcome
             #expect(first.errorClass == .timeout)
             #expect(first.status == 200)

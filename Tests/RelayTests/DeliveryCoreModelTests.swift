@@ -82,7 +82,7 @@ struct DeliveryCoreModelTests {
 
         static func describe(_ step: Core.Step) -> String {
             switch step {
-            case .send(let event): "send \(event.externalEventID)"
+            case .send(let event), .sendRefund(let event, _): "send \(event.externalEventID)"
             case .wait(let duration): "wait \(duration)"
             case .produce(let write): "produce to \(write.topic)\(write.value.isEmpty ? " without value" : "")"
             case .remember(let memory): "remember \(memory.externalEventID)"
@@ -228,7 +228,7 @@ struct DeliveryCoreModelTests {
             case .finished:
                 workers.remove(at: index)
                 return
-            case .send(let event):
+            case .send(let event), .sendRefund(let event, _):
                 let key = EventKey(ticket: worker.progress.job.element.ticket, index: eventIndex(event))
                 if acknowledged.contains(key) {
                     Issue.record("seed \(seed): \(event.externalEventID) sent again after a 2xx in one assignment")
@@ -248,8 +248,7 @@ struct DeliveryCoreModelTests {
                     return
                 }
                 worker.wakeAt = nil
-                worker.step = core.waited(&worker.progress, now: now)
-                actions = Core.Actions()
+                (worker.step, actions) = core.waited(&worker.progress, now: now, date: date)
             case .remember:
                 let error =
                     faults && chance(30) ? KafkaError(code: .broker, message: "timed out", isRetriable: true) : nil

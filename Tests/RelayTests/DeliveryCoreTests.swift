@@ -138,7 +138,7 @@ struct DeliveryCoreTests {
                 return
             }
             pauses.append(pause)
-            #expect({ if case .produce = core.waited(&job.progress, now: Self.now) { true } else { false } }())
+            #expect({ if case .produce = core.waited(&job.progress, now: Self.now).0 { true } else { false } }())
         }
         #expect(core.producerFailed, "/livez fails, so the pod is restarted")
         #expect(pauses.max() == .seconds(10))
@@ -168,7 +168,7 @@ struct DeliveryCoreTests {
             &job.progress, error: KafkaError(code: .broker, message: "not enough replicas", isRetriable: true),
             now: Self.now)
         #expect(actions.offsetsToStore.isEmpty)
-        #expect({ if case .remember = core.waited(&job.progress, now: Self.now) { true } else { false } }())
+        #expect({ if case .remember = core.waited(&job.progress, now: Self.now).0 { true } else { false } }())
         (step, actions) = core.produced(&job.progress, error: nil, now: Self.now)
         #expect(actions.offsetsToStore.map(\.1) == [1])
         #expect(core.conversions.conversionID(for: "e0") == "com_1", "this member can refund it at once")

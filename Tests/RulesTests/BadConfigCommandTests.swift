@@ -208,21 +208,38 @@ private func runRelaySynchronously(
         let kept = ProcessInfo.processInfo.environment.filter { ["PATH", "LD_LIBRARY_PATH", "HOME"].contains($0.key) }
         process.environment = kept.merging(environment) { $1 }
     }
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
+    // Files, not pipes: Foundation's blocking pipe reads trap on EINTR (a signal reaching the reading thread, as
+    // the SIGCHLD of another test's child can), and reading one pipe to its end while the other fills deadlocks.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "relay-run-\(UInt64.random(in: 0...UInt64.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let inputPath = directory.appendingPathComponent("stdin").path
+    let outputPath = directory.appendingPathComponent("stdout").path
+    let errorPath = directory.appendingPathComponent("stderr").path
+    try Data(input.utf8).write(to: URL(fileURLWithPath: inputPath))
+    for path in [outputPath, errorPath] {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+    guard let stdin = FileHandle(forReadingAtPath: inputPath),
+        let stdout = FileHandle(forWritingAtPath: outputPath),
+        let stderr = FileHandle(forWritingAtPath: errorPath)
+    else { throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: directory.path]) }
+    defer {
+        try? stdin.close()
+        try? stdout.close()
+        try? stderr.close()
+    }
     process.standardInput = stdin
     process.standardOutput = stdout
     process.standardError = stderr
     try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    let errors = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return RelayRun(
         status: process.terminationStatus,
-        standardOutput: String(decoding: output, as: UTF8.self),
-        standardError: String(decoding: errors, as: UTF8.self)
+        standardOutput: String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self),
+        standardError: String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
     )
 }
