@@ -87,6 +87,12 @@ def produce():
         event["data"]["object"]["payment_intent"] = f"pi_demo_late_{run}_{i}"
         event["data"]["object"]["customer"] = late["customer_id"]
         send("billing.stripe", late["customer_id"], event)
+    # One refund: the first invoice's charge is refunded in full (its commission is taken back).
+    refund = fixture("stripe-charge-refunded-full.json")
+    refund["id"] = f"evt_demo_refund_{run}_0"
+    refund["data"]["object"]["payment_intent"] = f"pi_demo_{run}_0"
+    refund["data"]["object"]["customer"] = customers[0]
+    send("billing.stripe", customers[0], refund)
     trial = fixture("stripe-subscription-created-trial.json")
     for i in range(20):
         event = copy.deepcopy(trial)
@@ -214,7 +220,7 @@ def summary(metrics_url):
         print(f"                {topic}[{partition}]: committed {committed} / end {end} {mark}")
     stats = json.loads(get(f"{SANDBOX}/_sandbox/stats"))
     print("sandbox ledger: " + json.dumps({k: stats[k] for k in stats if k in (
-        "accepted", "replays", "commissions", "by_event_type", "by_status")}))
+        "accepted", "replays", "commissions", "refunds", "by_event_type", "by_status")}))
 
 
 if __name__ == "__main__":
