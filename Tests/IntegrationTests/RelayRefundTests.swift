@@ -3,6 +3,10 @@ import Foundation
 import KafkaClient
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Refunds as users run them: conversions delivered by one relay, refunds handled by another member that never
 /// saw them (it reads the conversions topic), a full, a partial, the same refund twice, and a refund read before
 /// its conversion; the sandbox's net commissions end exactly as expected.
@@ -114,5 +118,47 @@ struct RelayRefundTests {
         #expect(late.netCommissionMinorUnits == net(late, remaining: 4000))
         #expect(Set(relay.sandbox.refunds.compactMap(\.externalEventID)) == ["re_1", "re_2", "re_3"])
         #expect(relay.sandbox.ledger.filter { $0.eventType == "conversion" }.count == 5, "no refund became an event")
+    }
+
+    @Test func aSigkillWhileConversionsAndRefundsFlowLosesNothingAndRefundsNothingTwice() async throws {
+        let customers = 50
+        let relay = try await RelayHarness(
+            referrals: (0..<customers).map(referral), partitions: 3, delivery: ["max_in_flight: 64"],
+            rules: Self.rules)
+        let count = 1_500
+        // Each conversion, then its partial refund, on the customer's key (so in one partition, in that order).
+        var records: [(String, String)] = []
+        for index in 0..<count {
+            let customer = "cus_test_\(index % customers)"
+            records.append(Self.invoice("in_kill_\(index)", customer: customer, amount: 9900))
+            records.append(Self.refund("re_kill_\(index)", of: "in_kill_\(index)", customer: customer, amount: 3000))
+        }
+        try await Self.produce(relay.source, records)
+
+        let first = try RelayProcess(configuration: {
+            relay.configurationText(listen: $0, rules: Self.rules(relay.source))
+        })
+        let midway = await kafkaEventually(timeout: .seconds(120)) {
+            relay.sandbox.refunds.count >= count / 3 || !first.isRunning
+        }
+        #expect(midway && first.isRunning, "refunds before the kill: \(relay.sandbox.refunds.count)")
+        first.signal(SIGKILL)
+        #expect(await first.waitForExit(timeout: .seconds(10)) != nil)
+
+        let second = try RelayProcess(configuration: {
+            relay.configurationText(listen: $0, rules: Self.rules(relay.source))
+        })
+        let done = await kafkaEventually(timeout: .seconds(180)) { relay.sandbox.refunds.count >= count }
+        second.signal(SIGTERM)
+        #expect(await second.waitForExit(timeout: .seconds(30)) == 0)
+        await second.kill()
+        try await relay.stop()
+
+        #expect(done, "every refund reaches Affonso after the kill: \(relay.sandbox.refunds.count) of \(count)")
+        let conversions = relay.sandbox.ledger.filter { $0.eventType == "conversion" }
+        #expect(conversions.count == count, "every conversion once")
+        let wrong = conversions.filter { $0.refundCount != 1 || $0.refundedMinorUnits != 3000 }
+        #expect(wrong.isEmpty, "\(wrong.count) conversions refunded other than once by 30.00")
+        #expect(Set(relay.sandbox.refunds.compactMap(\.externalEventID)).count == count)
     }
 }
