@@ -8,7 +8,8 @@ import ServiceLifecycle
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Runs the Affonso API sandbox: POST /v1/events with keys, referrals, rate limits and faults.",
+        abstract:
+            "Runs the Affonso API sandbox: POST /v1/events and POST /v1/conversions/{id}/refund with keys, referrals, rate limits and faults.",
         discussion: """
             Control endpoints (no API key): GET /_sandbox/ledger, GET /_sandbox/stats, GET|POST /_sandbox/faults,
             GET|POST /_sandbox/referrals, POST /_sandbox/reset. Durations take ms, s or m (e.g. 50ms, 1.5s, 2m).
