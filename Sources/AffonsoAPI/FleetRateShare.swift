@@ -219,7 +219,13 @@ public struct FleetRateShare<Instant: InstantProtocol>: Sendable where Instant.D
         } else {
             borrowingPausedUntil = nil
             let unused = target - fleet
-            let wanted = (own + weight * unused) / perSecond
+            // Who may claim the unused rate: this member, and at most the others that send (together their rate's
+            // part of the plan, at least their base shares if they use them). Taking base ÷ (base + others' part)
+            // of it, the claimants together take about the unused rate, and a member alone with work (the others
+            // idle, stalled or gone) takes all of it at once instead of a base share a second.
+            let others = max(0, fleet - own) / perSecond
+            let claim = min(1, weight / (weight + others))
+            let wanted = (own + claim * unused) / perSecond
             // Using its allowance (within measurement noise): the member has work and may take more.
             let isBound = own >= 0.8 * current * perSecond
             next = max(base, isBound ? wanted : min(current, wanted))
