@@ -119,9 +119,13 @@ public struct FleetRateShare<Instant: InstantProtocol>: Sendable where Instant.D
 
     /// The share to pace to at `now`: the borrowed share while its lease lasts, else the base.
     public func share(now: Instant) -> Double {
-        guard let lastMeasurement, lastMeasurement.advanced(by: configuration.leaseDuration) > now else {
-            return min(borrowedShare, effectiveBase)
-        }
+        guard let lastMeasurement else { return min(borrowedShare, effectiveBase) }
+        // Below the base, the member gives back one measurement's excess (its own bucket's burst after a pause, or
+        // the others'): until the next measurement, at most two intervals, since a small share may get no response
+        // to measure for seconds. Above the base, the borrowed rate lasts the lease.
+        let below = borrowedShare < effectiveBase
+        let lasts = below ? configuration.measurementInterval * 2 : configuration.leaseDuration
+        guard lastMeasurement.advanced(by: lasts) > now else { return effectiveBase }
         return borrowedShare
     }
 
