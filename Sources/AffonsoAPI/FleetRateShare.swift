@@ -119,9 +119,13 @@ public struct FleetRateShare<Instant: InstantProtocol>: Sendable where Instant.D
 
     /// The share to pace to at `now`: the borrowed share while its lease lasts, else the base.
     public func share(now: Instant) -> Double {
-        guard let lastMeasurement, lastMeasurement.advanced(by: configuration.leaseDuration) > now else {
-            return min(borrowedShare, effectiveBase)
-        }
+        guard let lastMeasurement else { return min(borrowedShare, effectiveBase) }
+        // Below the base, the member gives back one measurement's excess (its own bucket's burst after a pause, or
+        // the others'): until the next measurement, at most two intervals, since a small share may get no response
+        // to measure for seconds. Above the base, the borrowed rate lasts the lease.
+        let below = borrowedShare < effectiveBase
+        let lasts = below ? configuration.measurementInterval * 2 : configuration.leaseDuration
+        guard lastMeasurement.advanced(by: lasts) > now else { return effectiveBase }
         return borrowedShare
     }
 
@@ -219,7 +223,13 @@ public struct FleetRateShare<Instant: InstantProtocol>: Sendable where Instant.D
         } else {
             borrowingPausedUntil = nil
             let unused = target - fleet
-            let wanted = (own + weight * unused) / perSecond
+            // Who may claim the unused rate: this member, and at most the others that send (together their rate's
+            // part of the plan, at least their base shares if they use them). Taking base ÷ (base + others' part)
+            // of it, the claimants together take about the unused rate, and a member alone with work (the others
+            // idle, stalled or gone) takes all of it at once instead of a base share a second.
+            let others = max(0, fleet - own) / perSecond
+            let claim = min(1, weight / (weight + others))
+            let wanted = (own + claim * unused) / perSecond
             // Using its allowance (within measurement noise): the member has work and may take more.
             let isBound = own >= 0.8 * current * perSecond
             next = max(base, isBound ? wanted : min(current, wanted))

@@ -91,6 +91,22 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         shareObserver.withLock { $0 = handler }
     }
 
+    /// While `true`, no request waits for a slot: waiting senders and new ones get `CancellationError` at once
+    /// (a sleeping first one when it wakes), and a request that may go at once still goes. A member of the fleet
+    /// whose every partition was revoked sets it until its next assignment, so that the records waiting for the
+    /// rate limit are left to their partitions' next owner at the pace it has, instead of holding up the
+    /// rebalance (or the shutdown) at this member's old share. Ignored unless fleet-scoped.
+    public func refuseWaiting(_ refuse: Bool) {
+        let waiters = state.withLock { state -> [Waiter] in
+            guard state.fleet != nil else { return [] }
+            state.isRefusingWaits = refuse
+            guard refuse else { return [] }
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: CancellationError()) }
+    }
+
     private func report(_ view: FleetRateShare<C.Instant>.View?) {
         guard let view, let handler = shareObserver.withLock({ $0 }) else { return }
         handler(view)
@@ -109,14 +125,17 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         let entry: Entry = state.withLock { state in
             if !state.hasHead && state.waiters.isEmpty {
                 if case .granted = state.tryGrant(now: clock.now) { return .granted }
+                if state.isRefusingWaits { return .refused }
                 state.hasHead = true
                 return .head
             }
+            if state.isRefusingWaits { return .refused }
             state.nextID &+= 1
             return .queued(state.nextID)
         }
         switch entry {
         case .granted: return .zero
+        case .refused: throw CancellationError()
         case .head: break
         case .queued(let id): try await waitToBecomeHead(id: id)
         }
@@ -127,7 +146,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     private enum HandoffAction { case suspend, resume, cancel }
 
     private enum Entry {
-        case granted, head
+        case granted, head, refused
         case queued(UInt64)
     }
 
@@ -135,7 +154,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let action: HandoffAction = state.withLock { state in
-                    if state.cancelledIDs.remove(id) != nil { return .cancel }
+                    if state.cancelledIDs.remove(id) != nil || state.isRefusingWaits { return .cancel }
                     if !state.hasHead {
                         state.hasHead = true
                         return .resume
@@ -167,13 +186,22 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         do {
             while true {
                 try Task.checkCancellation()
-                let decision = state.withLock { $0.tryGrant(now: clock.now) }
+                let decision = state.withLock { state -> Decision? in
+                    // Refused while waiting (the first one notices when it wakes): it does not take a slot.
+                    state.isRefusingWaits ? nil : state.tryGrant(now: clock.now)
+                }
                 switch decision {
+                case nil:
+                    throw CancellationError()
                 case .granted:
                     passHead()
                     return
                 case .wait(let deadline):
-                    try await clock.sleep(until: deadline, tolerance: nil)
+                    // Fleet-scoped, the first waiter wakes at least every second, so that a refusal (every
+                    // partition revoked) ends a long wait (a closed gate) soon.
+                    let isFleet = state.withLock { $0.fleet != nil }
+                    let wakeAt = isFleet ? min(deadline, clock.now.advanced(by: .seconds(1))) : deadline
+                    try await clock.sleep(until: wakeAt, tolerance: nil)
                 }
             }
         } catch {
@@ -300,6 +328,8 @@ extension RateLimiter {
         var secondWindow: SlidingWindow
         var gateOpensAt: C.Instant?
         var pacing: Pacing?
+        /// ``refuseWaiting(_:)``.
+        var isRefusingWaits = false
         var lastGrant: C.Instant?
         var hasHead = false
         var waiters: [Waiter] = []

@@ -11,7 +11,10 @@ import Synchronization
 ///
 /// The delivery pipeline calls ``rebalanced(_:)`` on each rebalance event. Assignments apply at once; a revocation
 /// applies at the next assignment, or after `revocationGrace` when none follows (cooperative rebalancing), so
-/// that the revoked partitions' in-flight requests drain at the old pace.
+/// that the revoked partitions' in-flight requests drain at the old pace. When a revocation leaves the member
+/// without partitions, the limiter stops letting requests wait for a slot until the next assignment
+/// (``RateLimiter/refuseWaiting(_:)``): those records are not sent, and their partitions' next owner reads them
+/// again, so the rebalance or shutdown does not wait for them.
 /// ``refreshTopics(bootstrapServers:properties:)`` learns how many partitions the source topics have. It also keeps `affonso_relay_rate_limit_share` and logs the
 /// fleet's view at debug level at each change.
 public final class FleetShare: Sendable {
@@ -90,13 +93,18 @@ public final class FleetShare: Sendable {
                 state.owned.formUnion(partitions)
                 state.generation += 1
             }
+            limiter.refuseWaiting(false)
             apply()
         case .revoked(let partitions), .lost(let partitions):
-            let generation = state.withLock { state in
+            let (generation, ownsNothing) = state.withLock { state in
                 state.owned.subtract(partitions)
                 state.generation += 1
-                return state.generation
+                return (state.generation, state.owned.isEmpty)
             }
+            // Every partition is revoked (an eager rebalance, the shutdown's leave, lost): what waits for the rate
+            // limit is left to the partitions' next owner, which paces it to its own share, instead of draining at
+            // this member's old share while the group waits for this member to rejoin or leave.
+            if ownsNothing { limiter.refuseWaiting(true) }
             let grace = revocationGrace
             Task { [weak self] in
                 try? await Task.sleep(for: grace)

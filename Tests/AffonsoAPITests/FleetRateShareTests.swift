@@ -223,6 +223,44 @@ struct FleetRateShareTests {
         #expect(fleet.utilization(33..<60) >= 0.97, "\(fleet.utilization(33..<60))")
     }
 
+    @Test("members that stop before the rebalance: the one left takes their unused rate within 3 s, no 429")
+    func membersStopBeforeTheRebalance() {
+        // SIGTERM to two of three: they drain and leave, the group rebalances only after that (an eager rebalance
+        // waits for every member's revocation), and meanwhile the one left still has its old base share.
+        var fleet = FleetSimulation()
+        for _ in 0..<3 { fleet.addMember() }
+        fleet.assign([0: 2, 1: 2, 2: 2])
+        fleet.run(seconds: 30)
+        fleet.members[1].isRunning = false
+        fleet.members[2].isRunning = false
+        fleet.run(seconds: 20)
+        #expect(fleet.rejected == 0, "429s at seconds \(fleet.rejectedAfter)")
+        let perSecond = (30..<50).map { fleet.acceptedPerSecond[$0, default: 0] }
+        #expect(fleet.utilization(33..<50) >= 0.97, "accepted per second from the stop: \(perSecond)")
+        #expect(fleet.share(of: 0) > 0.95, "the one left: \(fleet.share(of: 0))")
+        // The rebalance then makes the whole plan its base: nothing changes for the API.
+        fleet.assign([0: 6])
+        fleet.run(seconds: 10)
+        #expect(fleet.rejected == 0)
+        #expect(fleet.utilization(50..<60) >= 0.97, "\(fleet.utilization(50..<60))")
+    }
+
+    @Test("two members with work share what a stalled third leaves, within a few seconds and without a 429")
+    func twoBorrowersShareTheUnusedRate() {
+        var fleet = FleetSimulation()
+        for _ in 0..<3 { fleet.addMember() }
+        fleet.assign([0: 2, 1: 2, 2: 2])
+        fleet.run(seconds: 20)
+        fleet.members[2].demand = 0
+        fleet.run(seconds: 20)
+        #expect(fleet.rejected == 0, "429s at seconds \(fleet.rejectedAfter)")
+        #expect(fleet.utilization(24..<40) >= 0.97, "\(fleet.utilization(24..<40))")
+        let first = fleet.sent(by: 0, 24..<40)
+        let second = fleet.sent(by: 1, 24..<40)
+        #expect(abs(first - second) <= 16, "the two borrowers split it: \(first) and \(second)")
+        #expect(fleet.share(of: 0) + fleet.share(of: 1) + fleet.share(of: 2) <= 1.4)
+    }
+
     @Test("a stalled member's rate is borrowed by the others and given back when it resumes")
     func memberStalls() {
         var fleet = FleetSimulation()

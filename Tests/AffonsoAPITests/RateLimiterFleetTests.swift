@@ -30,6 +30,37 @@ struct RateLimiterFleetTests {
         #expect(grants.count <= 3 + 2, "\(grants.count) grants in the first second")
     }
 
+    @Test("while waits are refused, waiting senders get CancellationError and no new one waits; then pacing resumes")
+    func refusedWaits() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: clock, fleet: FleetRateShare.Configuration())
+        limiter.setShare(0.5)
+        // Spend the bucket (a sixth of the burst from the start, no time passes to refill it): the next senders wait.
+        for _ in 0..<3 { try await limiter.acquire() }
+        let refused = Recorder()
+        let senders = (0..<4).map { _ in
+            Task {
+                do { try await limiter.acquire() } catch { refused.record(.zero) }
+            }
+        }
+        try await RateLimiterTests.waitUntilQuiescent(limiter: limiter, clock: clock, waiting: 4)
+        limiter.refuseWaiting(true)
+        // The queued three end at once; the sleeping first one when it wakes (or gets its slot).
+        clock.advance(to: try #require(clock.nextDeadline))
+        for sender in senders { _ = await sender.result }
+        #expect(limiter.waitingCount == 0)
+        #expect(refused.values.count >= 3, "\(refused.values.count) of 4 waiting senders refused")
+        // A new sender that would have to wait (here for a 429's gate) does not.
+        limiter.closeGate(for: .seconds(5))
+        await #expect(throws: CancellationError.self) { try await limiter.acquire() }
+        // After the next assignment, senders wait for their slot again.
+        limiter.refuseWaiting(false)
+        let later = Task { try await limiter.acquire() }
+        try await RateLimiterTests.waitUntilQuiescent(limiter: limiter, clock: clock, waiting: 1)
+        clock.advance(by: .seconds(10))  // past the gate
+        _ = try await later.value
+    }
+
     @Test("pod scope keeps the whole limit and ignores shares")
     func podScope() {
         let limiter = RateLimiter(rateLimit: Self.plan, clock: ManualClock())

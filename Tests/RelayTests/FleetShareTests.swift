@@ -56,6 +56,28 @@ struct FleetShareTests {
         #expect(limiter.fleetView?.baseShare == 0.5)
     }
 
+    @Test("once every partition is revoked, nothing waits for the rate limit until the next assignment")
+    func revokedEverything() async throws {
+        let (share, limiter) = Self.make()
+        let orders = [Self.partition("orders", 0), Self.partition("orders", 1)]
+        share.rebalanced(.assigned(orders + [Self.partition("affonso-relay.retry.30s", 0)]))
+        // Part of the assignment revoked (cooperative): requests still wait for their slot.
+        share.rebalanced(.revoked([Self.partition("orders", 1)]))
+        limiter.closeGate(for: .seconds(60))  // a 429: every request waits
+        let waiting = Task { try await limiter.acquire() }
+        while limiter.waitingCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // Everything revoked: the waiting request is refused (its record goes to the partition's next owner).
+        share.rebalanced(.revoked([Self.partition("orders", 0), Self.partition("affonso-relay.retry.30s", 0)]))
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        await #expect(throws: CancellationError.self) { try await limiter.acquire() }
+        // The next assignment: requests wait for their slot again.
+        share.rebalanced(.assigned(orders))
+        let next = Task { try await limiter.acquire() }
+        while limiter.waitingCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        next.cancel()
+        await #expect(throws: CancellationError.self) { try await next.value }
+    }
+
     @Test("a revocation applies at the next assignment, or after the grace when none follows")
     func revocation() async throws {
         let (share, limiter) = Self.make(grace: .milliseconds(100))
