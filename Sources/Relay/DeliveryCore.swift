@@ -101,7 +101,7 @@ struct DeliveryCore {
         credentials = CredentialsGate(probeInterval: configuration.credentialsProbeInterval)
     }
 
-    /// Whether the dispatcher holds as many records as it may (twice `max_in_flight`): the consumer task takes no
+    /// Whether the dispatcher holds as many events as it may (2 × `max_in_flight`, at least 1,024): the consumer task takes no
     /// more until it has room. Backpressure stops taking, not fetching: pausing a partition makes librdkafka drop
     /// what it prefetched, and each resume then waits a fetch round trip with nothing to send. What is fetched
     /// meanwhile stays bounded by the consumer's byte budget.
