@@ -36,7 +36,7 @@ public final class DeliveryPipeline: Sendable {
     /// One signal per started job: a parked worker wakes and takes it.
     let jobsStarted = WorkSignal()
     /// The dispatcher has room again: the consumer task, waiting while it was full, goes on.
-    let intake = WorkSignal()
+    let intake = WorkSignal(maximumPermits: 1)
     /// Offsets were stored: the commit loop commits them (signals coalesce while a commit runs).
     let offsetsStored: AsyncStream<Void>
     let offsetsStoredContinuation: AsyncStream<Void>.Continuation

@@ -3,7 +3,8 @@ import Synchronization
 // MARK: - WorkSignal
 
 /// Wakes parked tasks: each signal lets one ``wait()`` return, in the order the tasks started waiting; a signal
-/// nobody waits for is kept for the next ``wait()``. The delivery workers park on one while no job is started.
+/// nobody waits for is kept for the next ``wait()`` (up to `maximumPermits`). The delivery workers park on one while
+/// no job is started; the consumer task on another while the dispatcher is full.
 final class WorkSignal: Sendable {
     private struct State {
         var permits = 0
@@ -12,8 +13,15 @@ final class WorkSignal: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The most signals kept for later waits (1 makes it a flag: "something changed, look again").
+    private let maximumPermits: Int
 
-    init() {}
+    init(maximumPermits: Int = .max) {
+        self.maximumPermits = max(1, maximumPermits)
+    }
+
+    /// Signals kept for waits to come.
+    var keptSignals: Int { state.withLock { $0.permits } }
 
     /// Lets `count` waits return.
     func signal(_ count: Int = 1) {
@@ -21,7 +29,7 @@ final class WorkSignal: Sendable {
         let woken = state.withLock { state in
             let woken = state.waiters.prefix(count).map(\.continuation)
             state.waiters.removeFirst(woken.count)
-            state.permits += count - woken.count
+            state.permits = min(maximumPermits, state.permits + (count - woken.count))
             return woken
         }
         for continuation in woken { continuation.resume(returning: true) }
