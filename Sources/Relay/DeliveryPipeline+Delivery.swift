@@ -27,64 +27,74 @@ extension DeliveryPipeline {
             case .finished:
                 return
             case .send(let event):
-                let result: AffonsoSendResult
-                do {
-                    result = try await client.sendMeasured(body: event.body, externalEventID: event.externalEventID)
-                } catch {
-                    return abandon(progress)
+                let answer = await send(&progress) {
+                    try await self.client.sendMeasured(body: event.body, externalEventID: event.externalEventID)
                 }
-                metrics.recordResponse(
-                    status: result.outcome.status, duration: result.requestDuration,
-                    rateLimitWait: result.rateLimitWait)
-                let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
-                perform(actions)
+                guard let answer else { return abandon(progress) }
+                step = answer
             case .sendRefund(let refund, let conversionID):
-                let result: AffonsoSendResult
-                do {
-                    result = try await client.sendRefund(
+                let answer = await send(&progress) {
+                    try await self.client.sendRefund(
                         conversionID: conversionID, body: refund.body, externalEventID: refund.externalEventID)
-                } catch {
-                    return abandon(progress)
                 }
-                metrics.recordResponse(
-                    status: result.outcome.status, duration: result.requestDuration,
-                    rateLimitWait: result.rateLimitWait)
-                let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
-                perform(actions)
+                guard let answer else { return abandon(progress) }
+                step = answer
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
                 let actions: DeliveryCore.Actions
                 (step, actions) = state.withLock { $0.waited(&progress, now: .now, date: Date()) }
                 perform(actions)
             case .remember(let memory):
-                var failure: KafkaError?
-                do {
-                    _ = try await producer.send(
-                        topic: configuration.conversionsTopic ?? "", key: memory.key, value: memory.value)
-                } catch {
-                    failure = error
+                let answer = await write(&progress) {
+                    try await self.producer.send(
+                        topic: self.configuration.conversionsTopic ?? "", key: memory.key, value: memory.value)
                 }
-                if Task.isCancelled { return abandon(progress) }
-                let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.produced(&progress, error: failure, now: .now) }
-                perform(actions)
+                guard let answer else { return abandon(progress) }
+                step = answer
             case .produce(let write):
-                var failure: KafkaError?
-                do {
-                    _ = try await producer.send(
-                        topic: write.topic, key: progress.job.element.message.key, value: write.value,
-                        headers: write.headers)
-                } catch {
-                    failure = error
+                let key = progress.job.element.message.key
+                let answer = await self.write(&progress) {
+                    try await self.producer.send(
+                        topic: write.topic, key: key, value: write.value, headers: write.headers)
                 }
-                if Task.isCancelled { return abandon(progress) }
-                let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.produced(&progress, error: failure, now: .now) }
-                perform(actions)
+                guard let answer else { return abandon(progress) }
+                step = answer
             }
         }
+    }
+
+    /// Sends a job's request and hands the outcome to the core.
+    /// - Returns: the next step; nil when the worker was cancelled first.
+    private func send(
+        _ progress: inout DeliveryCore.JobProgress,
+        _ request: () async throws -> AffonsoSendResult
+    ) async -> DeliveryCore.Step? {
+        let result: AffonsoSendResult
+        do { result = try await request() } catch { return nil }
+        metrics.recordResponse(
+            status: result.outcome.status, duration: result.requestDuration, rateLimitWait: result.rateLimitWait)
+        let (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
+        perform(actions)
+        return step
+    }
+
+    /// Writes a job's record (a retry tier, the dead-letter topic, the conversions topic) and hands the broker's
+    /// answer to the core.
+    /// - Returns: the next step; nil when the worker was cancelled first.
+    private func write(
+        _ progress: inout DeliveryCore.JobProgress,
+        _ produce: () async throws -> KafkaProducer.DeliveryReport
+    ) async -> DeliveryCore.Step? {
+        var failure: KafkaError?
+        do {
+            _ = try await produce()
+        } catch {
+            failure = (error as? KafkaError) ?? KafkaError(code: .cancelled, message: "\(error)")
+        }
+        if Task.isCancelled { return nil }
+        let (step, actions) = state.withLock { $0.produced(&progress, error: failure, now: .now) }
+        perform(actions)
+        return step
     }
 
     private func abandon(_ progress: DeliveryCore.JobProgress) {

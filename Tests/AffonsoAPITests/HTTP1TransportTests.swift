@@ -128,6 +128,9 @@ final class RawServer: Sendable {
 
     private let state = Mutex(State())
     private let answer: @Sendable (Int) -> Answer
+    /// The servers' and their transports' own event loop: other suites running beside these (the sandbox's
+    /// hostile-input tests parse megabytes on the shared loops) must not delay an answer a test times.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     private init(answer: @escaping @Sendable (Int) -> Answer) {
         self.answer = answer
@@ -156,7 +159,7 @@ final class RawServer: Sendable {
         try await withListening(answer: answer) { server, port in
             let transport = try HTTP1Transport(
                 url: "http://127.0.0.1:\(port)/v1/events", maximumConnections: maximumConnections,
-                connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20)
+                connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20, group: Self.group)
             do {
                 try await body(server, transport)
             } catch {
@@ -173,7 +176,7 @@ final class RawServer: Sendable {
         _ body: (RawServer, _ port: Int) async throws -> Void
     ) async throws {
         let server = RawServer(answer: answer)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let listener = try await ServerBootstrap(group: Self.group)
             .childChannelInitializer { channel in
                 server.state.withLock {
                     $0.connections += 1
