@@ -113,7 +113,8 @@ let package = Package(
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: strict),
         .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient"], swiftSettings: strict),
         .testTarget(name: "CELTests", dependencies: ["CEL", "SeededRandom"], swiftSettings: strict),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "CEL", "RelayConfig"], swiftSettings: strict),
+        .testTarget(
+            name: "RulesTests", dependencies: ["Rules", "CEL", "RelayConfig", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "AffonsoAPITests",
             dependencies: [

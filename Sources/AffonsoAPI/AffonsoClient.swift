@@ -43,6 +43,10 @@ public final class AffonsoClient: Sendable {
     let basePath: String
 
     private let transport: HTTP1Transport
+
+    /// The executors of the transport's event loops: a task preferring one of them (`Task(executorPreference:)`)
+    /// sends without a thread hop per request.
+    public var executors: [EventLoopTaskExecutor] { transport.executors }
     private let logger: Logger
     /// Told every key the client reads (at start and after each re-read of the key file), before it is used.
     let keyObserver: @Sendable (String) -> Void

@@ -8,12 +8,14 @@ public struct CELProgram: Sendable {
         let maximumCost: Int
         let referencedVariables: Set<String>
         let source: String
+        let expression: Expr
 
         init(
             root: @escaping Evaluator, slotCount: Int, maximumCost: Int, referencedVariables: Set<String>,
-            source: String
+            source: String, expression: Expr
         ) {
             self.root = root
+            self.expression = expression
             self.slotCount = slotCount
             self.maximumCost = maximumCost
             self.referencedVariables = referencedVariables
@@ -23,16 +25,22 @@ public struct CELProgram: Sendable {
 
     private let storage: Storage
 
-    init(root: @escaping Evaluator, slotCount: Int, referencedVariables: Set<String>, limits: CELLimits, source: String)
-    {
+    init(
+        root: @escaping Evaluator, slotCount: Int, referencedVariables: Set<String>, limits: CELLimits, source: String,
+        expression: Expr
+    ) {
         storage = Storage(
             root: root,
             slotCount: slotCount,
             maximumCost: limits.maximumCost,
             referencedVariables: referencedVariables,
-            source: source
+            source: source,
+            expression: expression
         )
     }
+
+    /// The parsed, macro-expanded expression.
+    var expression: Expr { storage.expression }
 
     /// The activation variables the expression reads, e.g. `["payload", "variables"]`
     /// (roots of field selections; comprehension and `cel.bind` variables are not included).
@@ -70,7 +78,8 @@ extension CELEnvironment {
             slotCount: compiler.maximumSlots,
             referencedVariables: compiler.referencedVariables,
             limits: limits,
-            source: source
+            source: source,
+            expression: expr
         )
     }
 }

@@ -106,8 +106,15 @@ public final class DeliveryPipeline: Sendable {
         self.consumer.withLock { $0 = consumer }
         let closed = WorkSignal()
         try await withThrowingDiscardingTaskGroup { group in
-            for _ in 0..<max(1, configuration.delivery.maximumInFlight) {
-                group.addTask { await self.work() }
+            // Workers run on the HTTP transport's event loops, spread evenly: a request and its answer stay on one
+            // thread.
+            let executors = client.executors
+            for index in 0..<max(1, configuration.delivery.maximumInFlight) {
+                if executors.isEmpty {
+                    group.addTask { await self.work() }
+                } else {
+                    group.addTask(executorPreference: executors[index % executors.count]) { await self.work() }
+                }
             }
             group.addTask {
                 do {

@@ -22,11 +22,16 @@ struct JSONParser {
     }
 
     /// Parses `bytes` as one complete JSON document.
-    static func parse(_ bytes: [UInt8], maximumDepth: Int = 128) throws(Failure) -> CELValue {
+    ///
+    /// - Parameter projection: the members to build (nil: all). The others are read, checked exactly as if they
+    ///   were built (the same errors at the same offsets), and skipped.
+    static func parse(
+        _ bytes: [UInt8], maximumDepth: Int = 128, projection: Projection? = nil
+    ) throws(Failure) -> CELValue {
         let result: Result<CELValue, Failure> = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(buffer, maximumDepth: maximumDepth)
             do throws(Failure) {
-                return .success(try parser.parseDocument())
+                return .success(try parser.parseDocument(projection))
             } catch {
                 return .failure(error)
             }
@@ -34,9 +39,9 @@ struct JSONParser {
         return try result.get()
     }
 
-    mutating func parseDocument() throws(Failure) -> CELValue {
+    mutating func parseDocument(_ projection: Projection? = nil) throws(Failure) -> CELValue {
         skipWhitespace()
-        let value = try parseValue()
+        let value = try parseValue(projection)
         skipWhitespace()
         if index != bytes.count {
             throw fail("unexpected data after the JSON value")
@@ -68,23 +73,28 @@ struct JSONParser {
         index += 1
     }
 
-    mutating func parseValue() throws(Failure) -> CELValue {
+    mutating func parseValue(_ projection: Projection? = nil) throws(Failure) -> CELValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "{"): return try parseObject(projection)
+        case UInt8(ascii: "["): return try parseArray(projection)
+        case UInt8(ascii: "\""):
+            if projection === Projection.nothing {
+                try skipString()
+                return .null
+            }
+            return .string(try parseString())
         case UInt8(ascii: "t"):
             try parseLiteral("true")
-            return .bool(true)
+            return projection === Projection.nothing ? .null : .bool(true)
         case UInt8(ascii: "f"):
             try parseLiteral("false")
-            return .bool(false)
+            return projection === Projection.nothing ? .null : .bool(false)
         case UInt8(ascii: "n"):
             try parseLiteral("null")
             return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return try parseNumber()
+            return try parseNumber(building: projection !== Projection.nothing)
         default:
             throw fail("unexpected character '\(Self.describe(bytes[index]))'")
         }
@@ -111,7 +121,7 @@ struct JSONParser {
         }
     }
 
-    mutating func parseObject() throws(Failure) -> CELValue {
+    mutating func parseObject(_ projection: Projection? = nil) throws(Failure) -> CELValue {
         try enter()
         index += 1
         var entries: [(key: CELValue, value: CELValue)] = []
@@ -131,11 +141,27 @@ struct JSONParser {
             guard current == UInt8(ascii: "\"") else {
                 throw isAtEnd ? fail("unexpected end of JSON in an object") : fail("expected a member name string")
             }
-            let key = try parseString()
+            // The member's name and what to build of its value; nil when the member is skipped.
+            let member: (name: String, projection: Projection?)?
+            if let projection {
+                member = try projectedMemberName(projection)
+            } else {
+                member = (try parseString(), nil)
+            }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
-            let value = try parseValue()
+            guard let (key, valueProjection) = member else {
+                _ = try parseValue(.nothing)
+                skipWhitespace()
+                guard let byte = current else { throw fail("unexpected end of JSON in an object") }
+                index += 1
+                if byte == UInt8(ascii: ",") { continue }
+                if byte == UInt8(ascii: "}") { break }
+                index -= 1
+                throw fail("expected ',' or '}' in an object")
+            }
+            let value = try parseValue(valueProjection)
             if positions != nil {
                 let mapKey = MapKey.string(key)
                 if let position = positions![mapKey] {
@@ -186,7 +212,7 @@ struct JSONParser {
         return positions
     }
 
-    mutating func parseArray() throws(Failure) -> CELValue {
+    mutating func parseArray(_ projection: Projection? = nil) throws(Failure) -> CELValue {
         try enter()
         index += 1
         var elements: [CELValue] = []
@@ -198,7 +224,8 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue())
+            let element = try parseValue(projection)
+            if projection !== Projection.nothing { elements.append(element) }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an array") }
             index += 1
@@ -209,6 +236,76 @@ struct JSONParser {
         }
         depth -= 1
         return .list(elements)
+    }
+
+    // MARK: - Projections
+
+    /// The members of objects to build; the others are read and checked but not built. Lists take their elements'
+    /// projection.
+    final class Projection: Sendable {
+        struct Member: Sendable {
+            var name: [UInt8]
+            /// What to build of the member's value; nil: all of it.
+            var projection: Projection?
+        }
+
+        let members: [Member]
+
+        init(members: [Member]) {
+            self.members = members
+        }
+
+        /// Builds nothing: values are checked only (objects and lists come out empty, scalars null).
+        static let nothing = Projection(members: [])
+
+        /// What to build for `selection`; nil when it reads the whole value, ``nothing`` when it reads none of it
+        /// (only the presence of the value it belongs to is tested).
+        static func of(_ selection: CELSelection) -> Projection? {
+            if selection.isWhole { return nil }
+            if selection.members.isEmpty { return nothing }
+            return Projection(
+                members: selection.members.map { name, member in
+                    Member(name: Array(name.utf8), projection: of(member))
+                })
+        }
+
+        func member(_ name: UnsafeBufferPointer<UInt8>) -> Member? {
+            members.first { $0.name.count == name.count && $0.name.elementsEqual(name) }
+        }
+    }
+
+    /// Reads a member name; nil when `projection` does not keep the member.
+    mutating func projectedMemberName(_ projection: Projection) throws(Failure) -> (String, Projection?)? {
+        let start = index + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"),
+            bytes[end] >= 0x20, bytes[end] < 0x80
+        {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            // A plain ASCII name, compared before it is built.
+            let name = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            index = end + 1
+            guard let member = projection.member(name) else { return nil }
+            return (String(decoding: name, as: UTF8.self), member.projection)
+        }
+        let name = try parseString()
+        guard let member = projection.members.first(where: { $0.name.elementsEqual(name.utf8) }) else { return nil }
+        return (name, member.projection)
+    }
+
+    /// Reads a string without building it: plain ASCII is scanned, anything else goes through ``parseString()``.
+    mutating func skipString() throws(Failure) {
+        var end = index + 1
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20, bytes[end] < 0x80 {
+            if bytes[end] == UInt8(ascii: "\"") {
+                index = end + 1
+                return
+            }
+            end += 1
+        }
+        _ = try parseString()
     }
 
     // MARK: - Strings
@@ -308,7 +405,8 @@ struct JSONParser {
 
     // MARK: - Numbers
 
-    mutating func parseNumber() throws(Failure) -> CELValue {
+    /// - Parameter building: false to check the number only (the value returned is then `.null`).
+    mutating func parseNumber(building: Bool = true) throws(Failure) -> CELValue {
         let start = index
         var negative = false
         if bytes[index] == UInt8(ascii: "-") {
@@ -354,6 +452,7 @@ struct JSONParser {
             }
             while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
         }
+        if !building { return .null }
         if isInteger && !overflow {
             if negative { return .int(magnitude) }
             if magnitude != Int64.min { return .int(-magnitude) }

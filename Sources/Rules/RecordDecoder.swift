@@ -13,7 +13,8 @@ struct DecodedRecord: Sendable {
 struct RecordDecoder: Sendable {
     var maximumDepth: Int
 
-    func decode(_ source: SourceRecord) throws(RulesError) -> DecodedRecord {
+    /// - Parameter projection: what to build of a JSON value (nil: all of it; see ``RuleSet``).
+    func decode(_ source: SourceRecord, projection: JSONParser.Projection? = nil) throws(RulesError) -> DecodedRecord {
         var headers: [(String, CELValue)] = []
         var attributes: [(String, CELValue)] = []
         var contentType: String?
@@ -55,7 +56,7 @@ struct RecordDecoder: Sendable {
         )
         let mediaType = contentType.map(Self.mediaType) ?? ""
         if mediaType == "application/cloudevents+json" {
-            return try decodeStructured(source, record: record)
+            return try decodeStructured(source, record: record, projection: projection)
         }
         if mediaType == "application/cloudevents-batch+json" {
             throw RulesError(
@@ -69,7 +70,7 @@ struct RecordDecoder: Sendable {
         }
         let payload: CELValue
         if mediaType.isEmpty || Self.isJSON(mediaType) {
-            payload = try json(source)
+            payload = try json(source, projection: projection)
             // Structured mode as SDKs write it: the envelope with content-type set to the event's
             // datacontenttype (e.g. application/json), or no content-type at all.
             if attributes.isEmpty, case .map(let envelope) = payload, Self.isCloudEventEnvelope(envelope) {
@@ -88,13 +89,13 @@ struct RecordDecoder: Sendable {
         return DecodedRecord(payload: payload, record: record, ce: .map(CELMap(attributes)))
     }
 
-    private func json(_ source: SourceRecord) throws(RulesError) -> CELValue {
+    private func json(_ source: SourceRecord, projection: JSONParser.Projection?) throws(RulesError) -> CELValue {
         if let parsed = source.parsedValue { return parsed }
         if source.value.isEmpty {
             throw RulesError(code: .decode, message: "record value is empty (a tombstone?); expected JSON")
         }
         do {
-            return try JSONParser.parse(source.value, maximumDepth: maximumDepth)
+            return try JSONParser.parse(source.value, maximumDepth: maximumDepth, projection: projection)
         } catch {
             throw RulesError(
                 code: .decode,
@@ -112,8 +113,10 @@ struct RecordDecoder: Sendable {
         }
     }
 
-    private func decodeStructured(_ source: SourceRecord, record: CELValue) throws(RulesError) -> DecodedRecord {
-        guard case .map(let envelope) = try json(source) else {
+    private func decodeStructured(
+        _ source: SourceRecord, record: CELValue, projection: JSONParser.Projection?
+    ) throws(RulesError) -> DecodedRecord {
+        guard case .map(let envelope) = try json(source, projection: projection) else {
             throw RulesError(
                 code: .decode, message: "structured CloudEvent (application/cloudevents+json) is not a JSON object")
         }

@@ -22,12 +22,13 @@ extension RuleSet {
                 )
             )
         }
-        var indexes = ruleIndexes(forTopic: record.topic)
+        let topicRules = topicRules(record.topic)
+        var indexes = topicRules.indexes
         if let onlyRule { indexes = indexes.filter { rules[$0].name == onlyRule } }
         if indexes.isEmpty { return .skipped }
         let decoded: DecodedRecord
         do {
-            decoded = try decoder.decode(record)
+            decoded = try decoder.decode(record, projection: topicRules.projection)
         } catch {
             return .failed(error)
         }

@@ -31,7 +31,13 @@ public final class RuleSet: Sendable {
     public let definitions: [RuleDefinition]
     let rules: [CompiledRule]
     let decoder: RecordDecoder
-    private let topicRules = Mutex<[String: [Int]]>([:])
+    private let topicRules = Mutex<[String: TopicRules]>([:])
+
+    /// The rules of one topic, and what of a record's JSON value they can read.
+    struct TopicRules: Sendable {
+        var indexes: [Int]
+        var projection: JSONParser.Projection?
+    }
 
     init(definitions: [RuleDefinition], rules: [CompiledRule], options: Options) {
         self.definitions = definitions
@@ -48,10 +54,37 @@ public final class RuleSet: Sendable {
 
     /// Indexes of the rules whose topics include `topic` (cached per topic).
     func ruleIndexes(forTopic topic: String) -> [Int] {
+        topicRules(topic).indexes
+    }
+
+    /// The rules whose topics include `topic`, and the projection of the JSON values they read (cached per topic).
+    func topicRules(_ topic: String) -> TopicRules {
         if let cached = topicRules.withLock({ $0[topic] }) { return cached }
         let indexes = rules.indices.filter { rules[$0].matches(topic: topic) }
-        topicRules.withLock { $0[topic] = indexes }
-        return indexes
+        let entry = TopicRules(indexes: indexes, projection: projection(of: indexes))
+        topicRules.withLock { $0[topic] = entry }
+        return entry
+    }
+
+    /// What of a record's JSON value the rules at `indexes` can read: every member their expressions select from
+    /// `payload`, plus what tells a structured CloudEvent apart (whose payload is its `data`). Nil (build it all)
+    /// when an expression uses `payload` whole or reads `ce` (a structured CloudEvent's attributes).
+    private func projection(of indexes: [Int]) -> JSONParser.Projection? {
+        var payload = CELSelection()
+        for rule in indexes.map({ rules[$0] }) {
+            let programs = [rule.match].compactMap { $0 } + rule.variables.map(\.program) + rule.fields.map(\.program)
+            for program in programs {
+                if program.referencedVariables.contains("ce") { return nil }
+                payload.formUnion(program.selection(of: "payload"))
+                if payload.isWhole { return nil }
+            }
+        }
+        var root = payload
+        root.members["data", default: CELSelection()].formUnion(payload)
+        for name in ["specversion", "id", "source", "type", "datacontenttype", "time", "data_base64"] {
+            root.members[name] = .whole
+        }
+        return .of(root)
     }
 
     /// Whether any rule reads `topic`.

@@ -16,16 +16,20 @@ final class HTTP1Connection: Sendable {
     /// Whether the socket is still open.
     var isActive: Bool { channel.isActive }
 
-    /// Sends one encoded request; the future completes on the connection's event loop.
-    func execute(_ request: ByteBuffer, deadline: NIODeadline) -> EventLoopFuture<HTTP1Response> {
-        let promise = channel.eventLoop.makePromise(of: HTTP1Response.self)
+    /// Sends one encoded request and returns its response (read on the connection's event loop; a caller running
+    /// on that loop is resumed there without a thread hop).
+    func execute(_ request: ByteBuffer, deadline: NIODeadline) async throws(HTTP1TransportError) -> HTTP1Response {
         let handler = self.handler
-        if channel.eventLoop.inEventLoop {
-            handler.value.send(request, deadline: deadline, promise: promise)
-        } else {
-            channel.eventLoop.execute { handler.value.send(request, deadline: deadline, promise: promise) }
+        let loop = channel.eventLoop
+        let result = await withUnsafeContinuation {
+            (continuation: UnsafeContinuation<Result<HTTP1Response, HTTP1TransportError>, Never>) in
+            if loop.inEventLoop {
+                handler.value.send(request, deadline: deadline) { continuation.resume(returning: $0) }
+            } else {
+                loop.execute { handler.value.send(request, deadline: deadline) { continuation.resume(returning: $0) } }
+            }
         }
-        return promise.futureResult
+        return try result.get()
     }
 
     /// Fails the request in flight and closes the connection.

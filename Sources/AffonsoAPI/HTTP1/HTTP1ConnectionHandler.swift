@@ -1,34 +1,32 @@
 import NIOCore
-import NIOHTTP1
 
 // MARK: - HTTP1ConnectionHandler
 
-/// The last handler of an ``HTTP1Connection``'s pipeline: sends one pre-encoded request at a time, collects the
-/// decoded response (the body up to a limit, the rest is dropped) and completes the request's promise; fails it
-/// when the deadline passes (and closes the connection), the connection closes, or an error arrives.
-/// Used only on its channel's event loop.
+/// The handler of an ``HTTP1Connection``'s pipeline: writes one pre-encoded request at a time, reads its response
+/// with an ``HTTP1ResponseParser`` and completes the request; fails it when its deadline passes (and closes the
+/// connection), the connection closes, or an error arrives. Used only on its channel's event loop.
+///
+/// One timer per connection serves every request's deadline: when it fires early for the request in flight (the
+/// one it was set for was answered), it is set again for that request's deadline, so a request costs no timer.
 final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
-
-    /// What `HTTPResponseDecoder` needs to know of each request: only the method matters to it.
-    private static let requestHead = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    typealias Completion = (Result<HTTP1Response, HTTP1TransportError>) -> Void
 
     private struct Pending {
-        var promise: EventLoopPromise<HTTP1Response>
-        var timeout: Scheduled<Void>?
-        var head: HTTPResponseHead?
-        var body: ByteBuffer?
+        var completion: Completion
+        var deadline: NIODeadline
     }
 
-    private let maximumBodyBytes: Int
+    private var parser: HTTP1ResponseParser
     private var context: ChannelHandlerContext?
     private var pending: Pending?
+    private var timer: (task: Scheduled<Void>, deadline: NIODeadline)?
     /// The error that ended the connection, for requests that arrive after it.
     private var failure: HTTP1TransportError?
 
     init(maximumBodyBytes: Int) {
-        self.maximumBodyBytes = maximumBodyBytes
+        self.parser = HTTP1ResponseParser(maximumBodyBytes: maximumBodyBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -41,18 +39,15 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     // MARK: - Requests
 
-    /// Writes `request` (head and body, encoded) with one flush and completes `promise` with its response.
-    func send(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTP1Response>) {
-        guard let context, context.channel.isActive, pending == nil else {
-            promise.fail(failure ?? .connectionClosed(responseStatus: nil))
+    /// Writes `request` (head and body, encoded) with one flush and calls `completion` once with its response.
+    func send(_ request: ByteBuffer, deadline: NIODeadline, completion: @escaping Completion) {
+        guard let context, context.channel.isActive, pending == nil, failure == nil else {
+            completion(.failure(failure ?? .connectionClosed(responseStatus: nil)))
             return
         }
-        let timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
-            self?.timedOut()
-        }
-        pending = Pending(promise: promise, timeout: timeout)
-        context.write(wrapOutboundOut(.head(Self.requestHead)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(request))), promise: nil)
+        pending = Pending(completion: completion, deadline: deadline)
+        if timer == nil || timer!.deadline > deadline { armTimer(deadline, context: context) }
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
     }
 
     /// Fails the request in flight (if any) and closes the connection, e.g. when the sending task is cancelled.
@@ -61,62 +56,70 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         context?.close(promise: nil)
     }
 
-    private func timedOut() {
-        fail(
-            HTTP1TransportError(
-                code: .timeout,
-                message: pending?.head.map {
-                    "the HTTP \($0.status.code) response's body did not arrive before the deadline"
-                } ?? "no complete response before the deadline",
-                responseStatus: headStatus
-            ))
-        context?.close(promise: nil)
+    private func armTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer?.task.cancel()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
+            self?.timerFired()
+        }
+        timer = (task, deadline)
     }
 
-    /// The status of the response head of the request in flight, once it arrived.
-    private var headStatus: Int? { pending?.head.map { Int($0.status.code) } }
+    private func timerFired() {
+        timer = nil
+        guard let pending else { return }
+        if NIODeadline.now() < pending.deadline {
+            if let context { armTimer(pending.deadline, context: context) }
+            return
+        }
+        let status = parser.status
+        let message =
+            if let status { "the HTTP \(status) response's body did not arrive before the deadline" } else {
+                "no complete response before the deadline"
+            }
+        fail(HTTP1TransportError(code: .timeout, message: message, responseStatus: status))
+        context?.close(promise: nil)
+    }
 
     private func fail(_ error: HTTP1TransportError) {
         guard let pending else { return }
         self.pending = nil
-        pending.timeout?.cancel()
-        pending.promise.fail(error)
+        pending.completion(.failure(error))
     }
 
     // MARK: - Responses
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            pending?.head = head
-        case .body(var part):
-            guard var current = pending else { return }
-            pending = nil  // keeps the body buffer uniquely referenced while it grows
-            let room = maximumBodyBytes - (current.body?.readableBytes ?? 0)
-            if room > 0, let slice = part.readSlice(length: min(room, part.readableBytes)) {
-                if current.body == nil {
-                    current.body = slice
-                } else {
-                    current.body!.writeImmutableBuffer(slice)
-                }
-            }
-            pending = current
-        case .end:
-            guard let current = pending, let head = current.head else { return }
+        let bytes = unwrapInboundIn(data)
+        guard pending != nil else {
+            // Nothing was asked: a server that talks out of turn cannot be trusted with the next request.
+            failure = HTTP1TransportError(code: .io, message: "the server sent bytes no request asked for")
+            context.close(promise: nil)
+            return
+        }
+        switch parser.read(bytes) {
+        case nil:
+            break
+        case .success(let response):
+            guard let current = pending else { return }
             pending = nil
-            current.timeout?.cancel()
-            current.promise.succeed(
-                HTTP1Response(
-                    status: Int(head.status.code),
-                    headers: head.headers,
-                    body: current.body ?? ByteBuffer(),
-                    isKeepAlive: head.isKeepAlive
-                ))
+            current.completion(.success(response))
+        case .failure(let error):
+            var error = error
+            error.responseStatus = parser.status
+            failure = error
+            fail(error)
+            context.close(promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let closed = failure ?? .connectionClosed(responseStatus: headStatus)
+        timer?.task.cancel()
+        timer = nil
+        if let response = parser.closed(), let current = pending {
+            pending = nil
+            current.completion(.success(response))
+        }
+        let closed = failure ?? .connectionClosed(responseStatus: parser.status)
         failure = closed
         fail(closed)
         context.fireChannelInactive()
@@ -126,7 +129,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let wrapped = HTTP1TransportError(
             code: .io,
             message: "the connection failed",
-            responseStatus: headStatus,
+            responseStatus: parser.status,
             underlying: error
         )
         failure = wrapped

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 // MARK: - HTTP1ConnectionPool
@@ -27,22 +28,36 @@ final class HTTP1ConnectionPool: Sendable {
         var nextWaiterID = 0
         var isShutDown = false
 
-        /// An idle connection still usable, or room for a new one; the stale idle ones go to `close`.
+        /// An idle connection still usable (the most recent of `loop`'s first), or room for a new one; the stale
+        /// idle ones go to `close`. With `loop` given, a new connection is preferred to another loop's idle one.
         mutating func take(
             maximum: Int,
             idleTimeout: Duration,
             now: ContinuousClock.Instant,
+            loop: (any EventLoop)?,
             close: inout [HTTP1Connection]
         ) -> Lease? {
-            while let (connection, since) = idle.popLast() {
-                if connection.isActive && since.duration(to: now) < idleTimeout { return .connection(connection) }
-                open -= 1
-                close.append(connection)
+            let before = idle.count
+            idle.removeAll { entry in
+                guard entry.connection.isActive && entry.since.duration(to: now) < idleTimeout else {
+                    close.append(entry.connection)
+                    return true
+                }
+                return false
+            }
+            open -= before - idle.count
+            if let loop {
+                if let index = idle.lastIndex(where: { $0.connection.channel.eventLoop === loop }) {
+                    return .connection(idle.remove(at: index).connection)
+                }
+            } else if let (connection, _) = idle.popLast() {
+                return .connection(connection)
             }
             if open < maximum {
                 open += 1
                 return .connect
             }
+            if let (connection, _) = idle.popLast() { return .connection(connection) }
             return nil
         }
     }
@@ -62,12 +77,14 @@ final class HTTP1ConnectionPool: Sendable {
     ///
     /// - Throws: `CancellationError` when the task is cancelled while waiting; ``HTTP1TransportError`` with code
     ///   `shutdown` after ``shutdown()``.
-    func lease() async throws -> Lease {
+    /// - Parameter loop: the caller's event loop, whose connections it gets first (see ``EventLoopTaskExecutor``).
+    func lease(on loop: (any EventLoop)? = nil) async throws -> Lease {
         var stale: [HTTP1Connection] = []
         defer { stale.forEach { $0.close() } }
         let immediate = try state.withLock { state throws(HTTP1TransportError) -> Lease? in
             guard !state.isShutDown else { throw Self.shutDownError }
-            return state.take(maximum: maximumConnections, idleTimeout: idleTimeout, now: .now, close: &stale)
+            return state.take(
+                maximum: maximumConnections, idleTimeout: idleTimeout, now: .now, loop: loop, close: &stale)
         }
         if let immediate { return immediate }
 
@@ -82,7 +99,7 @@ final class HTTP1ConnectionPool: Sendable {
                     if state.isShutDown { return .failure(Self.shutDownError) }
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if let lease = state.take(
-                        maximum: maximumConnections, idleTimeout: idleTimeout, now: .now, close: &close)
+                        maximum: maximumConnections, idleTimeout: idleTimeout, now: .now, loop: loop, close: &close)
                     {
                         return .success(lease)
                     }

@@ -14,7 +14,8 @@ import NIOSSL
 /// - The request head is encoded once (request line, `Host`, `Content-Type`, `Accept`, `User-Agent`); per request
 ///   only `Authorization` (the key can rotate) and `Content-Length` are added, and head and body go out in one
 ///   buffer with one write.
-/// - Responses are decoded by NIO's `HTTPResponseDecoder`; the body is kept up to `maximumResponseBytes`.
+/// - Responses are read by ``HTTP1ResponseParser`` (status, framing and the headers the client reads); the body is
+///   kept up to `maximumResponseBytes`.
 /// - Connect timeout and a deadline per request; TLS with certificate verification (NIOSSL, system roots) for
 ///   `https://`, TCP_NODELAY (ClientBootstrap's default).
 final class HTTP1Transport: Sendable {
@@ -26,6 +27,8 @@ final class HTTP1Transport: Sendable {
     }
 
     let endpoint: Endpoint
+    /// One executor per event loop of the group: senders running on one use that loop's connections.
+    let executors: [EventLoopTaskExecutor]
     private let group: any EventLoopGroup
     private let sslContext: NIOSSLContext?
     private let pool: HTTP1ConnectionPool
@@ -59,6 +62,7 @@ final class HTTP1Transport: Sendable {
         let bareHost = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.endpoint = Endpoint(host: bareHost, port: port, path: path, isTLS: isTLS)
         self.group = group
+        self.executors = group.makeIterator().map(EventLoopTaskExecutor.init)
         self.pool = HTTP1ConnectionPool(maximumConnections: maximumConnections)
         self.connectTimeout = TimeAmount(connectTimeout)
         self.maximumResponseBytes = maximumResponseBytes
@@ -120,7 +124,7 @@ final class HTTP1Transport: Sendable {
             let (connection, reused) = try await leaseConnection()
             do {
                 let response = try await withTaskCancellationHandler {
-                    try await connection.execute(request, deadline: deadline).get()
+                    try await connection.execute(request, deadline: deadline)
                 } onCancel: {
                     connection.cancel()
                 }
@@ -145,13 +149,17 @@ final class HTTP1Transport: Sendable {
     }
 
     /// A connection from the pool (`reused`) or a new one.
+    /// A sender running on one of the group's event loops gets a connection of that loop.
     private func leaseConnection() async throws -> (HTTP1Connection, reused: Bool) {
-        switch try await pool.lease() {
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { current in
+            executors.contains { $0.eventLoop === current } ? current : nil
+        }
+        switch try await pool.lease(on: loop) {
         case .connection(let connection):
             return (connection, true)
         case .connect:
             do {
-                let connection = try await connect()
+                let connection = try await connect(on: loop)
                 return (connection, false)
             } catch {
                 pool.connectFailed()
@@ -160,11 +168,11 @@ final class HTTP1Transport: Sendable {
         }
     }
 
-    private func connect() async throws -> HTTP1Connection {
+    private func connect(on loop: (any EventLoop)?) async throws -> HTTP1Connection {
         let sslContext = self.sslContext
         let serverHostname = endpoint.isTLS && !Self.isIPAddress(endpoint.host) ? endpoint.host : nil
         let maximumBodyBytes = maximumResponseBytes
-        let bootstrap = ClientBootstrap(group: group)
+        let bootstrap = ClientBootstrap(group: loop ?? group)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -173,9 +181,6 @@ final class HTTP1Transport: Sendable {
                         try pipeline.addHandler(
                             NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
                     }
-                    try pipeline.addHandler(HTTP1RequestWriter())
-                    try pipeline.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(HTTP1ConnectionHandler(maximumBodyBytes: maximumBodyBytes))
                 }
             }
