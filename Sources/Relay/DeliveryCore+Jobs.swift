@@ -8,7 +8,11 @@ import Rules
 extension DeliveryCore {
     /// A job a worker carries: what it has done so far. Only the core changes it; the worker hands it back with
     /// each result.
-    struct JobProgress: Sendable {
+    ///
+    /// A class, so that handing it between the worker and the core is one reference, not a copy of the job, the
+    /// write and the memory it holds. `@unchecked Sendable`: one worker holds it at a time, and only the core's
+    /// methods change it, under the driver's lock.
+    final class JobProgress: @unchecked Sendable {
         let job: Job
         /// Which try of this round the next request is, from 1.
         fileprivate(set) var inProcessAttempt = 1
@@ -21,6 +25,10 @@ extension DeliveryCore {
         fileprivate(set) var externalEventID: String?
         /// The pause before the next try of a failed write.
         fileprivate var writePause = Duration.milliseconds(100)
+
+        init(job: Job) {
+            self.job = job
+        }
     }
 
     /// What a worker does next with its job.
@@ -45,12 +53,12 @@ extension DeliveryCore {
         now: ContinuousClock.Instant, date: Date
     ) -> (progress: JobProgress, step: Step, actions: Actions)? {
         guard let job = started.popFirst() else { return nil }
-        var progress = JobProgress(job: job)
+        let progress = JobProgress(job: job)
         var actions = Actions()
         switch job.element.work {
         case .deliver(let event):
             progress.externalEventID = event.externalEventID
-            let step = nextTurn(&progress, event, now: now, date: date, &actions)
+            let step = nextTurn(progress, event, now: now, date: date, &actions)
             return (progress, step, actions)
         case .deadLetter(let errorClass, let message):
             actions.notices.append(.failed(errorClass))
@@ -65,7 +73,7 @@ extension DeliveryCore {
 
     /// A wait is over: send (or probe) if the gates allow, write again, or wait on.
     mutating func waited(
-        _ progress: inout JobProgress, now: ContinuousClock.Instant, date: Date = Date()
+        _ progress: JobProgress, now: ContinuousClock.Instant, date: Date = Date()
     ) -> (Step, Actions) {
         if let memory = progress.memory { return (.remember(memory), Actions()) }
         if let write = progress.write { return (.produce(write), Actions()) }
@@ -74,7 +82,7 @@ extension DeliveryCore {
             finished(progress.job, &actions)
             return (.finished, sealed(actions))
         }
-        return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
+        return (nextTurn(progress, event, now: now, date: date, &actions), actions)
     }
 
     /// How long a refund waits for the conversions topic to be read before its conversion counts as unknown.
@@ -84,7 +92,7 @@ extension DeliveryCore {
     /// a probe that became due is not missed by much). A refund first needs its conversion's Affonso id: unknown,
     /// it waits while the conversions topic is still being read, then fails as `conversion_not_found`.
     private mutating func nextTurn(
-        _ progress: inout JobProgress, _ event: MappedEvent, now: ContinuousClock.Instant, date: Date,
+        _ progress: JobProgress, _ event: MappedEvent, now: ContinuousClock.Instant, date: Date,
         _ actions: inout Actions
     ) -> Step {
         var conversionID: String?
@@ -95,7 +103,7 @@ extension DeliveryCore {
                 let message =
                     "no conversion with external_event_id '\(refund.conversionExternalEventID)' is known: it was not "
                     + "delivered yet, or was delivered before refunds were on (or over refunds.window ago)"
-                return fail(&progress, event, .conversionNotFound, message, status: nil, now: now, date: date, &actions)
+                return fail(progress, event, .conversionNotFound, message, status: nil, now: now, date: date, &actions)
             }
         }
         let (turn, wait) = turn(now: now)
@@ -107,7 +115,7 @@ extension DeliveryCore {
 
     /// An answer (or a transport failure) arrived for the job's request.
     mutating func sent(
-        _ progress: inout JobProgress, _ outcome: AffonsoOutcome, now: ContinuousClock.Instant, date: Date
+        _ progress: JobProgress, _ outcome: AffonsoOutcome, now: ContinuousClock.Instant, date: Date
     ) -> (Step, Actions) {
         var actions = Actions()
         let turn = progress.sending ?? .regular
@@ -138,12 +146,12 @@ extension DeliveryCore {
         if failure.errorClass == .credentials || failure.code == .apiKeyUnavailable {
             // Held, not failed: nothing is dead-lettered for a key the operator can fix.
             note(.refusedKey(status: failure.status ?? 401), turn, now: now, &actions)
-            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
+            return (nextTurn(progress, event, now: now, date: date, &actions), actions)
         }
         if failure.errorClass == .rateLimited {
             // The client's limiter already waits out the 429's Retry-After before the next send.
             note(.answered, turn, now: now, &actions)
-            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
+            return (nextTurn(progress, event, now: now, date: date, &actions), actions)
         }
         let errorClass = ErrorClass(rawValue: failure.errorClass.rawValue) ?? .clientError
         note(errorClass.isTransient ? .unanswered : .answered, turn, now: now, &actions)
@@ -151,17 +159,17 @@ extension DeliveryCore {
             // The probe learnt nothing about the key: this job probes again at the next probe time (if it went to
             // a retry tier instead, the gate could stay closed with no job left to probe it).
             actions.notices.append(.failed(errorClass))
-            return (nextTurn(&progress, event, now: now, date: date, &actions), actions)
+            return (nextTurn(progress, event, now: now, date: date, &actions), actions)
         }
         let step = fail(
-            &progress, event, errorClass, failure.message, status: failure.status, now: now, date: date, &actions)
+            progress, event, errorClass, failure.message, status: failure.status, now: now, date: date, &actions)
         return (step, actions)
     }
 
     /// An event (or refund) failed: try again in process, wait for the API, or write it to a retry tier or the
     /// dead-letter topic, as the retry policy decides.
     private mutating func fail(
-        _ progress: inout JobProgress, _ event: MappedEvent, _ errorClass: ErrorClass, _ message: String,
+        _ progress: JobProgress, _ event: MappedEvent, _ errorClass: ErrorClass, _ message: String,
         status: Int?, now: ContinuousClock.Instant, date: Date, _ actions: inout Actions
     ) -> Step {
         let element = progress.job.element
@@ -178,20 +186,20 @@ extension DeliveryCore {
             progress.inProcessAttempt += 1
             return .wait(pause)
         case .waitForRecovery, .waitForRateLimit, .waitForCredentials:
-            return nextTurn(&progress, event, now: now, date: date, &actions)
+            return nextTurn(progress, event, now: now, date: date, &actions)
         case .retryTier(let topic, let tier, let attempt, let notBefore):
             let destination = Destination(topic: topic, tier: tier, attempt: attempt, notBefore: notBefore)
-            return route(&progress, to: destination, errorClass, message, status: status, date: date)
+            return route(progress, to: destination, errorClass, message, status: status, date: date)
         case .deadLetter(let topic, let attempt):
             let destination = Destination(topic: topic, tier: nil, attempt: attempt, notBefore: date)
-            return route(&progress, to: destination, errorClass, message, status: status, date: date)
+            return route(progress, to: destination, errorClass, message, status: status, date: date)
         }
     }
 
     /// The broker answered the job's retry-tier or dead-letter write.
     /// - Parameter error: nil when the write was acknowledged.
     mutating func produced(
-        _ progress: inout JobProgress, error: KafkaError?, now: ContinuousClock.Instant
+        _ progress: JobProgress, error: KafkaError?, now: ContinuousClock.Instant
     ) -> (Step, Actions) {
         var actions = Actions()
         if let memory = progress.memory {
@@ -201,7 +209,7 @@ extension DeliveryCore {
                 finished(progress.job, &actions)
                 return (.finished, sealed(actions))
             }
-            return (retryWrite(&progress, topic: configuration.conversionsTopic ?? "", error, &actions), actions)
+            return (retryWrite(progress, topic: configuration.conversionsTopic ?? "", error, &actions), actions)
         }
         guard let write = progress.write else { return (.finished, actions) }
         guard let error else {
@@ -221,12 +229,12 @@ extension DeliveryCore {
             progress.write = smaller
             return (.produce(smaller), actions)
         }
-        return (retryWrite(&progress, topic: write.topic, error, &actions), actions)
+        return (retryWrite(progress, topic: write.topic, error, &actions), actions)
     }
 
     /// A write failed in a way retrying may help (or a fatal error a restart fixes): wait, then write again.
     private mutating func retryWrite(
-        _ progress: inout JobProgress, topic: String, _ error: KafkaError, _ actions: inout Actions
+        _ progress: JobProgress, topic: String, _ error: KafkaError, _ actions: inout Actions
     ) -> Step {
         if error.isFatal, !producerFailed {
             producerFailed = true
@@ -287,7 +295,7 @@ extension DeliveryCore {
     }
 
     private func route(
-        _ progress: inout JobProgress, to destination: Destination, _ errorClass: ErrorClass, _ message: String,
+        _ progress: JobProgress, to destination: Destination, _ errorClass: ErrorClass, _ message: String,
         status: Int?, date: Date
     ) -> Step {
         let write = write(

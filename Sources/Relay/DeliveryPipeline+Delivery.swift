@@ -20,20 +20,19 @@ extension DeliveryPipeline {
 
     /// Performs a job's steps as the core decides them, until it is finished or the worker is cancelled.
     private func carry(_ progress: DeliveryCore.JobProgress, from first: DeliveryCore.Step) async {
-        var progress = progress
         var step = first
         while true {
             switch step {
             case .finished:
                 return
             case .send(let event):
-                let answer = await send(&progress) {
+                let answer = await send(progress) {
                     try await self.client.sendMeasured(body: event.body, externalEventID: event.externalEventID)
                 }
                 guard let answer else { return abandon(progress) }
                 step = answer
             case .sendRefund(let refund, let conversionID):
-                let answer = await send(&progress) {
+                let answer = await send(progress) {
                     try await self.client.sendRefund(
                         conversionID: conversionID, body: refund.body, externalEventID: refund.externalEventID)
                 }
@@ -42,10 +41,10 @@ extension DeliveryPipeline {
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
                 let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.waited(&progress, now: .now, date: Date()) }
+                (step, actions) = state.withLock { $0.waited(progress, now: .now, date: Date()) }
                 perform(actions)
             case .remember(let memory):
-                let answer = await write(&progress) {
+                let answer = await write(progress) {
                     try await self.producer.send(
                         topic: self.configuration.conversionsTopic ?? "", key: memory.key, value: memory.value)
                 }
@@ -53,7 +52,7 @@ extension DeliveryPipeline {
                 step = answer
             case .produce(let write):
                 let key = progress.job.element.message.key
-                let answer = await self.write(&progress) {
+                let answer = await self.write(progress) {
                     try await self.producer.send(
                         topic: write.topic, key: key, value: write.value, headers: write.headers)
                 }
@@ -66,14 +65,14 @@ extension DeliveryPipeline {
     /// Sends a job's request and hands the outcome to the core.
     /// - Returns: the next step; nil when the worker was cancelled first.
     private func send(
-        _ progress: inout DeliveryCore.JobProgress,
+        _ progress: DeliveryCore.JobProgress,
         _ request: () async throws -> AffonsoSendResult
     ) async -> DeliveryCore.Step? {
         let result: AffonsoSendResult
         do { result = try await request() } catch { return nil }
         metrics.recordResponse(
             status: result.outcome.status, duration: result.requestDuration, rateLimitWait: result.rateLimitWait)
-        let (step, actions) = state.withLock { $0.sent(&progress, result.outcome, now: .now, date: Date()) }
+        let (step, actions) = state.withLock { $0.sent(progress, result.outcome, now: .now, date: Date()) }
         perform(actions)
         return step
     }
@@ -82,7 +81,7 @@ extension DeliveryPipeline {
     /// answer to the core.
     /// - Returns: the next step; nil when the worker was cancelled first.
     private func write(
-        _ progress: inout DeliveryCore.JobProgress,
+        _ progress: DeliveryCore.JobProgress,
         _ produce: () async throws -> KafkaProducer.DeliveryReport
     ) async -> DeliveryCore.Step? {
         var failure: KafkaError?
@@ -92,7 +91,7 @@ extension DeliveryPipeline {
             failure = (error as? KafkaError) ?? KafkaError(code: .cancelled, message: "\(error)")
         }
         if Task.isCancelled { return nil }
-        let (step, actions) = state.withLock { $0.produced(&progress, error: failure, now: .now) }
+        let (step, actions) = state.withLock { $0.produced(progress, error: failure, now: .now) }
         perform(actions)
         return step
     }

@@ -235,7 +235,7 @@ struct DeliveryCoreModelTests {
                 }
                 let outcome = faults && chance(60) ? pick(Array(Self.answers.dropFirst())) : Self.answers[0]
                 if outcome.isDelivered { acknowledged.insert(key) }
-                (worker.step, actions) = core.sent(&worker.progress, outcome, now: now, date: date)
+                (worker.step, actions) = core.sent(worker.progress, outcome, now: now, date: date)
                 let line =
                     "sent \(event.externalEventID) \(outcome.status ?? 0) -> \(Self.describe(worker.step)) down \(core.outage.isDown)"
                 note(line)
@@ -248,11 +248,11 @@ struct DeliveryCoreModelTests {
                     return
                 }
                 worker.wakeAt = nil
-                (worker.step, actions) = core.waited(&worker.progress, now: now, date: date)
+                (worker.step, actions) = core.waited(worker.progress, now: now, date: date)
             case .remember:
                 let error =
                     faults && chance(30) ? KafkaError(code: .broker, message: "timed out", isRetriable: true) : nil
-                (worker.step, actions) = core.produced(&worker.progress, error: error, now: now)
+                (worker.step, actions) = core.produced(worker.progress, error: error, now: now)
                 if case .finished = worker.step { finishedEvent(worker.progress.job) }
             case .produce(let write):
                 var error: KafkaError?
@@ -266,7 +266,7 @@ struct DeliveryCoreModelTests {
                         error = KafkaError(code: .broker, message: "not enough replicas", isRetriable: true)
                     }
                 }
-                (worker.step, actions) = core.produced(&worker.progress, error: error, now: now)
+                (worker.step, actions) = core.produced(worker.progress, error: error, now: now)
                 let line = "produced \(write.topic) \(error?.code.description ?? "ok") -> \(Self.describe(worker.step))"
                 note(line)
                 if case .finished = worker.step { finishedEvent(worker.progress.job) }

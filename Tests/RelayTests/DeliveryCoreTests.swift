@@ -59,34 +59,34 @@ struct DeliveryCoreTests {
         var core = Self.core()
         _ = Self.submit(&core, 0)
         _ = Self.submit(&core, 1)
-        var first = core.takeStarted(now: Self.now, date: Self.date)!
-        var second = core.takeStarted(now: Self.now, date: Self.date)!
+        let first = core.takeStarted(now: Self.now, date: Self.date)!
+        let second = core.takeStarted(now: Self.now, date: Self.date)!
         // The first answer is a 503 that trips the outage detector; the second, sent before, a 404 (retried later).
-        var (step, _) = core.sent(&first.progress, Self.unavailable, now: Self.now, date: Self.date)
-        (step, _) = core.sent(&first.progress, Self.unavailable, now: Self.now, date: Self.date)
+        var (step, _) = core.sent(first.progress, Self.unavailable, now: Self.now, date: Self.date)
+        (step, _) = core.sent(first.progress, Self.unavailable, now: Self.now, date: Self.date)
         #expect(core.outage.isDown)
         if case .wait = step {} else { Issue.record("the job that saw the outage waits for it: \(step)") }
         #expect(core.pauseChanges(actual: []).pause == [Self.partition], "fetching stops while the job waits")
         _ = core.abandoned(first.progress, now: Self.now)
-        (step, _) = core.sent(&second.progress, Self.notFound, now: Self.now, date: Self.date)
+        (step, _) = core.sent(second.progress, Self.notFound, now: Self.now, date: Self.date)
         guard case .produce = step else {
             Issue.record("a 404 goes to a retry tier: \(step)")
             return
         }
-        let (_, actions) = core.produced(&second.progress, error: nil, now: Self.now)
+        let (_, actions) = core.produced(second.progress, error: nil, now: Self.now)
         #expect(actions.reconcilePauses)
         #expect(
             core.pauseChanges(actual: [Self.partition]).resume == [Self.partition],
             "no job is left to probe the API: the partition is fetched again")
         // The next record's job is the probe once it is due; its 2xx reopens delivery.
         _ = Self.submit(&core, 2)
-        var probe = core.takeStarted(now: Self.now + .seconds(2), date: Self.date)!
+        let probe = core.takeStarted(now: Self.now + .seconds(2), date: Self.date)!
         guard case .send = probe.step else {
             Issue.record("the new record's job probes the API: \(probe.step)")
             return
         }
         _ = core.sent(
-            &probe.progress, .delivered(AffonsoDelivery(status: 201, responseBody: [])), now: Self.now + .seconds(2),
+            probe.progress, .delivered(AffonsoDelivery(status: 201, responseBody: [])), now: Self.now + .seconds(2),
             date: Self.date)
         #expect(core.isDeliveryOpen)
     }
@@ -105,13 +105,13 @@ struct DeliveryCoreTests {
     func tooLargeDeadLetter() {
         var core = Self.core()
         _ = Self.submit(&core, 0, work: .deadLetter(.mapping, "bad"))
-        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        let job = core.takeStarted(now: Self.now, date: Self.date)!
         guard case .produce(let write) = job.step, !write.value.isEmpty else {
             Issue.record("a mapping failure goes to the dead-letter topic with its value: \(job.step)")
             return
         }
         var (step, _) = core.produced(
-            &job.progress, error: KafkaError(code: .messageTooLarge, message: "too large"), now: Self.now)
+            job.progress, error: KafkaError(code: .messageTooLarge, message: "too large"), now: Self.now)
         guard case .produce(let smaller) = step else {
             Issue.record("written again without its value: \(step)")
             return
@@ -120,7 +120,7 @@ struct DeliveryCoreTests {
         #expect(smaller.topic == RetryConfiguration().deadLetterTopic)
         #expect(smaller.headers.contains { $0.key == RetryEnvelope.HeaderName.valueDropped })
         let actions: DeliveryCore.Actions
-        (step, actions) = core.produced(&job.progress, error: nil, now: Self.now)
+        (step, actions) = core.produced(job.progress, error: nil, now: Self.now)
         #expect(actions.offsetsToStore.map(\.1) == [1])
     }
 
@@ -128,21 +128,21 @@ struct DeliveryCoreTests {
     func fatalProducerError() {
         var core = Self.core()
         _ = Self.submit(&core, 0, work: .deadLetter(.mapping, "bad"))
-        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        let job = core.takeStarted(now: Self.now, date: Self.date)!
         var pauses: [Duration] = []
         for _ in 0..<12 {
             let (step, _) = core.produced(
-                &job.progress, error: KafkaError(code: .fatal, message: "fenced", isFatal: true), now: Self.now)
+                job.progress, error: KafkaError(code: .fatal, message: "fenced", isFatal: true), now: Self.now)
             guard case .wait(let pause) = step else {
                 Issue.record("waits, then writes again: \(step)")
                 return
             }
             pauses.append(pause)
-            #expect({ if case .produce = core.waited(&job.progress, now: Self.now).0 { true } else { false } }())
+            #expect({ if case .produce = core.waited(job.progress, now: Self.now).0 { true } else { false } }())
         }
         #expect(core.producerFailed, "/livez fails, so the pod is restarted")
         #expect(pauses.max() == .seconds(10))
-        let (_, actions) = core.produced(&job.progress, error: nil, now: Self.now)
+        let (_, actions) = core.produced(job.progress, error: nil, now: Self.now)
         #expect(actions.offsetsToStore.map(\.1) == [1], "once written, the record is complete")
     }
 
@@ -154,9 +154,9 @@ struct DeliveryCoreTests {
     func conversionRememberedBeforeComplete() {
         var core = Self.core(conversionsTopic: "relay.conversions")
         _ = Self.submit(&core, 0)
-        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        let job = core.takeStarted(now: Self.now, date: Self.date)!
         var (step, actions) = core.sent(
-            &job.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1","status":"pending"}}"#),
+            job.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1","status":"pending"}}"#),
             now: Self.now, date: Self.date)
         guard case .remember(let memory) = step else {
             Issue.record("the conversion is remembered first: \(step)")
@@ -165,11 +165,11 @@ struct DeliveryCoreTests {
         #expect(memory.conversionID == "com_1" && memory.externalEventID == "e0")
         #expect(actions.offsetsToStore.isEmpty, "nothing is stored before the conversion is remembered")
         (step, actions) = core.produced(
-            &job.progress, error: KafkaError(code: .broker, message: "not enough replicas", isRetriable: true),
+            job.progress, error: KafkaError(code: .broker, message: "not enough replicas", isRetriable: true),
             now: Self.now)
         #expect(actions.offsetsToStore.isEmpty)
-        #expect({ if case .remember = core.waited(&job.progress, now: Self.now).0 { true } else { false } }())
-        (step, actions) = core.produced(&job.progress, error: nil, now: Self.now)
+        #expect({ if case .remember = core.waited(job.progress, now: Self.now).0 { true } else { false } }())
+        (step, actions) = core.produced(job.progress, error: nil, now: Self.now)
         #expect(actions.offsetsToStore.map(\.1) == [1])
         #expect(core.conversions.conversionID(for: "e0") == "com_1", "this member can refund it at once")
     }
@@ -178,18 +178,18 @@ struct DeliveryCoreTests {
     func conversionWithoutID() {
         var core = Self.core(conversionsTopic: "relay.conversions")
         _ = Self.submit(&core, 0)
-        var job = core.takeStarted(now: Self.now, date: Self.date)!
+        let job = core.takeStarted(now: Self.now, date: Self.date)!
         let (step, actions) = core.sent(
-            &job.progress, Self.acknowledged(#"{"success":true,"data":{}}"#), now: Self.now, date: Self.date)
+            job.progress, Self.acknowledged(#"{"success":true,"data":{}}"#), now: Self.now, date: Self.date)
         #expect({ if case .finished = step { true } else { false } }())
         #expect(actions.offsetsToStore.map(\.1) == [1])
         #expect(actions.notices.contains { if case .conversionWithoutID = $0 { true } else { false } })
 
         var plain = Self.core()
         _ = Self.submit(&plain, 0)
-        var other = plain.takeStarted(now: Self.now, date: Self.date)!
+        let other = plain.takeStarted(now: Self.now, date: Self.date)!
         let (plainStep, _) = plain.sent(
-            &other.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1"}}"#), now: Self.now,
+            other.progress, Self.acknowledged(#"{"success":true,"data":{"id":"com_1"}}"#), now: Self.now,
             date: Self.date)
         #expect({ if case .finished = plainStep { true } else { false } }())
     }

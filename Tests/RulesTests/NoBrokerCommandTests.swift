@@ -30,7 +30,9 @@ struct NoBrokerCommandTests {
         let result = try await runRelay(command + ["--config", config], environment: [:])
         let elapsed = clock.now - start
         #expect(result.status == 1)
-        #expect(elapsed < .seconds(20), "took \(elapsed)")
+        // The 10 s wait plus the debug binary's start and exit: 10 s alone, up to 29 s seen while other suites load
+        // both cores. The bound still fails a wait that librdkafka's own timeouts would make a minute or longer.
+        #expect(elapsed < .seconds(45), "took \(elapsed)")
         let lines = result.standardError.split(separator: "\n")
         #expect(
             lines.last

@@ -219,12 +219,11 @@ struct HTTP1ResponseParser {
 
     /// The head of `length` bytes at the buffer's reader index; nil for a 1xx.
     private func parseHead(length: Int) throws(HTTP1TransportError) -> Head? {
-        guard let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)?.readableBytesView else {
-            throw Self.malformed("the response head cannot be read")
-        }
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).makeIterator()
-        guard let statusLine = lines.next().map(Self.withoutCR) else { throw Self.malformed("no status line") }
+        let bytes = buffer.readableBytesView
+        let end = bytes.startIndex + length
         // "HTTP/1.x SSS reason"
+        let statusEnd = bytes[bytes.startIndex..<end].firstIndex(of: 0x0A) ?? end
+        let statusLine = Self.withoutCR(bytes[bytes.startIndex..<statusEnd])
         let start = statusLine.startIndex
         guard statusLine.count >= 12, statusLine.starts(with: Self.versionPrefix),
             let minor = Self.digit(statusLine[start + 7]), statusLine[start + 8] == 0x20,
@@ -242,8 +241,11 @@ struct HTTP1ResponseParser {
         var length: Int?
         var chunked = false
         var otherCoding = false
-        while let rawLine = lines.next() {
-            let line = Self.withoutCR(rawLine)
+        var position = statusEnd
+        while position < end {
+            let lineEnd = bytes[(position + 1)..<end].firstIndex(of: 0x0A) ?? end
+            let line = Self.withoutCR(bytes[(position + 1)..<lineEnd])
+            position = lineEnd
             guard let colon = line.firstIndex(of: 0x3A) else {
                 if line.isEmpty { continue }
                 throw Self.malformed("a header line has no ':'")
