@@ -20,6 +20,9 @@ struct CompiledRule: Sendable {
     /// Whether the rule maps records to refunds (`refund:`) rather than events.
     var isRefund = false
 
+    /// Every expression of the rule: match, variables, fields.
+    var programs: [CELProgram] { [match].compactMap { $0 } + variables.map(\.program) + fields.map(\.program) }
+
     func matches(topic: String) -> Bool {
         exactTopics.contains(topic) || topicPatterns.contains { $0.matches(topic) }
     }

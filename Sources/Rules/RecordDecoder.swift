@@ -14,7 +14,10 @@ struct RecordDecoder: Sendable {
     var maximumDepth: Int
 
     /// - Parameter projection: what to build of a JSON value (nil: all of it; see ``RuleSet``).
-    func decode(_ source: SourceRecord, projection: JSONParser.Projection? = nil) throws(RulesError) -> DecodedRecord {
+    ///   - buildsRecord: false when no expression reads `record`: it is then left null.
+    func decode(
+        _ source: SourceRecord, projection: JSONParser.Projection? = nil, buildsRecord: Bool = true
+    ) throws(RulesError) -> DecodedRecord {
         var headers: [(String, CELValue)] = []
         var attributes: [(String, CELValue)] = []
         var contentType: String?
@@ -23,7 +26,9 @@ struct RecordDecoder: Sendable {
         var attributePositions: [String: Int] = [:]
         for header in source.headers {
             let value = String(decoding: header.value, as: UTF8.self)
-            if let position = headerPositions[header.name] {
+            if !buildsRecord {
+                // Only the content type and CloudEvents attributes matter.
+            } else if let position = headerPositions[header.name] {
                 headers[position].1 = .string(value)
             } else {
                 headerPositions[header.name] = headers.count
@@ -43,17 +48,20 @@ struct RecordDecoder: Sendable {
                 }
             }
         }
-        let record = CELValue.map(
-            CELMap(
-                [
-                    ("topic", .string(source.topic)),
-                    ("partition", .int(Int64(source.partition))),
-                    ("offset", .int(source.offset)),
-                    ("key", source.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null),
-                    ("timestamp", .timestamp(source.timestamp ?? CELTimestamp(seconds: 0))),
-                    ("headers", .map(CELMap(headers))),
-                ] as [(String, CELValue)])
-        )
+        let record =
+            !buildsRecord
+            ? CELValue.null
+            : CELValue.map(
+                CELMap(
+                    [
+                        ("topic", .string(source.topic)),
+                        ("partition", .int(Int64(source.partition))),
+                        ("offset", .int(source.offset)),
+                        ("key", source.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null),
+                        ("timestamp", .timestamp(source.timestamp ?? CELTimestamp(seconds: 0))),
+                        ("headers", .map(CELMap(headers))),
+                    ] as [(String, CELValue)])
+            )
         let mediaType = contentType.map(Self.mediaType) ?? ""
         if mediaType == "application/cloudevents+json" {
             return try decodeStructured(source, record: record, projection: projection)

@@ -28,7 +28,8 @@ extension RuleSet {
         if indexes.isEmpty { return .skipped }
         let decoded: DecodedRecord
         do {
-            decoded = try decoder.decode(record, projection: topicRules.projection)
+            decoded = try decoder.decode(
+                record, projection: topicRules.projection, buildsRecord: topicRules.readsRecord)
         } catch {
             return .failed(error)
         }

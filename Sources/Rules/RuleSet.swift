@@ -37,6 +37,8 @@ public final class RuleSet: Sendable {
     struct TopicRules: Sendable {
         var indexes: [Int]
         var projection: JSONParser.Projection?
+        /// Whether an expression of these rules reads `record` (else it is not built).
+        var readsRecord: Bool
     }
 
     init(definitions: [RuleDefinition], rules: [CompiledRule], options: Options) {
@@ -61,7 +63,8 @@ public final class RuleSet: Sendable {
     func topicRules(_ topic: String) -> TopicRules {
         if let cached = topicRules.withLock({ $0[topic] }) { return cached }
         let indexes = rules.indices.filter { rules[$0].matches(topic: topic) }
-        let entry = TopicRules(indexes: indexes, projection: projection(of: indexes))
+        let readsRecord = indexes.contains { rules[$0].programs.contains { $0.referencedVariables.contains("record") } }
+        let entry = TopicRules(indexes: indexes, projection: projection(of: indexes), readsRecord: readsRecord)
         topicRules.withLock { $0[topic] = entry }
         return entry
     }
@@ -71,9 +74,8 @@ public final class RuleSet: Sendable {
     /// when an expression uses `payload` whole or reads `ce` (a structured CloudEvent's attributes).
     private func projection(of indexes: [Int]) -> JSONParser.Projection? {
         var payload = CELSelection()
-        for rule in indexes.map({ rules[$0] }) {
-            let programs = [rule.match].compactMap { $0 } + rule.variables.map(\.program) + rule.fields.map(\.program)
-            for program in programs {
+        for index in indexes {
+            for program in rules[index].programs {
                 if program.referencedVariables.contains("ce") { return nil }
                 payload.formUnion(program.selection(of: "payload"))
                 if payload.isWhole { return nil }
