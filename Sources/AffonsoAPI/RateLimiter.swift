@@ -19,8 +19,8 @@ import Synchronization
 /// Tests inject a manual `Clock` to simulate minutes instantly.
 ///
 /// With a fleet configuration (``RateLimitScope/fleet``) the limiter paces to its ``FleetRateShare`` of the limit:
-/// the bucket refills at `share × perMinute/60`, holds `share × burst` (at least 1), and header pacing spreads only
-/// `share × remaining`. The share comes from ``setShare(_:)`` (the assignment) and the API's counter (every
+/// the bucket refills at `share × perMinute/60`, holds `share × burst` (at least 1, at most the burst), and header
+/// pacing spreads only `share × remaining` (all of it at a share of 1 or more). The share comes from ``setShare(_:)`` (the assignment) and the API's counter (every
 /// ``observe(limit:remaining:resetIn:window:)``); the per-minute window stays at the whole limit.
 public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration {
     /// The configured limit, or `nil` for unlimited.
@@ -254,14 +254,18 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     public func observe(limit: Int?, remaining: Int, resetIn: Duration, window: Int64? = nil) {
         let now = clock.now
         let perMinute = max(1, limit ?? rateLimit?.perMinute ?? 600)
+        // A reset capped at maximumWait is later than it says: the share gets none (it would overrate the room left).
+        let windowResetIn = resetIn < maximumWait ? max(.zero, resetIn) : nil
         let resetIn = min(resetIn, maximumWait)
         let view = state.withLock { state -> FleetRateShare<C.Instant>.View? in
             var view: FleetRateShare<C.Instant>.View?
             if state.fleet != nil {
-                state.fleet?.observe(limit: limit, remaining: remaining, window: window, now: now)
+                state.fleet?.observe(
+                    limit: limit, remaining: remaining, window: window, resetIn: windowResetIn, now: now)
                 view = state.reportShare(now: now, force: false)
             }
-            let share = state.fleet?.share(now: now) ?? 1
+            // This member's part of what remains: never more than all of it (a share above 1 is catching up).
+            let share = min(1, state.fleet?.share(now: now) ?? 1)
             guard resetIn > .zero else {
                 state.pacing = nil
                 return view
@@ -348,9 +352,10 @@ extension RateLimiter {
             self.secondWindow = SlidingWindow(capacity: perSecondCap, length: .seconds(1))
         }
 
-        /// The bucket's capacity: the whole burst, or the member's share of it (at least one request).
+        /// The bucket's capacity: the whole burst, or the member's share of it (at least one request, at most the
+        /// whole burst: a share above 1 while the fleet catches up raises the rate, never the burst).
         static func burstCapacity(_ limit: RateLimit, share: Double, isFleet: Bool) -> Double {
-            isFleet ? max(1, (Double(limit.burst) * share).rounded(.down)) : Double(limit.burst)
+            isFleet ? max(1, (Double(limit.burst) * min(1, share)).rounded(.down)) : Double(limit.burst)
         }
 
         /// The fleet's view when the share moved a percentage point or more since the last report (or `force`).

@@ -61,6 +61,35 @@ struct RateLimiterFleetTests {
         _ = try await later.value
     }
 
+    @Test("catching up raises the rate above the plan's, never the burst above the plan's")
+    func catchingUpKeepsTheBurst() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(rateLimit: Self.plan, clock: clock, fleet: FleetRateShare.Configuration())
+        limiter.setShare(1)
+        // The window began 20 s ago and the group used 200 of it; then 3 s of silence (a rebalance), then this
+        // member's responses at 15/s: the group is behind, so the member may send faster than the plan's 10/s.
+        var consumed = 200
+        func read(resetIn seconds: Double) {
+            limiter.observe(limit: 600, remaining: 600 - consumed, resetIn: .seconds(seconds), window: 11)
+        }
+        read(resetIn: 40)
+        clock.advance(by: .seconds(3))
+        for step in 0..<17 {
+            consumed += 1
+            clock.advance(by: .milliseconds(66))
+            read(resetIn: 37 - 0.066 * Double(step + 1))
+        }
+        #expect(limiter.share > 1, "\(String(describing: limiter.fleetView))")
+        #expect(limiter.share <= 1.5)
+        // A second idle refills the bucket: what goes at once is the plan's burst of 20, not 1.5 times it
+        // (the per-second window then holds the rest of the second).
+        clock.advance(by: .seconds(1))
+        let grants = try await RateLimiterTests.simulateBacklog(
+            limiter: limiter, clock: clock, senders: 30, duration: clock.now.offset + .seconds(1))
+        #expect(RateLimiterTests.maximumInWindow(grants, length: .milliseconds(10)) <= 20)
+        #expect(grants.count >= 20, "\(grants.count) grants in 1 s")
+    }
+
     @Test("pod scope keeps the whole limit and ignores shares")
     func podScope() {
         let limiter = RateLimiter(rateLimit: Self.plan, clock: ManualClock())
