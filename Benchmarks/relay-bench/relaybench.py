@@ -29,7 +29,7 @@ and measures what the sandbox acknowledged. It prints `relay-bench: …` lines a
               release relay and the Python relay on RELAY_SINK_RECORDS (200,000) `order.paid` records keyed by
               400 customers over 4 partitions (sink-rules/order-paid.yaml): events/s, CPU µs per event, peak
               RSS, ratios. Counts from nginx's access log. Then produce→ack of each Swift relay on a steady
-              RELAY_SINK_LIVE_RATE (2,000) records/s for RELAY_SINK_LIVE_SECONDS (15) against the same kind of
+              RELAY_SINK_LIVE_RATE (2,000) records/s for RELAY_SINK_LIVE_SECONDS (5) against the same kind of
               sink (`sink_latency`). More in `sink`'s docstring.
 - client-sink AffonsoClient alone (`AffonsoBench client`, concurrency 64) against the same nginx sink, to
               compare HTTP transports without Kafka and the relay; see `client_sink`'s docstring.
@@ -1326,8 +1326,12 @@ def sink_latency(binaries, run, rate, seconds, workers):
     time nginx logged the answer to the request that carries its event (`$msec`, ms; written once the answer is
     sent) − the record's Kafka timestamp (CreateTime, ms, set when the producer's produce() is called): the
     producer's batching (linger.ms 1), the broker, the relay's fetch, mapping and dispatch, and the request.
-    The sink proxies to itself to read the bodies (NginxSink, `event_ids`). Returns rows (name, count, p50, p90,
-    p99, max, peak RSS MB)."""
+    The sink proxies to itself to read the bodies (NginxSink, `event_ids`). Also reported: the part after the
+    broker acknowledged each record to the producer, and the broker's CPU. Tansu's memory engine costs more per
+    fetch the more batches a partition holds: at 2,000 records/s its CPU climbs from ~40 % of a core to a whole
+    core within ~10 s (producing alone it stays at ~20 %), and from then on every latency grows with it, broker
+    side and relay side alike; hence 5 s by default. Returns rows (name, count, p50, p90, p99, max, peak RSS MB,
+    after-broker p50, after-broker p99, broker CPU share)."""
     sink = NginxSink(workers, event_ids=True)
     rows = []
     try:
@@ -1344,7 +1348,10 @@ def sink_latency(binaries, run, rate, seconds, workers):
             producer.flush()
             wait_accepted(sink, relay, SINK_PARTITIONS)
             sink.reset()
+            broker = broker_pid()
+            broker_cpu = cpu_seconds(broker) if broker else float("nan")
             produced = producer.steady(rate, seconds, first=first + SINK_PARTITIONS)
+            broker_share = (cpu_seconds(broker) - broker_cpu) / seconds if broker else float("nan")
             wait_accepted(sink, relay, produced)
             time.sleep(0.3)  # the access log's flush interval
             sink.read()
@@ -1356,6 +1363,13 @@ def sink_latency(binaries, run, rate, seconds, workers):
             # the producer's poll, every 5 ms: an upper bound on when the record was readable).
             after_broker = sorted(sink.answered[event_id] - acknowledged
                                   for event_id, acknowledged in producer.acknowledged.items())
+            dump = os.environ.get("RELAY_SINK_LIVE_DUMP", "").strip()
+            if dump:
+                with open(f"{dump}.{name}", "w") as file:
+                    file.write("# event_id created_ms broker_acknowledged_ms answered_ms\n")
+                    for event_id, created in sorted(producer.timestamps.items(), key=lambda item: item[1]):
+                        file.write(f"{event_id} {created} {producer.acknowledged[event_id]:.0f} "
+                                   f"{sink.answered[event_id]:.0f}\n")
             peak = relay.peak_rss_mb()
             relay.stop()
             if relay.process.returncode != 0:
@@ -1363,12 +1377,12 @@ def sink_latency(binaries, run, rate, seconds, workers):
             relay.remove_log()
             row = (name, produced, percentile(latencies, 0.5), percentile(latencies, 0.9),
                    percentile(latencies, 0.99), latencies[-1], peak, percentile(after_broker, 0.5),
-                   percentile(after_broker, 0.99))
+                   percentile(after_broker, 0.99), broker_share)
             rows.append(row)
             say(f"sink: steady {name:8}: {produced} records at {rate}/s for {seconds} s: produce→ack p50 "
                 f"{row[2]:.0f} ms, p90 {row[3]:.0f} ms, p99 {row[4]:.0f} ms, max {row[5]:.0f} ms (after the broker's "
-                f"acknowledgement to the producer: p50 {row[7]:.0f} ms, p99 {row[8]:.0f} ms); peak RSS {peak:.0f} MB; "
-                f"load average {load_average()}")
+                f"acknowledgement to the producer: p50 {row[7]:.0f} ms, p99 {row[8]:.0f} ms); broker CPU "
+                f"{broker_share:.0%} of a core; peak RSS {peak:.0f} MB; load average {load_average()}")
             sink.reset()
     finally:
         sink.stop()
@@ -1383,14 +1397,14 @@ def sink():
     RELAY_SINK_CALLGRIND (a callgrind.out path: the Swift relays run under valgrind, instructions counted from the
     1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0). Then, for each
     Swift relay, produce→ack on a steady stream (`sink_latency`): RELAY_SINK_LIVE_RATE (2,000) records/s for
-    RELAY_SINK_LIVE_SECONDS (15; 0 skips it)."""
+    RELAY_SINK_LIVE_SECONDS (5; 0 skips it: longer streams measure Tansu, see `sink_latency`); RELAY_SINK_LIVE_DUMP=<path> writes each record's times to <path>.<name>."""
     records = env_int("RELAY_SINK_RECORDS", SINK_RECORDS_DEFAULT)
     rounds = env_int("RELAY_SINK_ROUNDS", 1)
     wrk_seconds = env_int("RELAY_SINK_WRK_SECONDS", 10)
     workers = env_int("RELAY_SINK_NGINX_WORKERS", 1)
     with_python = env_int("RELAY_SINK_PYTHON", 1) != 0
     live_rate = env_int("RELAY_SINK_LIVE_RATE", 2000)
-    live_seconds = env_int("RELAY_SINK_LIVE_SECONDS", 15)
+    live_seconds = env_int("RELAY_SINK_LIVE_SECONDS", 5)
     perf_output = os.environ.get("RELAY_SINK_PERF", "").strip()
     callgrind_output = os.environ.get("RELAY_SINK_CALLGRIND", "").strip()
     binaries = sink_binaries()
@@ -1500,7 +1514,7 @@ def sink():
         if live:
             print(f"relay-bench: sink: produce→ack, steady {live_rate} records/s for {live_seconds} s")
             print(f"  {'':10} {'records':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'peak RSS MB':>12}")
-            for name, count, p50, p90, p99, worst, peak, _, _ in live:
+            for name, count, p50, p90, p99, worst, peak, *_ in live:
                 print(f"  {name:10} {count:>8} {p50:>7.0f} {p90:>7.0f} {p99:>7.0f} {worst:>7.0f} {peak:>12.0f}")
         for name, _, p50, _, p99, worst, *_ in live:
             print(f"RESULT sink_{name}_produce_ack_p50_ms={p50:.0f} (steady {live_rate}/s)")
