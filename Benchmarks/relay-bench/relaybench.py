@@ -28,7 +28,9 @@ and measures what the sandbox acknowledged. It prints `relay-bench: …` lines a
               envelope instead of the sandbox, wrk for the loopback ceiling of the same request, then the
               release relay and the Python relay on RELAY_SINK_RECORDS (200,000) `order.paid` records keyed by
               400 customers over 4 partitions (sink-rules/order-paid.yaml): events/s, CPU µs per event, peak
-              RSS, ratios. Counts from nginx's access log. More in `sink`'s docstring.
+              RSS, ratios. Counts from nginx's access log. Then produce→ack of each Swift relay on a steady
+              RELAY_SINK_LIVE_RATE (2,000) records/s for RELAY_SINK_LIVE_SECONDS (5) against the same kind of
+              sink (`sink_latency`). More in `sink`'s docstring.
 - client-sink AffonsoClient alone (`AffonsoBench client`, concurrency 64) against the same nginx sink, to
               compare HTTP transports without Kafka and the relay; see `client_sink`'s docstring.
 - large-records  RELAY_BENCH_LARGE_RECORDS (300) records of RELAY_BENCH_LARGE_BYTES (900,000) bytes, one key,
@@ -48,7 +50,8 @@ How things are measured:
 - Relay settings: the generated relay.yaml below; `fetch.wait.max.ms: "10"` because Tansu answers a fetch only
   after fetch.wait.max.ms (default 500 ms) even when records arrive meanwhile, where Kafka answers at once;
   the Python baseline gets the same consumer settings. RELAY_BENCH_MAX_IN_FLIGHT changes max_in_flight in (a);
-  RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`) adds librdkafka properties to the Swift relay's.
+  RELAY_BENCH_CLIENT_PROPERTIES (`name=value,…`) adds librdkafka properties to the Swift relay's,
+  RELAY_BENCH_DELIVERY (`name=value,…`) `delivery:` settings, RELAY_BENCH_LOG_LEVEL its log level (warning).
 Every event names one of RELAY_BENCH_CUSTOMERS (2,000) customers, each seeded as a referral in the
 sandbox, so every event succeeds on the first attempt; records are keyed by customer, so key-ordered
 dispatch has enough distinct keys to keep 64 requests in flight.
@@ -59,6 +62,7 @@ import calendar
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -320,6 +324,7 @@ class RecordProducer:
         self.run = run
         self.template = record_template()
         self.timestamps = {}
+        self.acknowledged = {}  # event id → wall-clock ms at which its delivery report was served (poll)
         self.failed = 0
         self.producer = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "linger.ms": linger_ms,
                                   "batch.size": 1000000, "queue.buffering.max.messages": 1000000,
@@ -328,17 +333,23 @@ class RecordProducer:
     def event_id(self, sequence):
         return f"evt_{self.run}_{sequence:07d}"
 
-    def produce(self, sequence, remember=False, partition=None):
+    def record(self, sequence):
+        """The event id, key and value of record `sequence`."""
         event_id = self.event_id(sequence)
         key = customer(sequence % CUSTOMERS)
         value = self.template % {"id": event_id, "invoice": f"in_{self.run}_{sequence}", "customer": key,
                                  "amount": 1000 + sequence % 9000}
+        return event_id, key, value
+
+    def produce(self, sequence, remember=False, partition=None):
+        event_id, key, value = self.record(sequence)
 
         def delivered(error, message):
             if error is not None:
                 self.failed += 1
             elif remember:
                 self.timestamps[event_id] = message.timestamp()[1]
+                self.acknowledged[event_id] = time.time() * 1000
 
         while True:
             try:
@@ -388,7 +399,7 @@ class RecordProducer:
 
 def relay_config(run, topic, group, sandbox, plan="unlimited", max_in_flight=MAX_IN_FLIGHT, max_record_bytes=65536,
                  rules=os.path.join(HERE, "rules", "*.yaml"), retry_prefix="bench.relay", name="", listen=None,
-                 log_level="warning"):
+                 log_level=os.environ.get("RELAY_BENCH_LOG_LEVEL", "warning")):
     path = os.path.join(tempfile.gettempdir(), f"relay-bench-{run}{name}.yaml")
     TEMPORARY_FILES.append(path)
     with open(path, "w") as file:
@@ -409,7 +420,7 @@ delivery:
   ordering: key
   in_process_attempts: 3
   unmatched: skip
-  referral_not_found: retry
+  referral_not_found: retry{extra_delivery()}
 retry:
   tiers:
     - {{topic: {retry_prefix}.{run}.retry.1s, delay: 1s}}
@@ -432,6 +443,16 @@ def extra_properties():
     if any(len(pair) != 2 for pair in pairs):
         fail(f"RELAY_BENCH_CLIENT_PROPERTIES={text!r}: write name=value pairs separated by commas")
     return "".join(f', {name.strip()}: "{value.strip()}"' for name, value in pairs)
+
+
+def extra_delivery():
+    """More `delivery:` settings for the Swift relay from RELAY_BENCH_DELIVERY (`name=value,…`, e.g.
+    `max_buffered_bytes=16777216`)."""
+    text = os.environ.get("RELAY_BENCH_DELIVERY", "").strip()
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        fail(f"RELAY_BENCH_DELIVERY={text!r}: write name=value pairs separated by commas")
+    return "".join(f"\n  {name.strip()}: {value.strip()}" for name, value in pairs)
 
 
 def start_swift_relay(config, name="relay", binary=BINARY, wrapper=()):
@@ -1008,6 +1029,7 @@ SINK_RECORDS_DEFAULT = 200000
 SINK_PARTITIONS = 4
 SINK_CUSTOMERS = 400
 SINK_RULES = os.path.join(HERE, "sink-rules", "*.yaml")
+EVENT_ID = re.compile(rb"evt_[0-9]+_[0-9]+")
 # What nginx answers to every POST /v1/events: a 200 with the API's success envelope (a commission's data).
 SINK_ENVELOPE = ('{"success":true,"data":{"id":"com_sink_1","referral_id":"ref_sink_1","affiliate_id":"aff_sink_1",'
                  '"sale_amount":58.99,"sale_amount_currency":"EUR","commission_amount":17.7,'
@@ -1053,12 +1075,28 @@ def order_record(template, run, sequence):
     return key, value
 
 
+class OrderProducer(RecordProducer):
+    """A `RecordProducer` of the sink's `order.paid` records (`order_record`), for a steady stream."""
+
+    def __init__(self, topic, run, linger_ms):
+        super().__init__(topic, run, linger_ms)
+        self.template = order_template()
+
+    def record(self, sequence):
+        key, value = order_record(self.template, self.run, sequence)
+        return self.event_id(sequence), key, value
+
+
 class NginxSink:
     """nginx (Debian nginx-light) on a free loopback port, with a config written here: every `POST /v1/events`
     gets SINK_ENVELOPE with status 200, kept alive; each request is one line `<msec> <status>` of its access log,
     which `accepted()` and `times()` read (the same role the sandbox ledger has in the other commands)."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, event_ids=False):
+        """With `event_ids`, each log line also names the event (`external_event_id` of the body): nginx reads a
+        body only to pass it on, so `POST /v1/events` is then proxied (kept alive) to a second server of the same
+        nginx that returns the envelope, and the line is written once that answer is sent on (for the
+        produce→ack latency of `sink_latency`; it costs nginx more CPU per request)."""
         nginx = "/usr/sbin/nginx"
         if not os.access(nginx, os.X_OK):
             fail(f"{nginx} missing; run scripts/setup (Debian package nginx-light)")
@@ -1068,6 +1106,21 @@ class NginxSink:
         self.url = f"http://127.0.0.1:{port}"
         config = os.path.join(self.directory, "nginx.conf")
         temp = os.path.join(self.directory, "temp")
+        self.event_ids = event_ids
+        answer = f"return 200 '{SINK_ENVELOPE}';"
+        log_format = "log_format sink '$msec $status';"
+        upstream = ""
+        if event_ids:
+            backend = free_port()
+            log_format = "log_format sink escape=json '$msec $status $request_body';"
+            answer = ("proxy_pass http://sink_backend; proxy_http_version 1.1; proxy_set_header Connection \"\";\n"
+                      "            client_body_in_single_buffer on;")
+            upstream = f"""    upstream sink_backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{backend} backlog=4096;
+        location / {{ default_type application/json; return 200 '{SINK_ENVELOPE}'; }}
+    }}
+"""
         with open(config, "w") as file:
             file.write(f"""# Generated by Benchmarks/relay-bench/relaybench.py sink
 worker_processes {workers};
@@ -1081,7 +1134,7 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
-    log_format sink '$msec $status';
+    {log_format}
     keepalive_requests 100000000;
     keepalive_timeout 300s;
     client_body_buffer_size 64k;
@@ -1092,16 +1145,17 @@ http {{
             limit_except POST {{ deny all; }}
             access_log {self.log_path} sink buffer=256k flush=100ms;
             default_type application/json;
-            return 200 '{SINK_ENVELOPE}';
+            {answer}
         }}
         location / {{ return 404; }}
     }}
-}}
+{upstream}}}
 """)
         os.makedirs(temp)
         self.process = Process("nginx", [nginx, "-p", self.directory, "-c", config, "-g", "daemon off;"])
         self.offset = 0
         self.lines = []  # (seconds, status) of every request logged since the last reset
+        self.answered = {}  # with event_ids: milliseconds (`$msec`) at which each event id was answered
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if not self.process.alive():
@@ -1130,8 +1184,12 @@ http {{
         end = data.rfind(b"\n") + 1
         self.offset += end
         for line in data[:end].splitlines():
-            seconds, status = line.split()
-            self.lines.append((float(seconds), status.decode()))
+            fields = line.split(b" ", 2)
+            self.lines.append((float(fields[0]), fields[1].decode()))
+            if self.event_ids:
+                match = EVENT_ID.search(fields[2] if len(fields) > 2 else b"")
+                if match:
+                    self.answered[match.group().decode()] = float(fields[0]) * 1000
 
     def accepted(self):
         self.read()
@@ -1155,6 +1213,7 @@ http {{
         os.truncate(self.log_path, 0)
         self.offset = 0
         self.lines = []
+        self.answered = {}
 
     def stop(self):
         self.process.stop()
@@ -1255,18 +1314,97 @@ def wait_sampling(sink, relay, records):
         time.sleep(0.1)
 
 
+def percentile(values, fraction):
+    """The value at `fraction` of the sorted `values` (nearest rank)."""
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def sink_latency(binaries, run, rate, seconds, workers):
+    """produce→ack on a steady stream, for each Swift relay of `binaries` in turn: a fresh 4-partition topic and
+    group, a warm-up record on every partition (once nginx has answered them the relay has joined and fetches
+    them all), then `rate` `order.paid` records/s for `seconds`, keyed as in `sink`. A record's latency is the
+    time nginx logged the answer to the request that carries its event (`$msec`, ms; written once the answer is
+    sent) − the record's Kafka timestamp (CreateTime, ms, set when the producer's produce() is called): the
+    producer's batching (linger.ms 1), the broker, the relay's fetch, mapping and dispatch, and the request.
+    The sink proxies to itself to read the bodies (NginxSink, `event_ids`). Also reported: the part after the
+    broker acknowledged each record to the producer, and the broker's CPU. Tansu's memory engine costs more per
+    fetch the more batches a partition holds: at 2,000 records/s its CPU climbs from ~40 % of a core to a whole
+    core within ~10 s (producing alone it stays at ~20 %), and from then on every latency grows with it, broker
+    side and relay side alike; hence 5 s by default. Returns rows (name, count, p50, p90, p99, max, peak RSS MB,
+    after-broker p50, after-broker p99, broker CPU share)."""
+    sink = NginxSink(workers, event_ids=True)
+    rows = []
+    try:
+        for name, path in binaries:
+            topic = f"bench.sink.{run}.live.{name}.orders"
+            create_topic(topic, partitions=SINK_PARTITIONS)
+            producer = OrderProducer(topic, run, linger_ms=1)
+            first = 10_000_000 * (len(rows) + 1)  # event ids apart from the backlog's and the other relays'
+            config = relay_config(f"{run}.{name}.live", topic, f"bench.sink.{run}.{name}.live", sink,
+                                  rules=SINK_RULES, retry_prefix="bench.sink")
+            relay = start_swift_relay(config, name=f"{name}-live", binary=path)
+            for partition in range(SINK_PARTITIONS):
+                producer.produce(first + partition, partition=partition)
+            producer.flush()
+            wait_accepted(sink, relay, SINK_PARTITIONS)
+            sink.reset()
+            broker = broker_pid()
+            broker_cpu = cpu_seconds(broker) if broker else float("nan")
+            produced = producer.steady(rate, seconds, first=first + SINK_PARTITIONS)
+            broker_share = (cpu_seconds(broker) - broker_cpu) / seconds if broker else float("nan")
+            wait_accepted(sink, relay, produced)
+            time.sleep(0.3)  # the access log's flush interval
+            sink.read()
+            missing = [event_id for event_id in producer.timestamps if event_id not in sink.answered]
+            if missing:
+                fail(f"sink latency: {len(missing)} of {produced} events never reached nginx ({name})")
+            latencies = sorted(sink.answered[event_id] - created for event_id, created in producer.timestamps.items())
+            # The part after the broker acknowledged the record to the producer (the delivery report as served by
+            # the producer's poll, every 5 ms: an upper bound on when the record was readable).
+            after_broker = sorted(sink.answered[event_id] - acknowledged
+                                  for event_id, acknowledged in producer.acknowledged.items())
+            dump = os.environ.get("RELAY_SINK_LIVE_DUMP", "").strip()
+            if dump:
+                with open(f"{dump}.{name}", "w") as file:
+                    file.write("# event_id created_ms broker_acknowledged_ms answered_ms\n")
+                    for event_id, created in sorted(producer.timestamps.items(), key=lambda item: item[1]):
+                        file.write(f"{event_id} {created} {producer.acknowledged[event_id]:.0f} "
+                                   f"{sink.answered[event_id]:.0f}\n")
+            peak = relay.peak_rss_mb()
+            relay.stop()
+            if relay.process.returncode != 0:
+                fail(f"{name}: the relay exited with {relay.process.returncode} on SIGTERM:\n{relay.tail()}")
+            relay.remove_log()
+            row = (name, produced, percentile(latencies, 0.5), percentile(latencies, 0.9),
+                   percentile(latencies, 0.99), latencies[-1], peak, percentile(after_broker, 0.5),
+                   percentile(after_broker, 0.99), broker_share)
+            rows.append(row)
+            say(f"sink: steady {name:8}: {produced} records at {rate}/s for {seconds} s: produce→ack p50 "
+                f"{row[2]:.0f} ms, p90 {row[3]:.0f} ms, p99 {row[4]:.0f} ms, max {row[5]:.0f} ms (after the broker's "
+                f"acknowledgement to the producer: p50 {row[7]:.0f} ms, p99 {row[8]:.0f} ms); broker CPU "
+                f"{broker_share:.0%} of a core; peak RSS {peak:.0f} MB; load average {load_average()}")
+            sink.reset()
+    finally:
+        sink.stop()
+    return rows
+
+
 def sink():
     """The headline benchmark (scripts/bench.d/05-relay-sink): nginx as the API, wrk for the loopback ceiling of
     the same request, then each Swift relay of RELAY_SINK_BINARIES and the Python relay on the same topic, broker and
     sink. Env: RELAY_SINK_RECORDS (200,000), RELAY_SINK_ROUNDS (1), RELAY_SINK_WRK_SECONDS (10),
     RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path),
     RELAY_SINK_CALLGRIND (a callgrind.out path: the Swift relays run under valgrind, instructions counted from the
-    1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0)."""
+    1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0). Then, for each
+    Swift relay, produce→ack on a steady stream (`sink_latency`): RELAY_SINK_LIVE_RATE (2,000) records/s for
+    RELAY_SINK_LIVE_SECONDS (5; 0 skips it: longer streams measure Tansu, see `sink_latency`); RELAY_SINK_LIVE_DUMP=<path> writes each record's times to <path>.<name>."""
     records = env_int("RELAY_SINK_RECORDS", SINK_RECORDS_DEFAULT)
     rounds = env_int("RELAY_SINK_ROUNDS", 1)
     wrk_seconds = env_int("RELAY_SINK_WRK_SECONDS", 10)
     workers = env_int("RELAY_SINK_NGINX_WORKERS", 1)
     with_python = env_int("RELAY_SINK_PYTHON", 1) != 0
+    live_rate = env_int("RELAY_SINK_LIVE_RATE", 2000)
+    live_seconds = env_int("RELAY_SINK_LIVE_SECONDS", 5)
     perf_output = os.environ.get("RELAY_SINK_PERF", "").strip()
     callgrind_output = os.environ.get("RELAY_SINK_CALLGRIND", "").strip()
     binaries = sink_binaries()
@@ -1347,6 +1485,9 @@ def sink():
                     f"{f', non-200 {bad}' if bad else ''}; load average {load_average()}")
                 sink.reset()
 
+        sink.stop()
+        live = sink_latency(binaries, run, live_rate, live_seconds, workers) if live_seconds > 0 else []
+
         def median(name, column):
             return statistics.median(row[column] for row in results if row[0] == name)
 
@@ -1370,6 +1511,15 @@ def sink():
             print(f"RESULT sink_python_events_per_second={median('python', 1):.0f}")
             print(f"RESULT sink_python_cpu_us_per_event={median('python', 2):.1f}")
             print(f"RESULT sink_python_peak_rss_mb={median('python', 3):.0f}")
+        if live:
+            print(f"relay-bench: sink: produce→ack, steady {live_rate} records/s for {live_seconds} s")
+            print(f"  {'':10} {'records':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'peak RSS MB':>12}")
+            for name, count, p50, p90, p99, worst, peak, *_ in live:
+                print(f"  {name:10} {count:>8} {p50:>7.0f} {p90:>7.0f} {p99:>7.0f} {worst:>7.0f} {peak:>12.0f}")
+        for name, _, p50, _, p99, worst, *_ in live:
+            print(f"RESULT sink_{name}_produce_ack_p50_ms={p50:.0f} (steady {live_rate}/s)")
+            print(f"RESULT sink_{name}_produce_ack_p99_ms={p99:.0f} (steady {live_rate}/s, target <= 20)")
+            print(f"RESULT sink_{name}_produce_ack_max_ms={worst:.0f} (steady {live_rate}/s)")
         print(f"RESULT sink_wrk_requests_per_second={wrk_rate:.0f}")
     finally:
         sink.stop()

@@ -20,7 +20,7 @@ struct RelayMemoryTests {
     }
 
     /// The pod's limit is 256 MiB; the relay stays well inside it (`delivery.max_buffered_bytes` 64 MiB plus
-    /// librdkafka's prefetch of a quarter of that, plus the process itself).
+    /// librdkafka's prefetch of a sixty-fourth of that, at least 1 MiB, plus the process itself).
     static let peakLimitMebibytes = 200
 
     /// 280 records of 900 KB (252 MB) of one customer, 300 ms per request: that key's queue stays busy from start

@@ -83,12 +83,12 @@ struct ConfigLoadingTests {
         #expect(failures("kafka: {commit_interval: soon}\naffonso: {api_key: k}\n" + Self.rules).count == 1)
     }
 
-    @Test("the consumer deals partitions out round-robin and holds 64 MiB of records (16 MiB prefetched), unless set")
+    @Test("the consumer deals partitions out round-robin and holds 64 MiB of records (1 MiB prefetched), unless set")
     func consumerDefaults() throws {
         let plain = try load("affonso: {api_key: k}\n" + Self.rules).configuration.serviceConfiguration(file: "r")
         #expect(plain.consumer.partitionAssignmentStrategy == .roundRobin)
         #expect(plain.consumer.maximumBufferedBytes == 64 << 20)
-        #expect(plain.consumer.prefetchBytes == 16 << 20)
+        #expect(plain.consumer.prefetchBytes == 1 << 20)
         let custom = try load(
             """
             kafka: {client_properties: {partition.assignment.strategy: cooperative-sticky, \
@@ -120,7 +120,7 @@ struct ConfigLoadingTests {
         let sized = try load("affonso: {api_key: k}\ndelivery: {max_buffered_bytes: 128MiB}\n" + Self.rules)
         let service = try sized.configuration.serviceConfiguration(file: "r")
         #expect(service.consumer.maximumBufferedBytes == 128 << 20)
-        #expect(service.consumer.prefetchBytes == 32 << 20)
+        #expect(service.consumer.prefetchBytes == 2 << 20)
         #expect(
             try load("affonso: {api_key: k}\ndelivery: {max_buffered_bytes: 100_000_000}\n" + Self.rules)
                 .configuration.delivery.maximumBufferedBytes == 100_000_000)
