@@ -151,42 +151,36 @@ struct JSONParser {
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
-            guard let (key, valueProjection) = member else {
-                _ = try parseValue(.nothing)
-                skipWhitespace()
-                guard let byte = current else { throw fail("unexpected end of JSON in an object") }
-                index += 1
-                if byte == UInt8(ascii: ",") { continue }
-                if byte == UInt8(ascii: "}") { break }
-                index -= 1
-                throw fail("expected ',' or '}' in an object")
-            }
-            let value = try parseValue(valueProjection)
-            if positions != nil {
-                let mapKey = MapKey.string(key)
-                if let position = positions![mapKey] {
-                    entries[position].value = value
+            if let (key, valueProjection) = member {
+                let value = try parseValue(valueProjection)
+                if positions != nil {
+                    let mapKey = MapKey.string(key)
+                    if let position = positions![mapKey] {
+                        entries[position].value = value
+                    } else {
+                        positions![mapKey] = entries.count
+                        entries.append((.string(key), value))
+                    }
                 } else {
-                    positions![mapKey] = entries.count
-                    entries.append((.string(key), value))
+                    let utf8 = key.utf8
+                    let bit =
+                        UInt64(1)
+                        << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+                    if summary & bit != 0,
+                        let position = entries.firstIndex(where: {
+                            if case .string(let existing) = $0.key { return existing == key }
+                            return false
+                        })
+                    {
+                        entries[position].value = value
+                    } else {
+                        summary |= bit
+                        entries.append((.string(key), value))
+                        if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
+                    }
                 }
             } else {
-                let utf8 = key.utf8
-                let bit =
-                    UInt64(1)
-                    << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
-                if summary & bit != 0,
-                    let position = entries.firstIndex(where: {
-                        if case .string(let existing) = $0.key { return existing == key }
-                        return false
-                    })
-                {
-                    entries[position].value = value
-                } else {
-                    summary |= bit
-                    entries.append((.string(key), value))
-                    if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
-                }
+                _ = try parseValue(.nothing)
             }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an object") }

@@ -52,9 +52,6 @@ struct HTTP1ResponseParser {
     /// The status of the response being read, once its head arrived.
     var status: Int? { head?.status }
 
-    /// Whether bytes of a response arrived (nothing may arrive while no request is in flight).
-    var hasBytes: Bool { buffer.readableBytes > 0 || head != nil }
-
     /// Takes the next bytes of the connection.
     /// - Returns: the response once it is complete (then the parser is ready for the next one), a failure, or nil
     ///   while more bytes are needed.
