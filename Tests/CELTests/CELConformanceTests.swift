@@ -2,14 +2,11 @@ import CEL
 import Foundation
 import Testing
 
-/// Runs every cel-spec conformance file in `<repo>/../shared/conformance/cel` through the same runner as the CLI.
+/// Runs every cel-spec conformance file in `Conformance/` beside this file through the same runner as the CLI.
 @Suite struct CELConformanceTests {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // CELTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repository
-        .deletingLastPathComponent()  // parent holding shared/
-        .appendingPathComponent("shared/conformance/cel")
+        .appendingPathComponent("Conformance")
 
     static let files: [String] = {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
