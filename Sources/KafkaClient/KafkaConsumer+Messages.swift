@@ -37,7 +37,7 @@ extension KafkaConsumer {
         let message = state.popDeliverable()
         if state.isPollerWaitingForRoom, state.buffer.count <= configuration.bufferCapacity / 2 {
             state.isPollerWaitingForRoom = false
-            rd_kafka_queue_yield(queues.consumer)
+            wakePollThread()
         }
         if let message { return .message(message) }
         switch state.lifecycle {

@@ -289,7 +289,12 @@ extension KafkaConsumer {
     }
 
     /// Leaves the group (serving the final revoke through the rebalance callback), then destroys librdkafka.
+    ///
+    /// Nothing may wake the consumer queue from here on: librdkafka's close forwards it to the queue the close
+    /// waits on, and a wake-up there ends the close early (`_TIMED_OUT`) before the group is left. The handle is
+    /// then destroyed without a second close, which would wait forever.
     private func shutDown(_ rk: OpaquePointer) {
+        wakeQueue.withLock { $0 = nil }
         let error = rd_kafka_consumer_close(rk)
         if error != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning(
@@ -299,10 +304,9 @@ extension KafkaConsumer {
         }
         state.withLock { $0.isDestroyed = true }
         while state.withLock({ $0.activeCalls > 0 }) { Thread.sleep(forTimeInterval: 0.001) }
-        wakeQueue.withLock { $0 = nil }
         rd_kafka_queue_destroy(queues.messages)
         rd_kafka_queue_destroy(queues.consumer)
-        rd_kafka_destroy(rk)
+        rd_kafka_destroy_flags(rk, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
         let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
             if case .failed = state.lifecycle {} else { state.lifecycle = .closed }
             state.buffer = MessageBuffer()

@@ -57,7 +57,7 @@ public final class KafkaConsumer: Sendable {
     let queues = Queues()
     /// The bound on the bytes of records taken from librdkafka and not yet freed by the application.
     public let budget: ByteBudget
-    /// The consumer queue while it exists: the budget's release wakes the poll thread through it.
+    /// The consumer queue until the poll thread begins to close: waking the poll thread goes through it.
     let wakeQueue = Mutex<OpaquePointer?>(nil)
     let state = Mutex(State())
     let reachability = Mutex(Reachability())
@@ -123,11 +123,7 @@ public final class KafkaConsumer: Sendable {
         queues.messages = rd_kafka_queue_new(pointer)
         queues.consumer = rd_kafka_queue_get_consumer(pointer)
         wakeQueue.withLock { $0 = queues.consumer }
-        self.budget.onRoom { [weak self] in
-            self?.wakeQueue.withLock { queue in
-                if let queue { rd_kafka_queue_yield(queue) }
-            }
-        }
+        self.budget.onRoom { [weak self] in self?.wakePollThread() }
 
         let subscription = RDKafkaTopicPartitionList.make(
             configuration.topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
@@ -365,6 +361,13 @@ public final class KafkaConsumer: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Wakes the poll thread from its wait on the consumer queue; does nothing once it began to close.
+    func wakePollThread() {
+        wakeQueue.withLock { queue in
+            if let queue { rd_kafka_queue_yield(queue) }
+        }
+    }
 
     /// librdkafka queues owned by the consumer; set once in `init`, destroyed by the poll thread.
     final class Queues: @unchecked Sendable {

@@ -438,6 +438,47 @@ struct KafkaMockClusterTests {
         await cluster.close()
     }
 
+    /// The relay's reader asks for the next records while the consumer closes (its dispatcher had room again), and
+    /// the buffer was full, so the read wakes the poll thread. That wake used to reach librdkafka's close, which then
+    /// gave up (`_TIMED_OUT`) before leaving the group; destroying the handle closed again and waited forever, so
+    /// the process never exited on SIGTERM.
+    @Test func aReadDuringCloseWithAFullBufferDoesNotStopTheClose() async throws {
+        let consumerBox = Mutex<KafkaConsumer?>(nil)
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("full", partitions: 1)
+        _ = try await produce(cluster, topic: "full", values: 0..<100)
+        let readDuringRevoke = Mutex<Bool?>(nil)
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers, groupID: "full", topics: ["full"])
+        configuration.bufferCapacity = 8
+        let lines = CollectedLines()
+        let consumer = try KafkaConsumer(configuration: configuration, logger: lines.logger) { event in
+            guard case .revoked = event, let consumer = consumerBox.withLock({ $0 }) else { return }
+            // Within close, the application reads; that ends the stream (nil), since the consumer is closing.
+            let ended = (try? await consumer.nextBatch(maximum: 64)) == nil
+            readDuringRevoke.withLock { $0 = ended }
+        }
+        consumerBox.withLock { $0 = consumer }
+        #expect(await eventually(timeout: .seconds(30)) { consumer.assignment.count == 1 })
+        let first = try #require(try await consumer.nextBatch(maximum: 1)?.first)
+        // Nothing more is read until close: the poll thread fills the buffer (8 records the size of the first, which
+        // the test still holds) and waits for room.
+        let full = 9 * first.heldBytes
+        #expect(await eventually(timeout: .seconds(30)) { consumer.budget.reservedBytes >= full })
+        // A close that hangs must fail the test, not hold it: it runs apart, and the test waits for it, bounded.
+        let closed = Mutex(false)
+        Task {
+            await consumer.close()
+            closed.withLock { $0 = true }
+        }
+        #expect(await eventually(timeout: .seconds(30)) { closed.withLock { $0 } }, "close did not return within 30 s")
+        #expect(readDuringRevoke.withLock { $0 } == true, "the read during close ended the stream")
+        #expect(
+            !lines.messages.contains { $0.contains("did not close cleanly") },
+            "librdkafka's close ended early, before leaving the group")
+        await cluster.close()
+    }
+
     @Test func revokeDeadlineBoundsASlowHandler() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("slow", partitions: 1)
