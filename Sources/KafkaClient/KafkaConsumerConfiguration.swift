@@ -51,7 +51,7 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
     /// poll thread takes no more (records stay in librdkafka's prefetch, which then stops fetching; rebalances are
     /// still served). Enough for one hand-over batch of the poll thread: more only holds memory (10,000 records
     /// of 1 KB held 10 MB that no consumer took sooner for it).
-    /// Default: `10_000` (1,024 made a leaving member miss its 30 s exit in RelayRebalanceTests; not understood yet)
+    /// Default: `1_024`
     public var bufferCapacity: Int
     /// The bytes of records the consumer may hold ahead of the application and the application may keep
     /// (see ``ByteBudget``): a record handed out holds its share until its last copy is gone. While it is spent
@@ -80,7 +80,7 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
         self.autoCommitInterval = .seconds(1)
         self.sessionTimeout = .seconds(45)
         self.revokeDeadline = .seconds(10)
-        self.bufferCapacity = 10_000
+        self.bufferCapacity = 1_024
         self.maximumBufferedBytes = 64 << 20
         self.clientID = "affonso-relay"
         self.properties = [:]
