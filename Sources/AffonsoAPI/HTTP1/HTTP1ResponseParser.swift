@@ -155,6 +155,10 @@ struct HTTP1ResponseParser {
         let count = min(remaining, buffer.readableBytes)
         let room = maximumBodyBytes - body.readableBytes
         if room > 0, count > 0, let slice = buffer.readSlice(length: min(room, count)) {
+            if body.capacity == 0 {
+                // Sized once for what is announced (instead of a copy of the shared empty buffer, then growth).
+                body = ByteBufferAllocator().buffer(capacity: min(room, remaining == Int.max ? count : remaining))
+            }
             // A copy, so that the receive buffer is not held by the response.
             body.writeImmutableBuffer(slice)
             buffer.moveReaderIndex(forwardBy: count - slice.readableBytes)
@@ -269,7 +273,8 @@ struct HTTP1ResponseParser {
                 if let length, length != parsed { throw Self.malformed("two different Content-Length headers") }
                 length = parsed
             } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
-                let last = value.split(separator: 0x2C).last.map(Self.trimmed)
+                var last: RawBytes?
+                Self.forEachToken(value) { last = $0 }
                 if let last, Self.equalsIgnoringCase(last, "chunked") {
                     chunked = true
                     otherCoding = false
@@ -277,7 +282,7 @@ struct HTTP1ResponseParser {
                     otherCoding = true
                 }
             } else if Self.equalsIgnoringCase(name, "connection") {
-                for token in value.split(separator: 0x2C).map(Self.trimmed) {
+                Self.forEachToken(value) { token in
                     if Self.equalsIgnoringCase(token, "close") { isKeepAlive = false }
                     if Self.equalsIgnoringCase(token, "keep-alive") && minor == 0 { isKeepAlive = true }
                 }
@@ -328,6 +333,17 @@ struct HTTP1ResponseParser {
 
     private static func withoutCR(_ line: RawBytes) -> RawBytes {
         line.last == 0x0D ? line.dropLast() : line
+    }
+
+    /// The comma-separated parts of a header value as `split(separator: ",")` gives them (empty ones left out),
+    /// trimmed, without building arrays (every nginx answer has `Connection: keep-alive`).
+    private static func forEachToken(_ value: RawBytes, _ body: (RawBytes) -> Void) {
+        var start = value.startIndex
+        while start < value.endIndex {
+            let comma = value[start...].firstIndex(of: 0x2C) ?? value.endIndex
+            if comma > start { body(trimmed(value[start..<comma])) }
+            start = comma + 1
+        }
     }
 
     private static func trimmed(_ bytes: RawBytes) -> RawBytes {
