@@ -287,12 +287,15 @@ public final class AffonsoClient: Sendable {
                 rateLimiter.closeGate(for: error.retryAfter ?? .seconds(1))
             }
         }
-        var metadata: Logger.Metadata = [
-            "status": "\(status)", "class": "\(outcome.errorClass?.rawValue ?? "delivered")",
-            "external_event_id": "\(externalEventID ?? "")",
-        ]
-        if case .refund(let conversionID) = kind { metadata["conversion_id"] = "\(conversionID)" }
-        logger.debug("Affonso response", metadata: metadata)
+        // The metadata is built only when debug lines are written (not per request at the default level).
+        if logger.logLevel <= .debug {
+            var metadata: Logger.Metadata = [
+                "status": "\(status)", "class": "\(outcome.errorClass?.rawValue ?? "delivered")",
+                "external_event_id": "\(externalEventID ?? "")",
+            ]
+            if case .refund(let conversionID) = kind { metadata["conversion_id"] = "\(conversionID)" }
+            logger.debug("Affonso response", metadata: metadata)
+        }
         return outcome
     }
 

@@ -63,6 +63,30 @@ public struct CELProgram: Sendable {
         )
         return try storage.root(context)
     }
+
+    /// Evaluates the expression over the activation `scope` holds, reusing its evaluation state (same result as
+    /// ``evaluate(_:)``, with its own cost budget).
+    public func evaluate(in scope: CELEvaluationScope) throws(CELError) -> CELValue {
+        let storage = self.storage
+        scope.context.prepare(slotCount: storage.slotCount, maximumCost: storage.maximumCost)
+        return try storage.root(scope.context)
+    }
+}
+
+/// The evaluation state of several programs run one after another over one activation (a rule's `match` and
+/// fields): one allocation for all of them instead of one per ``CELProgram/evaluate(_:)``. Each evaluation starts
+/// afresh (its own cost budget, no locals left over). Not for concurrent evaluations: make one per task.
+public struct CELEvaluationScope {
+    fileprivate let context: EvaluationContext
+
+    public init(_ activation: CELActivation) {
+        context = EvaluationContext(variables: activation.variables, slotCount: 0, maximumCost: 0)
+    }
+
+    /// Sets a variable for the evaluations that follow.
+    public func set(_ name: String, to value: CELValue) {
+        context.variables[name] = value
+    }
 }
 
 extension CELEnvironment {
@@ -87,15 +111,24 @@ extension CELEnvironment {
 typealias Evaluator = @Sendable (EvaluationContext) throws(CELError) -> CELValue
 
 final class EvaluationContext {
-    let variables: [String: CELValue]
+    var variables: [String: CELValue]
     var locals: [CELValue]
     var cost = 0
-    let maximumCost: Int
+    var maximumCost: Int
 
     init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
         self.variables = variables
         locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
         self.maximumCost = maximumCost
+    }
+
+    /// Ready for another program's evaluation: no cost spent, `slotCount` empty locals.
+    func prepare(slotCount: Int, maximumCost: Int) {
+        cost = 0
+        self.maximumCost = maximumCost
+        if locals.count != slotCount || locals.contains(where: { if case .null = $0 { false } else { true } }) {
+            locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
+        }
     }
 
     @inline(__always)

@@ -33,15 +33,18 @@ enum DispatchLane: Sendable, Hashable {
     /// Records of one partition with the same key.
     case key(PartitionID, [UInt8])
 
-    /// Hashes key bytes in one go (an array's own hashing combines byte by byte).
+    /// Hashes key bytes in one go (an array's own hashing combines byte by byte), and of the topic only its length:
+    /// a lane is looked up several times per event, and a relay reads few topics (equality compares the names).
     func hash(into hasher: inout Hasher) {
         switch self {
         case .partition(let partition):
             hasher.combine(0 as UInt8)
-            hasher.combine(partition)
+            hasher.combine(partition.topic.utf8.count)
+            hasher.combine(partition.partition)
         case .key(let partition, let key):
             hasher.combine(1 as UInt8)
-            hasher.combine(partition)
+            hasher.combine(partition.topic.utf8.count)
+            hasher.combine(partition.partition)
             hasher.combine(key.count)
             key.withUnsafeBytes { hasher.combine(bytes: $0) }
         }

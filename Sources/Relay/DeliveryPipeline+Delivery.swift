@@ -7,32 +7,49 @@ import Rules
 // MARK: - Workers
 
 extension DeliveryPipeline {
+    /// A job a worker took, with its first step and what taking it decided.
+    typealias TakenJob = (progress: DeliveryCore.JobProgress, step: DeliveryCore.Step, actions: DeliveryCore.Actions)
+
     /// A delivery worker: parks until a job is started, carries it to its end, and takes the next.
     func work() async {
         while await jobsStarted.wait() {
-            guard let (progress, step, actions) = state.withLock({ $0.takeStarted(now: .now, date: Date()) }) else {
-                continue  // dropped at a revoke before any worker took it
+            var next = state.withLock { $0.takeStarted(now: .now, date: Date()) }
+            // nil: dropped at a revoke before any worker took it.
+            while let (progress, step, actions) = next {
+                perform(actions)
+                next = await carry(progress, from: step)
             }
-            perform(actions)
-            await carry(progress, from: step)
         }
     }
 
+    /// When a job's last step started another job: the finishing worker takes it in the same critical section
+    /// instead of waking a parked worker and parking itself (a wake, a park and a lock fewer per event).
+    private static func takeNext(
+        _ core: inout DeliveryCore, after step: DeliveryCore.Step, _ actions: inout DeliveryCore.Actions
+    ) -> TakenJob? {
+        guard case .finished = step, actions.started > 0, let next = core.takeStarted(now: .now, date: Date())
+        else { return nil }
+        actions.started -= 1
+        return next
+    }
+
     /// Performs a job's steps as the core decides them, until it is finished or the worker is cancelled.
-    private func carry(_ progress: DeliveryCore.JobProgress, from first: DeliveryCore.Step) async {
+    /// - Returns: the job the worker took when this one finished, if it took one.
+    private func carry(_ progress: DeliveryCore.JobProgress, from first: DeliveryCore.Step) async -> TakenJob? {
         var step = first
+        var next: TakenJob?
         while true {
             switch step {
             case .finished:
-                return
+                return next
             case .send(let event):
-                let answer = await send(progress) {
+                let answer = await send(progress, taking: &next) {
                     try await self.client.sendMeasured(body: event.body, externalEventID: event.externalEventID)
                 }
                 guard let answer else { return abandon(progress) }
                 step = answer
             case .sendRefund(let refund, let conversionID):
-                let answer = await send(progress) {
+                let answer = await send(progress, taking: &next) {
                     try await self.client.sendRefund(
                         conversionID: conversionID, body: refund.body, externalEventID: refund.externalEventID)
                 }
@@ -41,10 +58,14 @@ extension DeliveryPipeline {
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
                 let actions: DeliveryCore.Actions
-                (step, actions) = state.withLock { $0.waited(progress, now: .now, date: Date()) }
+                (step, actions, next) = state.withLock { core in
+                    var (step, actions) = core.waited(progress, now: .now, date: Date())
+                    let next = Self.takeNext(&core, after: step, &actions)
+                    return (step, actions, next)
+                }
                 perform(actions)
             case .remember(let memory):
-                let answer = await write(progress) {
+                let answer = await write(progress, taking: &next) {
                     try await self.producer.send(
                         topic: self.configuration.conversionsTopic ?? "", key: memory.key, value: memory.value)
                 }
@@ -52,7 +73,7 @@ extension DeliveryPipeline {
                 step = answer
             case .produce(let write):
                 let key = progress.job.element.message.key
-                let answer = await self.write(progress) {
+                let answer = await self.write(progress, taking: &next) {
                     try await self.producer.send(
                         topic: write.topic, key: key, value: write.value, headers: write.headers)
                 }
@@ -66,13 +87,19 @@ extension DeliveryPipeline {
     /// - Returns: the next step; nil when the worker was cancelled first.
     private func send(
         _ progress: DeliveryCore.JobProgress,
+        taking next: inout TakenJob?,
         _ request: () async throws -> AffonsoSendResult
     ) async -> DeliveryCore.Step? {
         let result: AffonsoSendResult
         do { result = try await request() } catch { return nil }
         metrics.recordResponse(
             status: result.outcome.status, duration: result.requestDuration, rateLimitWait: result.rateLimitWait)
-        let (step, actions) = state.withLock { $0.sent(progress, result.outcome, now: .now, date: Date()) }
+        let (step, actions, taken) = state.withLock { core in
+            var (step, actions) = core.sent(progress, result.outcome, now: .now, date: Date())
+            let next = Self.takeNext(&core, after: step, &actions)
+            return (step, actions, next)
+        }
+        next = taken
         perform(actions)
         return step
     }
@@ -82,6 +109,7 @@ extension DeliveryPipeline {
     /// - Returns: the next step; nil when the worker was cancelled first.
     private func write(
         _ progress: DeliveryCore.JobProgress,
+        taking next: inout TakenJob?,
         _ produce: () async throws -> KafkaProducer.DeliveryReport
     ) async -> DeliveryCore.Step? {
         var failure: KafkaError?
@@ -91,13 +119,19 @@ extension DeliveryPipeline {
             failure = (error as? KafkaError) ?? KafkaError(code: .cancelled, message: "\(error)")
         }
         if Task.isCancelled { return nil }
-        let (step, actions) = state.withLock { $0.produced(progress, error: failure, now: .now) }
+        let (step, actions, taken) = state.withLock { core in
+            var (step, actions) = core.produced(progress, error: failure, now: .now)
+            let next = Self.takeNext(&core, after: step, &actions)
+            return (step, actions, next)
+        }
+        next = taken
         perform(actions)
         return step
     }
 
-    private func abandon(_ progress: DeliveryCore.JobProgress) {
+    private func abandon(_ progress: DeliveryCore.JobProgress) -> TakenJob? {
         perform(state.withLock { $0.abandoned(progress, now: .now) })
+        return nil
     }
 
     // MARK: - Notices

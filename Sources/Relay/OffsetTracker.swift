@@ -16,6 +16,14 @@ public struct OffsetTracker: Sendable {
         public let generation: UInt64
         /// Where the partition's state is stored.
         fileprivate let slot: Int
+
+        /// The slot stands for the partition (one assignment per slot at a time), so the topic's bytes are not
+        /// hashed: the pipeline looks a ticket up several times per event. Equality still compares everything.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(slot)
+            hasher.combine(generation)
+            hasher.combine(coordinates.offset)
+        }
     }
 
     /// What ``revoke(_:)`` found.

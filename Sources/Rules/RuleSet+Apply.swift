@@ -61,16 +61,18 @@ extension RuleSet {
                 field: field
             )
         }
-        var activation = CELActivation([
-            "payload": decoded.payload,
-            "record": decoded.record,
-            "ce": decoded.ce,
-            "variables": .map(CELMap()),
-        ])
+        // One evaluation state for the match, the variables and the fields.
+        let scope = CELEvaluationScope(
+            CELActivation([
+                "payload": decoded.payload,
+                "record": decoded.record,
+                "ce": decoded.ce,
+                "variables": .map(CELMap()),
+            ]))
         if let match = rule.match {
             let value: CELValue
             do {
-                value = try match.evaluate(activation)
+                value = try match.evaluate(in: scope)
             } catch {
                 throw mapping("match", error)
             }
@@ -91,11 +93,11 @@ extension RuleSet {
             entries.reserveCapacity(rule.variables.count)
             for variable in rule.variables {
                 do {
-                    entries.append((variable.name, try variable.program.evaluate(activation)))
+                    entries.append((variable.name, try variable.program.evaluate(in: scope)))
                 } catch {
                     throw mapping("variables.\(variable.name)", error)
                 }
-                activation.variables["variables"] = .map(CELMap(entries))
+                scope.set("variables", to: .map(CELMap(entries)))
             }
         }
         var fields: [(String, CELValue)] = []
@@ -103,7 +105,7 @@ extension RuleSet {
         for field in rule.fields {
             var value: CELValue
             do {
-                value = try field.program.evaluate(activation)
+                value = try field.program.evaluate(in: scope)
             } catch {
                 throw mapping(field.written, error)
             }

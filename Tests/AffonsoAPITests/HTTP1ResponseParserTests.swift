@@ -50,6 +50,11 @@ struct HTTP1ResponseParserTests {
             Expected(status: 503, body: "{}", isKeepAlive: false)
         ),
         (
+            "empty list parts are skipped: a trailing comma after chunked, a close between commas",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nConnection: ,, close ,\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            Expected(status: 200, body: "{}", isKeepAlive: false)
+        ),
+        (
             "HTTP/1.0 with keep-alive",
             "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}",
             Expected(status: 200, body: "{}", isKeepAlive: true)

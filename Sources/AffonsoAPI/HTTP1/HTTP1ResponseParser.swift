@@ -155,6 +155,10 @@ struct HTTP1ResponseParser {
         let count = min(remaining, buffer.readableBytes)
         let room = maximumBodyBytes - body.readableBytes
         if room > 0, count > 0, let slice = buffer.readSlice(length: min(room, count)) {
+            if body.capacity == 0 {
+                // Sized once for what is announced (instead of a copy of the shared empty buffer, then growth).
+                body = ByteBufferAllocator().buffer(capacity: min(room, remaining == Int.max ? count : remaining))
+            }
             // A copy, so that the receive buffer is not held by the response.
             body.writeImmutableBuffer(slice)
             buffer.moveReaderIndex(forwardBy: count - slice.readableBytes)
@@ -187,19 +191,27 @@ struct HTTP1ResponseParser {
     /// The offset of `marker` in the buffer's readable bytes, searching only what was not searched before.
     /// - Throws: when `limit` bytes arrived without it.
     private mutating func find(_ marker: [UInt8], limit: Int, what: String) throws(HTTP1TransportError) -> Int? {
-        let readable = buffer.readableBytesView
-        var index = readable.startIndex + max(0, scanned - (marker.count - 1))
-        let last = readable.endIndex - marker.count
-        while index <= last {
-            if readable[index] == marker[0] && readable[index + 1] == marker[1]
-                && (marker.count == 2 || readable[index + 2] == marker[2] && readable[index + 3] == marker[3])
-            {
-                return index - readable.startIndex
+        let from = max(0, scanned - (marker.count - 1))
+        // Over the raw bytes: a ByteBufferView retains and releases the storage at every slice.
+        let found = buffer.withUnsafeReadableBytes { readable -> Int? in
+            let (first, second) = (marker[0], marker[1])
+            let third = marker.count == 2 ? nil : marker[2]
+            let fourth = marker.count == 2 ? nil : marker[3]
+            var index = from
+            let last = readable.count - marker.count
+            while index <= last {
+                if readable[index] == first && readable[index + 1] == second
+                    && (third == nil || readable[index + 2] == third && readable[index + 3] == fourth)
+                {
+                    return index
+                }
+                index += 1
             }
-            index += 1
+            return nil
         }
-        scanned = readable.count
-        if readable.count > limit {
+        if let found { return found }
+        scanned = buffer.readableBytes
+        if buffer.readableBytes > limit {
             throw Self.malformed("the \(what) is longer than \(limit) bytes")
         }
         return nil
@@ -216,7 +228,14 @@ struct HTTP1ResponseParser {
 
     /// The head of `length` bytes at the buffer's reader index; nil for a 1xx.
     private func parseHead(length: Int) throws(HTTP1TransportError) -> Head? {
-        let bytes = buffer.readableBytesView
+        // Over the raw bytes: a ByteBufferView retains and releases the storage at every slice.
+        let parsed = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(HTTP1TransportError) in try Self.parseHead(bytes, length: length) }
+        }
+        return try parsed.get()
+    }
+
+    private static func parseHead(_ bytes: UnsafeRawBufferPointer, length: Int) throws(HTTP1TransportError) -> Head? {
         let end = bytes.startIndex + length
         // "HTTP/1.x SSS reason"
         let statusEnd = bytes[bytes.startIndex..<end].firstIndex(of: 0x0A) ?? end
@@ -254,7 +273,8 @@ struct HTTP1ResponseParser {
                 if let length, length != parsed { throw Self.malformed("two different Content-Length headers") }
                 length = parsed
             } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
-                let last = value.split(separator: 0x2C).last.map(Self.trimmed)
+                var last: RawBytes?
+                Self.forEachToken(value) { last = $0 }
                 if let last, Self.equalsIgnoringCase(last, "chunked") {
                     chunked = true
                     otherCoding = false
@@ -262,7 +282,7 @@ struct HTTP1ResponseParser {
                     otherCoding = true
                 }
             } else if Self.equalsIgnoringCase(name, "connection") {
-                for token in value.split(separator: 0x2C).map(Self.trimmed) {
+                Self.forEachToken(value) { token in
                     if Self.equalsIgnoringCase(token, "close") { isKeepAlive = false }
                     if Self.equalsIgnoringCase(token, "keep-alive") && minor == 0 { isKeepAlive = true }
                 }
@@ -305,27 +325,40 @@ struct HTTP1ResponseParser {
 
     private static let versionPrefix: [UInt8] = Array("HTTP/1.".utf8)
 
+    private typealias RawBytes = Slice<UnsafeRawBufferPointer>
+
     private static func malformed(_ what: String) -> HTTP1TransportError {
         HTTP1TransportError(code: .io, message: "the response is not valid HTTP/1.1: \(what)")
     }
 
-    private static func withoutCR(_ line: ByteBufferView.SubSequence) -> ByteBufferView.SubSequence {
+    private static func withoutCR(_ line: RawBytes) -> RawBytes {
         line.last == 0x0D ? line.dropLast() : line
     }
 
-    private static func trimmed(_ bytes: ByteBufferView.SubSequence) -> ByteBufferView.SubSequence {
+    /// The comma-separated parts of a header value as `split(separator: ",")` gives them (empty ones left out),
+    /// trimmed, without building arrays (every nginx answer has `Connection: keep-alive`).
+    private static func forEachToken(_ value: RawBytes, _ body: (RawBytes) -> Void) {
+        var start = value.startIndex
+        while start < value.endIndex {
+            let comma = value[start...].firstIndex(of: 0x2C) ?? value.endIndex
+            if comma > start { body(trimmed(value[start..<comma])) }
+            start = comma + 1
+        }
+    }
+
+    private static func trimmed(_ bytes: RawBytes) -> RawBytes {
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
         guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
         else { return bytes[bytes.endIndex...] }
         return bytes[first...last]
     }
 
-    private static func equalsIgnoringCase(_ bytes: ByteBufferView.SubSequence, _ lowercase: StaticString) -> Bool {
+    private static func equalsIgnoringCase(_ bytes: RawBytes, _ lowercase: StaticString) -> Bool {
         guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
         return hasPrefixIgnoringCase(bytes, lowercase)
     }
 
-    private static func hasPrefixIgnoringCase(_ bytes: ByteBufferView.SubSequence, _ lowercase: StaticString) -> Bool {
+    private static func hasPrefixIgnoringCase(_ bytes: RawBytes, _ lowercase: StaticString) -> Bool {
         guard bytes.count >= lowercase.utf8CodeUnitCount else { return false }
         return lowercase.withUTF8Buffer { expected in
             zip(bytes, expected).allSatisfy { byte, wanted in
@@ -347,7 +380,7 @@ struct HTTP1ResponseParser {
         }
     }
 
-    private static func decimal(_ bytes: ByteBufferView.SubSequence) -> Int? {
+    private static func decimal(_ bytes: RawBytes) -> Int? {
         guard !bytes.isEmpty else { return nil }
         var value = 0
         for byte in bytes {
