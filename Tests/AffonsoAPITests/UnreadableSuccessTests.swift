@@ -41,7 +41,8 @@ struct UnreadableSuccessTests {
     func headThenStall() async throws {
         try await RawServer.withRunning(answer: { _ in .reply(Self.cutShort) }) { _, transport in
             let error = await #expect(throws: HTTP1TransportError.self) {
-                try await transport.post(body: [], apiKey: "k", deadline: .now() + .seconds(5))
+                let stall = TimeAmount.seconds(Self.stallDeadline.components.seconds)
+                return try await transport.post(body: [], apiKey: "k", deadline: .now() + stall)
             }
             #expect(error?.code == .timeout)
             #expect(error?.responseStatus == 200)

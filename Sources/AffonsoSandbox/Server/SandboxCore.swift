@@ -116,7 +116,15 @@ final class SandboxCore: Sendable {
         let plan = self.faults.withLock { $0.decide(now: Self.now()) }
         if let delay = plan.delay {
             fault = "latency"
-            try? await Task.sleep(for: delay)
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                // Cancelled: the server is stopping or the client left. The request is not processed.
+                return self.finish(
+                    .error(.serviceUnavailable, "INTERNAL_ERROR", "the sandbox stopped before answering; retry later"),
+                    fault: "latency"
+                )
+            }
         }
         switch plan.action {
         case .none:
