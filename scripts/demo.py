@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -174,7 +175,12 @@ def wait(metrics_url):
             added = True
         ledger = json.loads(get(f"{SANDBOX}/_sandbox/ledger"))
         late_done = sum(1 for e in ledger["entries"] if str(e.get("external_event_id")).startswith("pi_demo_late_"))
-        values = metric_lines(metrics_url)
+        try:
+            values = metric_lines(metrics_url)
+        except urllib.error.URLError:
+            # The relay is still starting (its HTTP server listens once its configuration is checked).
+            time.sleep(1)
+            continue
         idle = values.get("affonso_relay_in_flight", 1) == 0 and values.get("affonso_relay_paused_partitions", 1) == 0
         drained = all(committed == end for committed, end in committed_offsets().values())
         if added and drained and idle and late_done >= len(LATE) * 2:
