@@ -46,6 +46,32 @@ import Testing
         #expect(try evaluate("'abc'.replace('', '-')") == .string("-a-b-c-"))
     }
 
+    /// A rule evaluates its match, variables and fields in one scope: each must give what it gives alone, with no
+    /// comprehension variable left over from the one before, a variable set meanwhile seen, and a cost budget of its
+    /// own (20 evaluations of at least 300 steps each pass a 5,000 budget; one program over it still fails, and
+    /// leaves nothing behind).
+    @Test func programsSharingAScopeEvaluateAsIfAlone() throws {
+        var environment = CELEnvironment()
+        environment.limits.maximumCost = 5_000
+        let items = CELValue.list((0..<300).map { .int(Int64($0)) })
+        let activation = CELActivation(["p": items, "variables": .map(CELMap())])
+        let sources = [
+            "p.exists(i, i > 298)", "p.map(i, i * 2)[299]", "p.filter(x, x % 100 == 0).size()",
+            "[1, 2].all(i, i > 0) && !has(variables.v)", "p.exists_one(i, i == 7)",
+        ]
+        let programs = try sources.map { try environment.compile($0) }
+        let scope = CELEvaluationScope(activation)
+        for (source, program) in zip(sources, programs) {
+            #expect(try program.evaluate(in: scope) == program.evaluate(activation), "\(source)")
+        }
+        for _ in 0..<20 { #expect(try programs[1].evaluate(in: scope) == .int(598)) }
+        scope.set("variables", to: .map(CELMap([("v", .int(1))])))
+        #expect(try environment.compile("variables.v + 1").evaluate(in: scope) == .int(2))
+        let tooCostly = try environment.compile("p.map(i, p.map(j, j)).size()")
+        #expect(throws: CELError.self) { _ = try tooCostly.evaluate(in: scope) }
+        #expect(try programs[0].evaluate(in: scope) == .bool(true))
+    }
+
     @Test func referencedVariablesListsActivationRoots() throws {
         let program = try CELEnvironment().compile("payload.a.map(x, x + variables.b) + [record.c]")
         #expect(program.referencedVariables == ["payload", "variables", "record"])
