@@ -25,9 +25,10 @@ extension DeliveryPipeline {
     /// When a job's last step started another job: the finishing worker takes it in the same critical section
     /// instead of waking a parked worker and parking itself (a wake, a park and a lock fewer per event).
     private static func takeNext(
-        _ core: inout DeliveryCore, after step: DeliveryCore.Step, _ actions: inout DeliveryCore.Actions
+        _ core: inout DeliveryCore, after step: DeliveryCore.Step, _ actions: inout DeliveryCore.Actions,
+        now: ContinuousClock.Instant, date: Date
     ) -> TakenJob? {
-        guard case .finished = step, actions.started > 0, let next = core.takeStarted(now: .now, date: Date())
+        guard case .finished = step, actions.started > 0, let next = core.takeStarted(now: now, date: date)
         else { return nil }
         actions.started -= 1
         return next
@@ -58,9 +59,10 @@ extension DeliveryPipeline {
             case .wait(let duration):
                 do { try await Task.sleep(for: duration) } catch { return abandon(progress) }
                 let actions: DeliveryCore.Actions
+                let (now, date) = (ContinuousClock.now, Date())
                 (step, actions, next) = state.withLock { core in
-                    var (step, actions) = core.waited(progress, now: .now, date: Date())
-                    let next = Self.takeNext(&core, after: step, &actions)
+                    var (step, actions) = core.waited(progress, now: now, date: date)
+                    let next = Self.takeNext(&core, after: step, &actions, now: now, date: date)
                     return (step, actions, next)
                 }
                 perform(actions)
@@ -94,9 +96,10 @@ extension DeliveryPipeline {
         do { result = try await request() } catch { return nil }
         metrics.recordResponse(
             status: result.outcome.status, duration: result.requestDuration, rateLimitWait: result.rateLimitWait)
+        let (now, date) = (ContinuousClock.now, Date())
         let (step, actions, taken) = state.withLock { core in
-            var (step, actions) = core.sent(progress, result.outcome, now: .now, date: Date())
-            let next = Self.takeNext(&core, after: step, &actions)
+            var (step, actions) = core.sent(progress, result.outcome, now: now, date: date)
+            let next = Self.takeNext(&core, after: step, &actions, now: now, date: date)
             return (step, actions, next)
         }
         next = taken
@@ -119,9 +122,10 @@ extension DeliveryPipeline {
             failure = (error as? KafkaError) ?? KafkaError(code: .cancelled, message: "\(error)")
         }
         if Task.isCancelled { return nil }
+        let (now, date) = (ContinuousClock.now, Date())
         let (step, actions, taken) = state.withLock { core in
-            var (step, actions) = core.produced(progress, error: failure, now: .now)
-            let next = Self.takeNext(&core, after: step, &actions)
+            var (step, actions) = core.produced(progress, error: failure, now: now)
+            let next = Self.takeNext(&core, after: step, &actions, now: now, date: date)
             return (step, actions, next)
         }
         next = taken

@@ -65,6 +65,23 @@ struct HTTP1TransportTests {
         }
     }
 
+    @Test("a connection idle longer than the idle timeout is closed and replaced; a fresh one is reused")
+    func idleTimeout() async throws {
+        try await RawServer.withRunning(idleTimeout: .milliseconds(200), answer: { _ in .reply(Self.ok) }) {
+            server, transport in
+            _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
+            _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
+            // A loaded machine can only make the second request later, not the connection younger: it may have idled
+            // out already (then this run proves less, never a false failure).
+            let reusedAtOnce = server.connections
+            try await Task.sleep(for: .milliseconds(500))
+            let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
+            #expect(response.status == 200)
+            #expect(server.connections == reusedAtOnce + 1, "an idled-out connection was reused")
+            #expect(server.requests.count == 3)
+        }
+    }
+
     @Test("no answer before the deadline is a timeout, and the connection is not reused")
     func timeout() async throws {
         try await RawServer.withRunning(answer: { index in index == 0 ? .silence : .reply(Self.ok) }) {
@@ -153,13 +170,15 @@ final class RawServer: Sendable {
 
     static func withRunning(
         maximumConnections: Int = 8,
+        idleTimeout: Duration = .seconds(60),
         answer: @escaping @Sendable (Int) -> Answer,
         _ body: (RawServer, HTTP1Transport) async throws -> Void
     ) async throws {
         try await withListening(answer: answer) { server, port in
             let transport = try HTTP1Transport(
                 url: "http://127.0.0.1:\(port)/v1/events", maximumConnections: maximumConnections,
-                connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20, group: Self.group)
+                connectTimeout: .seconds(2), userAgent: "test", maximumResponseBytes: 1 << 20,
+                idleTimeout: idleTimeout, group: Self.group)
             do {
                 try await body(server, transport)
             } catch {

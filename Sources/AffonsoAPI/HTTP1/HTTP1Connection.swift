@@ -6,10 +6,13 @@ import NIOCore
 /// ensures by lending each connection to one sender.
 final class HTTP1Connection: Sendable {
     let channel: any Channel
+    /// The identity of the channel's event loop (the pool matches it per lease without touching the channel).
+    let loopID: ObjectIdentifier
     private let handler: NIOLoopBound<HTTP1ConnectionHandler>
 
     init(channel: any Channel, handler: NIOLoopBound<HTTP1ConnectionHandler>) {
         self.channel = channel
+        self.loopID = ObjectIdentifier(channel.eventLoop)
         self.handler = handler
     }
 

@@ -18,8 +18,14 @@ final class HTTP1ConnectionPool: Sendable {
         var continuation: CheckedContinuation<Lease, any Error>
     }
 
+    private struct Idle {
+        var connection: HTTP1Connection
+        var since: ContinuousClock.Instant
+    }
+
     private struct State {
-        var idle: [(connection: HTTP1Connection, since: ContinuousClock.Instant)] = []
+        /// Idle connections, the most recently released last.
+        var idle: [Idle] = []
         /// Connections open or being opened, idle or lent.
         var open = 0
         var waiters: [Waiter] = []
@@ -27,38 +33,73 @@ final class HTTP1ConnectionPool: Sendable {
         var all: [ObjectIdentifier: HTTP1Connection] = [:]
         var nextWaiterID = 0
         var isShutDown = false
+        /// When the idle connections were last swept for the idle timeout.
+        var lastSweep: ContinuousClock.Instant?
 
-        /// An idle connection still usable (the most recent of `loop`'s first), or room for a new one; the stale
-        /// idle ones go to `close`. With `loop` given, a new connection is preferred to another loop's idle one.
+        /// An idle connection still usable (the most recent of `loop`'s first), or room for a new one; stale idle
+        /// ones go to `close`. With `loop` given, a new connection is preferred to another loop's idle one.
+        ///
+        /// Only the connection taken is checked on each lease (a lease per request must not walk every idle
+        /// connection); all idle ones are swept for the idle timeout at most once a second. A connection the server
+        /// closes leaves `idle` at once (``closed(_:)``).
         mutating func take(
             maximum: Int,
             idleTimeout: Duration,
             now: ContinuousClock.Instant,
-            loop: (any EventLoop)?,
+            loop: ObjectIdentifier?,
             close: inout [HTTP1Connection]
         ) -> Lease? {
-            let before = idle.count
-            idle.removeAll { entry in
-                guard entry.connection.isActive && entry.since.duration(to: now) < idleTimeout else {
-                    close.append(entry.connection)
-                    return true
+            if lastSweep.map({ $0.duration(to: now) >= .seconds(1) }) ?? true {
+                lastSweep = now
+                let before = idle.count
+                idle.removeAll { entry in
+                    guard entry.connection.isActive && entry.since.duration(to: now) < idleTimeout else {
+                        close.append(entry.connection)
+                        return true
+                    }
+                    return false
                 }
-                return false
+                open -= before - idle.count
             }
-            open -= before - idle.count
             if let loop {
-                if let index = idle.lastIndex(where: { $0.connection.channel.eventLoop === loop }) {
-                    return .connection(idle.remove(at: index).connection)
+                if let index = idle.lastIndex(where: { $0.connection.loopID == loop }),
+                    let connection = usable(at: index, idleTimeout: idleTimeout, now: now, close: &close)
+                {
+                    return .connection(connection)
                 }
-            } else if let (connection, _) = idle.popLast() {
+            } else if let connection = mostRecentUsable(idleTimeout: idleTimeout, now: now, close: &close) {
                 return .connection(connection)
             }
             if open < maximum {
                 open += 1
                 return .connect
             }
-            if let (connection, _) = idle.popLast() { return .connection(connection) }
+            return mostRecentUsable(idleTimeout: idleTimeout, now: now, close: &close).map { .connection($0) }
+        }
+
+        /// The most recently released idle connection still usable; the stale ones met on the way go to `close`.
+        private mutating func mostRecentUsable(
+            idleTimeout: Duration, now: ContinuousClock.Instant, close: inout [HTTP1Connection]
+        ) -> HTTP1Connection? {
+            while !idle.isEmpty {
+                if let connection = usable(at: idle.count - 1, idleTimeout: idleTimeout, now: now, close: &close) {
+                    return connection
+                }
+            }
             return nil
+        }
+
+        /// Takes the idle connection at `index` out; nil (and it goes to `close`) when it closed or idled too long.
+        private mutating func usable(
+            at index: Int, idleTimeout: Duration, now: ContinuousClock.Instant, close: inout [HTTP1Connection]
+        ) -> HTTP1Connection? {
+            let entry = idle.remove(at: index)
+            guard entry.connection.isActive && entry.since.duration(to: now) < idleTimeout else {
+                close.append(entry.connection)
+                open -= 1
+                return nil
+            }
+            return entry.connection
         }
     }
 
@@ -81,6 +122,7 @@ final class HTTP1ConnectionPool: Sendable {
     func lease(on loop: (any EventLoop)? = nil) async throws -> Lease {
         var stale: [HTTP1Connection] = []
         defer { stale.forEach { $0.close() } }
+        let loop = loop.map(ObjectIdentifier.init)
         let immediate = try state.withLock { state throws(HTTP1TransportError) -> Lease? in
             guard !state.isShutDown else { throw Self.shutDownError }
             return state.take(
@@ -129,7 +171,7 @@ final class HTTP1ConnectionPool: Sendable {
         let outcome = state.withLock { state -> Outcome in
             if keep && !state.isShutDown {
                 if !state.waiters.isEmpty { return .handedOver(state.waiters.removeFirst()) }
-                state.idle.append((connection, .now))
+                state.idle.append(Idle(connection: connection, since: .now))
                 return .kept
             }
             // Closed: its place goes to the first waiter, which opens a new connection.

@@ -41,6 +41,7 @@ final class HTTP1Transport: Sendable {
 
     /// - Parameters:
     ///   - url: the endpoint, `http://` or `https://` (already validated by ``AffonsoClient``).
+    ///   - idleTimeout: how long a kept-alive connection may idle before it is closed instead of reused.
     /// - Throws: ``HTTP1TransportError`` with code `io` when the URL cannot be used or TLS cannot be set up.
     init(
         url: String,
@@ -48,6 +49,7 @@ final class HTTP1Transport: Sendable {
         connectTimeout: Duration,
         userAgent: String,
         maximumResponseBytes: Int,
+        idleTimeout: Duration = .seconds(60),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws(HTTP1TransportError) {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(),
@@ -63,7 +65,7 @@ final class HTTP1Transport: Sendable {
         self.endpoint = Endpoint(host: bareHost, port: port, path: path, isTLS: isTLS)
         self.group = group
         self.executors = group.makeIterator().map(EventLoopTaskExecutor.init)
-        self.pool = HTTP1ConnectionPool(maximumConnections: maximumConnections)
+        self.pool = HTTP1ConnectionPool(maximumConnections: maximumConnections, idleTimeout: idleTimeout)
         self.connectTimeout = TimeAmount(connectTimeout)
         self.maximumResponseBytes = maximumResponseBytes
         if isTLS {
