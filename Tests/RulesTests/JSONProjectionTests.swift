@@ -8,6 +8,24 @@ import Testing
 /// rest is checked as strictly and skipped. A user notices neither: the same events, the same decode errors.
 @Suite("JSON projections")
 struct JSONProjectionTests {
+    @Test("the body writer escapes every control character, quote and backslash; the result parses back the same")
+    func writerEscapes() throws {
+        let original = String(decoding: Array(UInt8(0x00)...UInt8(0x1F)) + Array("\"\\é/".utf8), as: UTF8.self)
+        var writer = JSONWriter()
+        writer.writeString(original)
+        let written = String(decoding: writer.bytes, as: UTF8.self)
+        let controls = (0x00...0x1F).map { byte -> String in
+            switch byte {
+            case 0x09: return "\\t"
+            case 0x0A: return "\\n"
+            case 0x0D: return "\\r"
+            default: return "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+            }
+        }
+        #expect(written == "\"" + controls.joined() + "\\\"\\\\é/\"")
+        #expect(try JSONParser.parse(writer.bytes) == .string(original))
+    }
+
     static let names = ["a", "b", "id", "data", "type", "é", "k\"q", "order"]
 
     @Test("a projected parse builds exactly the selected members of the full parse (2,000 seeded documents)")
