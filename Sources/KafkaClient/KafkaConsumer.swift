@@ -172,17 +172,25 @@ public final class KafkaConsumer: Sendable {
     ///   revoked or lost); nothing is stored then.
     public func storeOffset(topic: String, partition: Int32, offset: Int64) throws(KafkaError) {
         let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
-        let owned = state.withLock { $0.assignment.contains(topicPartition) }
-        guard owned else { throw notAssigned(topicPartition, offset: offset) }
-        try withHandle { rk throws(KafkaError) in
-            let list = RDKafkaTopicPartitionList.make([topicPartition]) { _ in offset }
+        // One lock for both: whether the partition is owned, and whether the handle may be used.
+        try withHandle(
+            if: { state throws(KafkaError) in
+                guard state.assignment.contains(topicPartition) else {
+                    throw notAssigned(topicPartition, offset: offset)
+                }
+            }
+        ) { rk throws(KafkaError) in
+            let list = rd_kafka_topic_partition_list_new(1)!
             defer { rd_kafka_topic_partition_list_destroy(list) }
+            let element = rd_kafka_topic_partition_list_add(list, topic, partition)!
+            element.pointee.offset = offset
             let error = rd_kafka_offsets_store(rk, list)
-            let elementError = RDKafkaTopicPartitionList.elements(list).first?.error ?? RD_KAFKA_RESP_ERR_NO_ERROR
+            let elementError = element.pointee.err
             if error == RD_KAFKA_RESP_ERR__STATE || elementError == RD_KAFKA_RESP_ERR__STATE {
                 throw notAssigned(topicPartition, offset: offset)
             }
-            for failure in [error, elementError] where failure != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let failure = error != RD_KAFKA_RESP_ERR_NO_ERROR ? error : elementError
+            if failure != RD_KAFKA_RESP_ERR_NO_ERROR {
                 throw KafkaError.rdKafka(failure, "could not store offset \(offset) for \(topicPartition)")
             }
         }
@@ -388,8 +396,13 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.
-    func withHandle<T>(_ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError) -> T {
-        let isOpen = state.withLock { state -> Bool in
+    /// `precondition` runs first under the same lock and may refuse the call by throwing.
+    func withHandle<T>(
+        if precondition: (inout State) throws(KafkaError) -> Void = { _ in },
+        _ body: (OpaquePointer) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
+        let isOpen = try state.withLock { state throws(KafkaError) -> Bool in
+            try precondition(&state)
             guard !state.isDestroyed else { return false }
             state.activeCalls += 1
             return true
