@@ -144,22 +144,8 @@ public enum DeadLetterReader {
     /// A record read from a source topic as the rules see it (`rules tap`): its own coordinates, key, value,
     /// headers (relay headers left out, as the pipeline does) and timestamp.
     public static func sourceRecord(_ message: KafkaConsumerMessage) -> SourceRecord {
-        SourceRecord(
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            key: message.key,
-            value: message.value,
-            headers: message.headers.compactMap { header in
-                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
-                    return nil
-                }
-                return SourceRecord.Header(name: header.key, value: value)
-            },
-            timestamp: message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
-        )
+        SourceRecord(message, at: RecordCoordinates(message), originalTimestamp: nil)
     }
-
 }
 
 // MARK: - LastSeen

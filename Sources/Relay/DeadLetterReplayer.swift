@@ -125,18 +125,7 @@ public struct DeadLetterReplayer: Sendable {
                 ))
         }
         let record = SourceRecord(
-            topic: envelope.original.topic,
-            partition: envelope.original.partition,
-            offset: envelope.original.offset,
-            key: letter.message.key,
-            value: letter.message.value,
-            headers: letter.message.headers.compactMap { header in
-                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
-                    return nil
-                }
-                return SourceRecord.Header(name: header.key, value: value)
-            }
-        )
+            letter.message, at: envelope.original, originalTimestamp: envelope.originalTimestamp)
         return rules.apply(record, onlyRule: envelope.rule.isEmpty ? nil : envelope.rule)
     }
 

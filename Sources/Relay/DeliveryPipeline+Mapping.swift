@@ -23,21 +23,7 @@ extension DeliveryPipeline {
             return deadLetter("", .decode, "retry record with unreadable relay headers: \(unusable)")
         }
         let original = envelope?.original ?? source
-        let record = SourceRecord(
-            topic: original.topic,
-            partition: original.partition,
-            offset: original.offset,
-            key: message.key,
-            value: message.value,
-            headers: message.headers.compactMap { header in
-                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
-                    return nil
-                }
-                return SourceRecord.Header(name: header.key, value: value)
-            },
-            timestamp: (envelope?.originalTimestamp).map(CELTimestamp.init(date:))
-                ?? message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
-        )
+        let record = SourceRecord(message, at: original, originalTimestamp: envelope?.originalTimestamp)
         // A replayed dead letter without a rule (decode, unmatched) is mapped by every rule again.
         let onlyRule = envelope.flatMap { $0.rule.isEmpty ? nil : $0.rule }
         if let onlyRule, !rules.ruleNames.contains(onlyRule) {
@@ -105,5 +91,30 @@ extension CELTimestamp {
 
     init(date: Date) {
         self.init(milliseconds: WallClock.milliseconds(date))
+    }
+}
+
+extension SourceRecord {
+    /// A record read by the relay as its rules see it: at `original` (the source record's coordinates, for one read
+    /// from a retry tier or the dead-letter topic; else its own), with its key, value, headers without the relay's
+    /// own, and `originalTimestamp` when the relay headers carry one (else the record's own timestamp). The
+    /// pipeline, `rules tap` and the replay's re-mapping build records alike, so a rule sees the same record in all
+    /// three.
+    init(_ message: KafkaConsumerMessage, at original: RecordCoordinates, originalTimestamp: Date?) {
+        self.init(
+            topic: original.topic,
+            partition: original.partition,
+            offset: original.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers.compactMap { header in
+                guard !header.key.hasPrefix(RetryEnvelope.HeaderName.prefix), let value = header.value else {
+                    return nil
+                }
+                return SourceRecord.Header(name: header.key, value: value)
+            },
+            timestamp: originalTimestamp.map(CELTimestamp.init(date:))
+                ?? message.timestampMilliseconds.map(CELTimestamp.init(milliseconds:))
+        )
     }
 }
