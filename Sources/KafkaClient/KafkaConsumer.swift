@@ -174,18 +174,16 @@ public final class KafkaConsumer: Sendable {
         let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
         // One lock for both: whether the partition is owned, and whether the handle may be used.
         try withHandle(
-            if: { state throws(KafkaError) in
+            admitting: { state throws(KafkaError) in
                 guard state.assignment.contains(topicPartition) else {
                     throw notAssigned(topicPartition, offset: offset)
                 }
             }
         ) { rk throws(KafkaError) in
-            let list = rd_kafka_topic_partition_list_new(1)!
+            let list = RDKafkaTopicPartitionList.make([topicPartition]) { _ in offset }
             defer { rd_kafka_topic_partition_list_destroy(list) }
-            let element = rd_kafka_topic_partition_list_add(list, topic, partition)!
-            element.pointee.offset = offset
             let error = rd_kafka_offsets_store(rk, list)
-            let elementError = element.pointee.err
+            let elementError = list.pointee.elems[0].err
             if error == RD_KAFKA_RESP_ERR__STATE || elementError == RD_KAFKA_RESP_ERR__STATE {
                 throw notAssigned(topicPartition, offset: offset)
             }
@@ -396,13 +394,13 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Runs `body` with the librdkafka handle unless it was destroyed; `close()` waits for running calls.
-    /// `precondition` runs first under the same lock and may refuse the call by throwing.
+    /// `admit` runs first under the same lock and may refuse the call by throwing.
     func withHandle<T>(
-        if precondition: (inout State) throws(KafkaError) -> Void = { _ in },
+        admitting admit: (inout State) throws(KafkaError) -> Void = { _ in },
         _ body: (OpaquePointer) throws(KafkaError) -> T
     ) throws(KafkaError) -> T {
         let isOpen = try state.withLock { state throws(KafkaError) -> Bool in
-            try precondition(&state)
+            try admit(&state)
             guard !state.isDestroyed else { return false }
             state.activeCalls += 1
             return true
