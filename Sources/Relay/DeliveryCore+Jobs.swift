@@ -179,7 +179,8 @@ extension DeliveryCore {
             previousAttempts: element.envelope?.attempt ?? 0,
             inProcessAttempt: progress.inProcessAttempt,
             apiIsDown: outage.isDown,
-            now: date
+            now: date,
+            using: &jitter
         )
         switch decision {
         case .retryInProcess(let pause):

@@ -89,6 +89,9 @@ struct DeliveryCore {
     /// Whether the conversions topic was read to its end since start-up: until then an unknown conversion may
     /// only not be read yet.
     var conversionsCaughtUp = false
+    /// Where the retry backoff's jitter comes from: the system's generator, or a seeded one in a test, so that a
+    /// schedule replays from its seed.
+    var jitter: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
 
     init(configuration: DeliveryPipelineConfiguration) {
         self.configuration = configuration
