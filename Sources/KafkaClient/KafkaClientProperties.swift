@@ -63,19 +63,21 @@ public enum KafkaClientProperties {
     /// - Parameters:
     ///   - producer: the producer's configuration.
     ///   - consumer: the consumer's configuration.
+    ///   - optionalDefaults: the consumer's tuning defaults an older librdkafka may not know, skipped there as the
+    ///     consumer skips them. Default (nil): the consumer's.
     /// - Returns: nil when both can be created, otherwise librdkafka's reason.
     public static func clientProblem(
-        producer: KafkaProducerConfiguration, consumer: KafkaConsumerConfiguration
+        producer: KafkaProducerConfiguration, consumer: KafkaConsumerConfiguration,
+        optionalDefaults: [(String, String)]? = nil
     ) -> String? {
         let ignored: Set<String> = ["bootstrap.servers", "metadata.broker.list"]
         let producerProperties = producer.librdkafkaProperties.filter { !ignored.contains($0.0) }
         if let problem = problem(creating: RD_KAFKA_PRODUCER, producerProperties) { return problem }
         let explicit = Set(consumer.librdkafkaProperties.map(\.0))
-        let consumerProperties =
-            consumer.librdkafkaProperties.filter { !ignored.contains($0.0) }
-            + KafkaConsumerConfiguration.optionalLibrdkafkaProperties.filter { !explicit.contains($0.0) }
-        return problem(
-            creating: RD_KAFKA_CONSUMER, consumerProperties, optional: consumerProperties.count - explicit.count)
+        let optional = (optionalDefaults ?? KafkaConsumerConfiguration.optionalLibrdkafkaProperties)
+            .filter { !explicit.contains($0.0) }
+        let consumerProperties = consumer.librdkafkaProperties.filter { !ignored.contains($0.0) } + optional
+        return problem(creating: RD_KAFKA_CONSUMER, consumerProperties, optional: optional.count)
     }
 
     /// Every property name the loaded librdkafka knows (for "did you mean" hints).

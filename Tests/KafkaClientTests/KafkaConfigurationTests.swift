@@ -62,4 +62,21 @@ import Testing
         let tls = [("security.protocol", "SSL"), ("ssl.ca.location", "/nonexistent")]
         #expect(KafkaClientProperties.clientProblem(tls)?.contains("ssl.ca.location") == true)
     }
+
+    /// An older librdkafka (Debian's 2.0.2) does not know the consumer's tuning defaults: `config check` must pass
+    /// there as the relay runs there (skipping them), not blame the user's client_properties for a default.
+    @Test("a consumer tuning default the loaded librdkafka does not know is skipped, not reported")
+    func unknownTuningDefault() {
+        let producer = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:9092"])
+        var consumer = KafkaConsumerConfiguration(bootstrapServers: ["127.0.0.1:9092"], groupID: "g", topics: ["t"])
+        let unknown = [("no.such.tuning.default.ms", "20")]
+        #expect(
+            KafkaClientProperties.clientProblem(producer: producer, consumer: consumer, optionalDefaults: unknown)
+                == nil)
+        // The user's own properties are checked as before.
+        consumer.properties = ["no.such.user.property": "1"]
+        let problem = KafkaClientProperties.clientProblem(
+            producer: producer, consumer: consumer, optionalDefaults: unknown)
+        #expect(problem?.contains("no.such.user.property") == true)
+    }
 }
