@@ -116,7 +116,16 @@ extension RelayConfigLoader {
                     // `rate_limit: {scope: pod}` alone keeps the plan's limit.
                     reader.error(entry.value, "affonso.rate_limit needs per_minute")
                 }
-            case "timeout": affonso.timeout = reader.duration(entry.value, what) ?? affonso.timeout
+            case "timeout":
+                guard let timeout = reader.duration(entry.value, what) else { continue }
+                if timeout <= .zero {
+                    reader.error(
+                        entry.value,
+                        "\(what) must be more than 0, got \(timeout); it is the longest one request may take (there is "
+                            + "no \"no timeout\"), so use a value such as 10s")
+                    continue
+                }
+                affonso.timeout = timeout
             case "max_retry_after":
                 guard let wait = reader.duration(entry.value, what) else { continue }
                 if wait <= .zero || wait > .seconds(86_400) {

@@ -104,6 +104,25 @@ struct ConfigRangeTests {
             ])
     }
 
+    /// A zero timeout would time out every request (users may read it as "no timeout"): refused where it is
+    /// written, as `run` would refuse it at start.
+    @Test("affonso.timeout must be more than 0")
+    func zeroTimeout() {
+        for zero in ["0s", "0ms"] {
+            var errors: [String] = []
+            do {
+                _ = try RelayConfigLoader.load(
+                    text: "affonso: {api_key: k, timeout: \(zero)}\n" + Self.rules, file: "relay.yaml", environment: [:]
+                )
+            } catch {
+                errors = error.errors.map(\.description)
+            }
+            #expect(errors.count == 1)
+            #expect(
+                errors.first?.hasPrefix("relay.yaml:1:32: affonso.timeout must be more than 0") == true, "\(errors)")
+        }
+    }
+
     @Test("affonso.max_retry_after: default 60s, read, mapped onto the client, and bounded")
     func maximumRetryAfter() throws {
         let loaded = try RelayConfigLoader.load(
