@@ -7,13 +7,16 @@ extension AffonsoClient {
     static func validatedEndpoint(_ configuration: AffonsoClientConfiguration) throws(AffonsoError) -> String {
         var base = configuration.baseURL
         while base.hasSuffix("/") { base.removeLast() }
+        let shown = AffonsoClientConfiguration.shownURL(configuration.baseURL)
+        if let problem = AffonsoClientConfiguration.baseURLShapeProblem(base) {
+            throw AffonsoError(code: .invalidConfiguration, message: problem)
+        }
         guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), let host = url.host,
             !host.isEmpty
         else {
             throw AffonsoError(
                 code: .invalidConfiguration,
-                message: "affonso.base_url '\(configuration.baseURL)' is not an absolute URL; "
-                    + "use e.g. https://api.affonso.io"
+                message: "affonso.base_url '\(shown)' is not an absolute URL; use e.g. https://api.affonso.io"
             )
         }
         switch scheme {
@@ -23,7 +26,7 @@ extension AffonsoClient {
             guard isLoopback(host: host) || configuration.allowInsecureHTTP else {
                 throw AffonsoError(
                     code: .insecureURL,
-                    message: "affonso.base_url '\(configuration.baseURL)' uses http:// to '\(host)', which is not "
+                    message: "affonso.base_url '\(shown)' uses http:// to '\(host)', which is not "
                         + "loopback: the API key would travel unencrypted. Use https://, or set "
                         + "affonso.allow_insecure_http: true if the network path is trusted"
                 )
@@ -31,7 +34,7 @@ extension AffonsoClient {
         default:
             throw AffonsoError(
                 code: .invalidConfiguration,
-                message: "affonso.base_url '\(configuration.baseURL)' has scheme '\(scheme)'; use https:// "
+                message: "affonso.base_url '\(shown)' has scheme '\(scheme)'; use https:// "
                     + "(or http:// for a loopback sandbox)"
             )
         }

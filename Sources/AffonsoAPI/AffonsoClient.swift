@@ -116,7 +116,8 @@ public final class AffonsoClient: Sendable {
         } catch {
             throw AffonsoError(
                 code: .invalidConfiguration,
-                message: "cannot use affonso.base_url '\(configuration.baseURL)': \(error)",
+                message:
+                    "cannot use affonso.base_url '\(AffonsoClientConfiguration.shownURL(configuration.baseURL))': \(error)",
                 underlying: error
             )
         }

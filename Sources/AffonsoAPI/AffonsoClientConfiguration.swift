@@ -1,3 +1,5 @@
+import Foundation
+
 // MARK: - AffonsoClientConfiguration
 
 /// How ``AffonsoClient`` reaches the Affonso API (the `affonso:` section of `relay.yaml`).
@@ -110,5 +112,40 @@ extension AffonsoClientConfiguration {
         public var debugDescription: String { description }
 
         public var customMirror: Mirror { Mirror(self, children: ["source": description]) }
+    }
+}
+
+// MARK: - Base URL
+
+extension AffonsoClientConfiguration {
+    /// `url` as it may be shown in an error or log line: a user and password in it are replaced by `<redacted>`.
+    public static func shownURL(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let authorityEnd =
+            url[schemeEnd.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? url.endIndex
+        guard let at = url[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<schemeEnd.upperBound]) + "<redacted>" + String(url[at...])
+    }
+
+    /// What is wrong with the shape of a base URL, whatever its scheme: no host, a user or password in it (the key
+    /// belongs in `api_key` or `api_key_file`; a password there would be shown wherever the URL is), or a query or
+    /// fragment (`/v1/events` is appended to it). nil when none of these.
+    public static func baseURLShapeProblem(_ url: String) -> String? {
+        let shown = shownURL(url)
+        guard let components = URLComponents(string: url) else {
+            return "affonso.base_url '\(shown)' is not a URL; use e.g. https://api.affonso.io"
+        }
+        if components.user != nil || components.password != nil {
+            return "affonso.base_url '\(shown)' carries a user or password; remove it (the API key goes in api_key "
+                + "or api_key_file, and rotate a password that was written here)"
+        }
+        if (components.host ?? "").isEmpty {
+            return "affonso.base_url '\(shown)' has no host; use e.g. https://api.affonso.io"
+        }
+        if components.query != nil || components.fragment != nil {
+            return "affonso.base_url '\(shown)' has a query or fragment; requests go to <base_url>/v1/events, so "
+                + "give only scheme, host, port and path"
+        }
+        return nil
     }
 }

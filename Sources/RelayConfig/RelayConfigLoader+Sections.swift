@@ -1,3 +1,4 @@
+import AffonsoAPI
 import Foundation
 import KafkaClient
 import Rules
@@ -153,19 +154,24 @@ extension RelayConfigLoader {
             reader.remember("affonso.api_key_file", keyNode)
         }
         let url = affonso.baseURL
+        let shown = AffonsoClientConfiguration.shownURL(url)
         let lower = url.lowercased()
-        if lower.hasPrefix("http://") {
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://"),
+            let problem = AffonsoClientConfiguration.baseURLShapeProblem(url)
+        {
+            reader.error(baseURLNode ?? node, problem)
+        } else if lower.hasPrefix("http://") {
             let host = URL(string: url)?.host ?? ""
             let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
             if !loopback && !affonso.allowInsecureHTTP && purpose == .service {
                 reader.error(
                     baseURLNode ?? node,
-                    "affonso.base_url '\(url)' uses plain http to a non-loopback host; use https or set "
+                    "affonso.base_url '\(shown)' uses plain http to a non-loopback host; use https or set "
                         + "allow_insecure_http: true"
                 )
             }
         } else if !lower.hasPrefix("https://") && !(purpose != .service && url.isEmpty) {
-            reader.error(baseURLNode ?? node, "affonso.base_url must be an http(s) URL, got '\(url)'")
+            reader.error(baseURLNode ?? node, "affonso.base_url must be an http(s) URL, got '\(shown)'")
         }
     }
 

@@ -1,3 +1,4 @@
+import AffonsoAPI
 import Rules
 
 /// The whole `relay.yaml` (docs/configuration.md), with every default filled in.
@@ -164,8 +165,8 @@ extension RelayConfiguration {
 }
 
 extension RelayConfiguration.Affonso: CustomStringConvertible {
-    /// Never shows the API key.
+    /// Never shows the API key (nor a password in the URL).
     public var description: String {
-        "Affonso(baseURL: \(baseURL), apiKey: \(apiKey == nil ? "none" : "<redacted>"), plan: \(plan.rawValue))"
+        "Affonso(baseURL: \(AffonsoClientConfiguration.shownURL(baseURL)), apiKey: \(apiKey == nil ? "none" : "<redacted>"), plan: \(plan.rawValue))"
     }
 }

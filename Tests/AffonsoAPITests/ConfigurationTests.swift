@@ -56,6 +56,39 @@ struct ConfigurationTests {
         #expect(throws: AffonsoError.self) { try AffonsoClient(configuration: Self.configuration(url)) }
     }
 
+    @Test(
+        "a base URL without a host, with a user or password, or with a query or fragment is refused; a password in it is never shown",
+        arguments: [
+            ("https://", "has no host"),
+            ("https://ops:hunter2-pw@api.affonso.io", "carries a user or password"),
+            ("https://ops@api.affonso.io:8443/proxy", "carries a user or password"),
+            ("https://api.affonso.io/?region=eu", "has a query or fragment"),
+            ("https://api.affonso.io#v1", "has a query or fragment"),
+        ]
+    )
+    func badShape(url: String, problem: String) {
+        do {
+            let client = try AffonsoClient(configuration: Self.configuration(url))
+            Issue.record("accepted \(url)")
+            _ = client
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains(problem), "\(error.message)")
+            #expect(!error.message.contains("hunter2"))
+        }
+    }
+
+    @Test("shownURL redacts the user and password, and nothing else")
+    func shownURL() {
+        #expect(
+            AffonsoClientConfiguration.shownURL("https://ops:hunter2@api.affonso.io:8443/p?q=1")
+                == "https://<redacted>@api.affonso.io:8443/p?q=1")
+        #expect(AffonsoClientConfiguration.shownURL("https://a:b@c@host/x@y") == "https://<redacted>@host/x@y")
+        #expect(AffonsoClientConfiguration.shownURL("https://api.affonso.io/x@y") == "https://api.affonso.io/x@y")
+        #expect(AffonsoClientConfiguration.shownURL("not a url @ all") == "not a url @ all")
+        #expect(AffonsoClientConfiguration.shownURL("") == "")
+    }
+
     @Test("plans map to the documented limits; rate_limit overrides")
     func plans() {
         #expect(AffonsoPlan(name: "launch")?.rateLimit == RateLimit(perMinute: 300, burst: 10))

@@ -123,6 +123,23 @@ struct ConfigRangeTests {
         }
     }
 
+    @Test("affonso.base_url: a password in it is refused where it is written, and not repeated")
+    func baseURLWithPassword() {
+        var errors: [String] = []
+        do {
+            _ = try RelayConfigLoader.load(
+                text: "affonso: {api_key: k, base_url: 'https://ops:hunter2@api.affonso.io'}\n" + Self.rules,
+                file: "relay.yaml", environment: [:])
+        } catch {
+            errors = error.errors.map(\.description)
+        }
+        #expect(
+            errors == [
+                "relay.yaml:1:33: affonso.base_url 'https://<redacted>@api.affonso.io' carries a user or password; "
+                    + "remove it (the API key goes in api_key or api_key_file, and rotate a password that was written here)"
+            ])
+    }
+
     @Test("affonso.max_retry_after: default 60s, read, mapped onto the client, and bounded")
     func maximumRetryAfter() throws {
         let loaded = try RelayConfigLoader.load(
