@@ -39,18 +39,60 @@ extension RelayConfigLoader {
 
     // MARK: - Sections
 
+    /// What is wrong with one `kafka.brokers` entry, as librdkafka reads it: `host`, `host:port`, `[v6]:port`, a
+    /// `PLAINTEXT://`-style prefix, or several of these separated by commas; nil when nothing is.
+    static func brokerProblem(_ entry: String) -> String? {
+        for part in entry.split(separator: ",", omittingEmptySubsequences: false) {
+            var address = part.trimmingCharacters(in: .whitespaces)
+            if let scheme = address.range(of: "://") { address = String(address[scheme.upperBound...]) }
+            if address.isEmpty { return "a host is missing" }
+            if address.contains(where: { $0.isWhitespace || $0 == "/" }) { return "a host has spaces or slashes" }
+            var port: Substring?
+            if address.hasPrefix("[") {
+                guard let close = address.firstIndex(of: "]"), close > address.index(after: address.startIndex) else {
+                    return "an IPv6 address is not closed with ]"
+                }
+                let rest = address[address.index(after: close)...]
+                if !rest.isEmpty {
+                    guard rest.hasPrefix(":") else { return "only :port may follow an IPv6 address" }
+                    port = rest.dropFirst()
+                }
+            } else if let colon = address.firstIndex(of: ":") {
+                guard address[address.index(after: colon)...].allSatisfy({ $0 != ":" }) else {
+                    return "write an IPv6 address in brackets, such as [::1]:9092"
+                }
+                if colon == address.startIndex { return "a host is missing" }
+                port = address[address.index(after: colon)...]
+            }
+            if let port, !(port.allSatisfy(\.isASCII) && (Int(port).map { (1...65_535).contains($0) } ?? false)) {
+                return "the port must be a number from 1 to 65535"
+            }
+        }
+        return nil
+    }
+
     static func readKafka(_ node: Node, _ reader: YAMLReader, _ kafka: inout RelayConfiguration.Kafka) {
         guard let entries = reader.mapping(node, "kafka", allowed: kafkaKeys) else { return }
         for entry in entries {
             let what = "kafka.\(entry.key)"
             switch entry.key {
             case "brokers":
-                if let brokers = reader.stringList(entry.value, what) {
-                    if brokers.isEmpty {
-                        reader.error(entry.value, "kafka.brokers is empty; list at least one host:port")
+                guard let nodes = reader.sequence(entry.value, what) else { continue }
+                var brokers: [String] = []
+                for (index, brokerNode) in nodes.enumerated() {
+                    guard let broker = reader.string(brokerNode, "\(what)[\(index)]") else { continue }
+                    if let problem = brokerProblem(broker) {
+                        reader.error(
+                            brokerNode,
+                            "\(what)[\(index)] must be host:port (such as kafka-0.kafka:9092), got '\(broker)': \(problem)"
+                        )
                     }
-                    kafka.brokers = brokers
+                    brokers.append(broker)
                 }
+                if nodes.isEmpty {
+                    reader.error(entry.value, "kafka.brokers is empty; list at least one host:port")
+                }
+                kafka.brokers = brokers
             case "group_id":
                 if let group = reader.string(entry.value, what) {
                     if group.isEmpty { reader.error(entry.value, "kafka.group_id must not be empty") }

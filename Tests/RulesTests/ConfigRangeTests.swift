@@ -96,6 +96,38 @@ struct ConfigRangeTests {
         #expect(failures(line) == [expected])
     }
 
+    @Test(
+        "kafka.brokers entries librdkafka could never reach are refused at their line",
+        arguments: [
+            ("'localhost:99999'", "the port must be a number from 1 to 65535"),
+            ("'localhost:0'", "the port must be a number from 1 to 65535"),
+            ("'localhost:x'", "the port must be a number from 1 to 65535"),
+            ("''", "a host is missing"),
+            ("':9092'", "a host is missing"),
+            ("'a:9092,,b:9092'", "a host is missing"),
+            ("'kafka 0:9092'", "a host has spaces or slashes"),
+            ("'::1:9092'", "write an IPv6 address in brackets, such as [::1]:9092"),
+            ("'[::1:9092'", "an IPv6 address is not closed with ]"),
+        ]
+    )
+    func badBroker(entry: String, problem: String) {
+        let errors = failures("kafka: {brokers: [\(entry)]}")
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("relay.yaml:2:19: kafka.brokers[0] must be host:port") == true, "\(errors)")
+        #expect(errors.first?.hasSuffix(problem) == true, "\(errors)")
+    }
+
+    @Test(
+        "kafka.brokers entries as librdkafka takes them are accepted",
+        arguments: [
+            "localhost:9092", "kafka-0.kafka.svc:9092", "10.0.0.5", "[::1]:9092", "[fe80::1]",
+            "SASL_SSL://broker.example.com:9093", "a:9092, b:9092",
+        ]
+    )
+    func goodBroker(entry: String) {
+        #expect(failures("kafka: {brokers: ['\(entry)']}") == [])
+    }
+
     @Test("negative durations are not durations")
     func negativeDuration() {
         #expect(
