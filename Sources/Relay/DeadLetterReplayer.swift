@@ -61,7 +61,10 @@ public struct DeadLetterReplayer: Sendable {
     }
 
     /// The topic that remembers replayed dead letters (one record per replayed dead letter, keyed by its coordinates).
-    public var replayedTopic: String { service.pipeline.retry.deadLetterTopic + ".replayed" }
+    public var replayedTopic: String { Self.replayedTopic(of: service.pipeline.retry.deadLetterTopic) }
+
+    /// `<dead-letter topic>.replayed`.
+    static func replayedTopic(of deadLetterTopic: String) -> String { deadLetterTopic + ".replayed" }
 
     /// Re-maps the selected dead letters and, unless `dryRun`, writes the new ones to the first retry tier.
     /// - Returns: every selected dead letter with its outcome under today's rules.

@@ -1,3 +1,5 @@
+import KafkaClient
+
 // MARK: - RetryConfiguration
 
 /// How failed records are retried and dead-lettered (`retry:` and parts of `delivery:` in relay.yaml).
@@ -120,10 +122,22 @@ public struct RetryConfiguration: Sendable, Hashable {
         guard !self.deadLetterTopic.isEmpty else {
             throw invalid("retry.dead_letter_topic is empty; name the dead-letter topic")
         }
+        if let problem = KafkaTopicName.problem(self.deadLetterTopic) {
+            throw invalid("retry.dead_letter_topic '\(self.deadLetterTopic)' is not a Kafka topic name: \(problem)")
+        }
+        let replayed = DeadLetterReplayer.replayedTopic(of: self.deadLetterTopic)
+        if let problem = KafkaTopicName.problem(replayed) {
+            throw invalid(
+                "retry.dead_letter_topic '\(self.deadLetterTopic)' is too long: the topic that remembers replays, "
+                    + "'\(replayed)', would not be a Kafka topic name (\(problem)); shorten it")
+        }
         var seen: Set<String> = [self.deadLetterTopic]
         for (index, tier) in self.tiers.enumerated() {
             guard !tier.topic.isEmpty else {
                 throw invalid("retry.tiers[\(index)].topic is empty; name the retry topic")
+            }
+            if let problem = KafkaTopicName.problem(tier.topic) {
+                throw invalid("retry.tiers[\(index)].topic '\(tier.topic)' is not a Kafka topic name: \(problem)")
             }
             guard tier.delay > .zero else {
                 throw invalid("retry.tiers[\(index)].delay is \(tier.delay); use a positive duration such as 30s")

@@ -31,7 +31,8 @@ extension TopicProvisioner {
             KafkaAdmin.TopicRequirement(
                 name: retry.deadLetterTopic, minimumRetention: deadLetterMinimumRetention, retentionReason: week),
             KafkaAdmin.TopicRequirement(
-                name: retry.deadLetterTopic + ".replayed", minimumRetention: deadLetterMinimumRetention,
+                name: DeadLetterReplayer.replayedTopic(of: retry.deadLetterTopic),
+                minimumRetention: deadLetterMinimumRetention,
                 retentionReason: week + ", as long as the dead letters it remembers", allowsCompaction: true),
         ]
     }

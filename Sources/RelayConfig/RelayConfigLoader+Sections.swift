@@ -98,7 +98,19 @@ extension RelayConfigLoader {
                     if group.isEmpty { reader.error(entry.value, "kafka.group_id must not be empty") }
                     kafka.groupID = group
                 }
-            case "topics": kafka.topics = reader.stringList(entry.value, what) ?? kafka.topics
+            case "topics":
+                guard let nodes = reader.sequence(entry.value, what) else { continue }
+                kafka.topics = []
+                for (index, topicNode) in nodes.enumerated() {
+                    guard let topic = reader.string(topicNode, "\(what)[\(index)]") else { continue }
+                    if let problem = KafkaTopicName.problem(topic) {
+                        reader.error(
+                            topicNode,
+                            "\(what)[\(index)] '\(topic)' is not a Kafka topic name: \(problem) (a pattern goes in "
+                                + "kafka.topic_patterns)")
+                    }
+                    kafka.topics.append(topic)
+                }
             case "topic_patterns":
                 guard let nodes = reader.sequence(entry.value, what) else { continue }
                 for (index, patternNode) in nodes.enumerated() {

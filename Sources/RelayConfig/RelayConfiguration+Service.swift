@@ -90,7 +90,14 @@ extension RelayConfiguration {
         pipeline.knownSecrets = affonso.apiKey.map { [$0] } ?? []
         // Conversions are remembered (and refunds resolved) once a rule refunds.
         if rules.contains(where: { $0.refund != nil }) {
-            pipeline.conversionsTopic = "\(kafka.groupID).conversions"
+            let topic = "\(kafka.groupID).conversions"
+            if let problem = KafkaTopicName.problem(topic) {
+                let message =
+                    "a rule refunds, so conversions are remembered in '\(topic)' (kafka.group_id + '.conversions'), "
+                    + "which is not a Kafka topic name: \(problem); change kafka.group_id"
+                throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 0, column: 0, message: message)])
+            }
+            pipeline.conversionsTopic = topic
         }
         pipeline.refundsWindow = refunds.window
 

@@ -195,7 +195,19 @@ struct RetryPolicyTests {
                 ]),
                 "retry.tiers[1].topic"
             ),
+            (RetryConfiguration(deadLetterTopic: "dead letters"), "retry.dead_letter_topic 'dead letters' is not a"),
+            (
+                RetryConfiguration(deadLetterTopic: String(repeating: "d", count: 241)),
+                "the topic that remembers replays"
+            ),
+            (
+                RetryConfiguration(tiers: [.init(topic: "retry/30s", delay: .seconds(30))]),
+                "retry.tiers[0].topic 'retry/30s' is not a Kafka topic name"
+            ),
         ]
+        #expect(throws: Never.self) {
+            try RetryConfiguration(deadLetterTopic: String(repeating: "d", count: 240)).validate()
+        }
         for (configuration, setting) in bad {
             #expect {
                 try configuration.validate()

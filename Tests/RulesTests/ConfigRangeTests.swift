@@ -128,6 +128,15 @@ struct ConfigRangeTests {
         #expect(failures("kafka: {brokers: ['\(entry)']}") == [])
     }
 
+    @Test("kafka.topics entries that cannot be topic names are refused at their line")
+    func badTopic() {
+        #expect(
+            failures("kafka: {topics: [orders, 'billing.*']}") == [
+                "relay.yaml:2:26: kafka.topics[1] 'billing.*' is not a Kafka topic name: it contains '*'; Kafka allows "
+                    + "only letters a-z and A-Z, digits, '.', '_' and '-' (a pattern goes in kafka.topic_patterns)"
+            ])
+    }
+
     @Test("negative durations are not durations")
     func negativeDuration() {
         #expect(

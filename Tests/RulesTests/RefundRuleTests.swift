@@ -131,6 +131,26 @@ struct RefundRuleTests {
 
     // MARK: - Configuration
 
+    @Test("a refund rule with a group_id that makes no topic name: the conversions topic is named in the error")
+    func conversionsTopicName() throws {
+        let text = """
+            kafka: {group_id: "payments/relay"}
+            affonso: {api_key: k}
+            rules:
+              - name: r
+                topics: [t]
+                refund: {conversion: "payload.pi", external_event_id: "payload.id"}
+            """
+        let loaded = try Self.load(text)
+        #expect {
+            _ = try loaded.configuration.serviceConfiguration(file: "relay.yaml")
+        } throws: { error in
+            (error as? ConfigError)?.errors.first?.message.contains(
+                "'payments/relay.conversions' (kafka.group_id + '.conversions'), which is not a Kafka topic name: it "
+                    + "contains '/'") == true
+        }
+    }
+
     @Test("refund rules in relay.yaml: errors at file:line:col")
     func configErrors() {
         let both = """
