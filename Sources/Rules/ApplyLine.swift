@@ -87,6 +87,14 @@ public enum ApplyLine {
         return record
     }
 
+    /// What each member of an input line must be, for the error when it is not.
+    private static let expectedMember = [
+        "value_base64": "a base64 string", "key": "a string or null",
+        "partition": "a whole number from 0 to 2147483647", "offset": "a whole number, 0 or more",
+        "timestamp": "an RFC 3339 string such as \"2026-01-01T00:00:00Z\"", "topic": "a string",
+        "headers": "an object of strings",
+    ]
+
     private static func assign(
         _ name: String,
         _ value: CELValue,
@@ -120,7 +128,9 @@ public enum ApplyLine {
             }
         case ("value_base64", _), ("key", _), ("partition", _), ("offset", _), ("timestamp", _), ("topic", _),
             ("headers", _):
-            throw bad("'\(name)' has the wrong type (\(EventValidator.typeName(value)))")
+            let got: String
+            if case .int(let number) = value { got = "\(number)" } else { got = EventValidator.typeName(value) }
+            throw bad("'\(name)' must be \(expectedMember[name] ?? "something else"), got \(got)")
         default:
             let known = ["value", "value_base64", "key", "headers", "partition", "offset", "timestamp", "topic"]
             let hint = Suggestion.closest(to: name, in: known).map { "; did you mean '\($0)'?" } ?? ""

@@ -66,6 +66,22 @@ struct ApplyLineTests {
             #"{"value":{},"timestamp":"now"}"#,
             #"{"error":{"class":"decode","message":"input line 1: 'timestamp' is not an RFC 3339 time: 'now'"}}"#
         ),
+        (
+            #"{"value":{},"timestamp":253402300800000}"#,
+            #"{"error":{"class":"decode","message":"input line 1: 'timestamp' must be an RFC 3339 string such as \"2026-01-01T00:00:00Z\", got 253402300800000"}}"#
+        ),
+        (
+            #"{"value":{},"partition":2147483648}"#,
+            #"{"error":{"class":"decode","message":"input line 1: 'partition' must be a whole number from 0 to 2147483647, got 2147483648"}}"#
+        ),
+        (
+            #"{"value":{},"offset":-1}"#,
+            #"{"error":{"class":"decode","message":"input line 1: 'offset' must be a whole number, 0 or more, got -1"}}"#
+        ),
+        (
+            #"{"value":{},"key":7.5}"#,
+            #"{"error":{"class":"decode","message":"input line 1: 'key' must be a string or null, got double"}}"#
+        ),
     ]
 
     @Test("bad lines are decode errors in the output, never a stop", arguments: bad)
