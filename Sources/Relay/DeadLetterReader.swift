@@ -25,7 +25,8 @@ public enum DeadLetterReader {
     ///   - topic: the dead-letter topic.
     ///   - bootstrapServers: the brokers.
     ///   - properties: client properties (SASL, TLS, …).
-    ///   - limit: stop after this many.
+    ///   - limit: stop after this many selected.
+    ///   - isSelected: which dead letters to return (default: all).
     ///   - logger: the consumer's logger.
     /// - Returns: dead letters in partition, then offset order; records without readable relay headers are skipped
     ///   and counted in `unreadable`.
@@ -34,21 +35,26 @@ public enum DeadLetterReader {
         bootstrapServers: [String],
         properties: [String: String],
         limit: Int = .max,
+        selecting isSelected: (RetryEnvelope) -> Bool = { _ in true },
         logger: Logger
     ) async throws -> (letters: [DeadLetter], unreadable: Int) {
         var letters: [DeadLetter] = []
         var unreadable = 0
-        let messages = try await records(
-            topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit, logger: logger)
-        for message in messages {
-            let headers = message.headers
-            guard let envelope = try? RetryEnvelope.parse(headers) else {
+        try await forEachRecord(
+            topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit, logger: logger
+        ) { message in
+            guard let envelope = try? RetryEnvelope.parse(message.headers) else {
                 unreadable += 1
-                continue
+                return false
             }
+            guard isSelected(envelope) else { return false }
             let coordinates = RecordCoordinates(
                 topic: message.topic, partition: message.partition, offset: message.offset)
             letters.append(DeadLetter(coordinates: coordinates, message: message, envelope: envelope))
+            return true
+        }
+        letters.sort {
+            ($0.coordinates.partition, $0.coordinates.offset) < ($1.coordinates.partition, $1.coordinates.offset)
         }
         return (letters, unreadable)
     }
@@ -69,7 +75,10 @@ public enum DeadLetterReader {
         try await forEachRecord(
             topic: topic, bootstrapServers: bootstrapServers, properties: properties, limit: limit,
             joinTimeout: joinTimeout, idleTimeout: idleTimeout, logger: logger
-        ) { messages.append($0) }
+        ) {
+            messages.append($0)
+            return true
+        }
         return messages.sorted {
             ($0.topic, $0.partition, $0.offset) < ($1.topic, $1.partition, $1.offset)
         }
@@ -97,7 +106,7 @@ public enum DeadLetterReader {
         joinTimeout: Duration = .seconds(15),
         idleTimeout: Duration = .seconds(3),
         logger: Logger,
-        _ body: (KafkaConsumerMessage) throws -> Void
+        _ body: (KafkaConsumerMessage) throws -> Bool
     ) async throws {
         guard limit > 0 else { return }
         var configuration = KafkaConsumerConfiguration(
@@ -127,8 +136,7 @@ public enum DeadLetterReader {
                 }
                 for try await message in consumer.messages {
                     lastSeen.touch()
-                    count += 1
-                    try body(message)
+                    if try body(message) { count += 1 }
                     if count >= limit { break }
                 }
                 group.cancelAll()

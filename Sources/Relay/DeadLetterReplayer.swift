@@ -25,7 +25,8 @@ public struct DeadLetterReplayer: Sendable {
             self.since = since
         }
 
-        func contains(_ envelope: RetryEnvelope) -> Bool {
+        /// Whether a dead letter with these relay headers is selected.
+        public func contains(_ envelope: RetryEnvelope) -> Bool {
             (rule == nil || envelope.rule == rule) && (errorClass == nil || envelope.errorClass == errorClass)
                 && (since.map { envelope.notBefore >= $0 } ?? true)
         }
@@ -80,7 +81,7 @@ public struct DeadLetterReplayer: Sendable {
         let properties = service.consumer.properties
         let letters = try await DeadLetterReader.read(
             topic: service.pipeline.retry.deadLetterTopic, bootstrapServers: brokers, properties: properties,
-            logger: logger
+            selecting: selection.contains, logger: logger
         ).letters
         // A dry run changes nothing: without the topic of replays, nothing was replayed yet.
         let replayed: Set<String>
@@ -97,7 +98,7 @@ public struct DeadLetterReplayer: Sendable {
         var entries: [Entry] = []
         let producer = try KafkaProducer(configuration: service.producer, logger: logger)
         do {
-            for letter in letters where selection.contains(letter.envelope) {
+            for letter in letters {
                 let key = "\(letter.coordinates)"
                 let entry = Entry(deadLetter: letter, outcome: remap(letter), isNew: !replayed.contains(key))
                 entries.append(entry)

@@ -4,6 +4,12 @@ import Yams
 
 /// Loads `relay.yaml` (docs/configuration.md): every error reads `file:line:col: message`.
 public enum RelayConfigLoader {
+    /// A duration as `relay.yaml` writes them (`250ms`, `30s`, `5m`, `1h30m`, `2d`), at most ten years; nil for
+    /// anything else (negative, `inf`, `1e30s`, longer than ten years).
+    public static func duration(_ text: String) -> Duration? {
+        YAMLReader.parseDuration(text)
+    }
+
     /// What a command needs from the file.
     public enum Purpose: Sendable, Hashable {
         /// The service: every `${VAR}` must be set.

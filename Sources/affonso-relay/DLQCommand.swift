@@ -4,7 +4,8 @@ import Relay
 import RelayConfig
 import Rules
 
-/// `affonso-relay dlq inspect` (docs/configuration.md, "Commands"): what is in the dead-letter topic, and why.
+/// `affonso-relay dlq inspect` and `dlq replay` (docs/configuration.md, "Commands"): what is in the dead-letter topic,
+/// and why; sending it again.
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
@@ -26,15 +27,19 @@ struct DLQCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "One JSON object per dead letter instead of a table.")
         var json = false
 
+        @OptionGroup var select: Selecting
+
         func run() async throws {
             // Reading dead letters never calls Affonso: no API key needed.
             let (_, logger, service) = try RelayCommandSupport.loadService(config, purpose: .kafka)
+            let selection = try select.selection()
             try await RelayCommandSupport.requireBroker(service, logger: logger)
             let (letters, unreadable) = try await DeadLetterReader.read(
                 topic: service.pipeline.retry.deadLetterTopic,
                 bootstrapServers: service.consumer.bootstrapServers,
                 properties: service.consumer.properties,
                 limit: limit,
+                selecting: selection.contains,
                 logger: logger
             )
             for letter in letters {
@@ -78,37 +83,14 @@ struct DLQCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Path to relay.yaml.")
         var config: String
 
-        @Option(name: .long, help: "Only dead letters of this rule.")
-        var rule: String?
-
-        @Option(name: .customLong("error-class"), help: "Only dead letters of this class, e.g. mapping.")
-        var errorClass: String?
-
-        @Option(name: .long, help: "Only dead letters since this time: RFC 3339, or a duration ago such as 2h.")
-        var since: String?
+        @OptionGroup var select: Selecting
 
         @Flag(name: .customLong("dry-run"), help: "Show what would be sent; send nothing.")
         var dryRun = false
 
         func run() async throws {
             let (loaded, logger, service) = try RelayCommandSupport.loadService(config)
-            var selection = DeadLetterReplayer.Selection(rule: rule)
-            if let errorClass {
-                guard let parsed = ErrorClass(rawValue: errorClass) else {
-                    let known = ErrorClass.allCases.map(\.rawValue).joined(separator: ", ")
-                    RelayCommandSupport.printError("--error-class \(errorClass) is not one of: \(known)")
-                    throw ExitCode(2)
-                }
-                selection.errorClass = parsed
-            }
-            if let since {
-                guard let date = Self.parseSince(since) else {
-                    RelayCommandSupport.printError(
-                        "--since \(since) is neither an RFC 3339 time nor a duration such as 30m or 2h")
-                    throw ExitCode(2)
-                }
-                selection.since = date
-            }
+            let selection = try select.selection()
             try await RelayCommandSupport.requireBroker(service, logger: logger)
             let replayer = DeadLetterReplayer(service: service, rules: loaded.ruleSet, logger: logger)
             let entries = try await replayer.replay(selection, dryRun: dryRun)
@@ -143,16 +125,65 @@ struct DLQCommand: AsyncParsableCommand {
                 }.joined(separator: "; ")
             }
         }
+    }
 
-        static func parseSince(_ text: String) -> Date? {
-            if let date = try? Date(text, strategy: .iso8601) { return date }
-            let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-            for (suffix, seconds) in units where text.hasSuffix(suffix) {
-                if let value = Double(text.dropLast(suffix.count)) {
-                    return Date().addingTimeInterval(-value * seconds)
+    /// Which dead letters `inspect` lists and `replay` sends: the same options for both, so what `inspect` shows is
+    /// what `replay` would take.
+    struct Selecting: ParsableArguments {
+        @Option(name: .long, help: "Only dead letters of this rule.")
+        var rule: String?
+
+        @Option(name: .customLong("error-class"), help: "Only dead letters of this class, e.g. mapping.")
+        var errorClass: String?
+
+        @Option(name: .long, help: "Only dead letters since this time: RFC 3339, or a duration ago such as 2h.")
+        var since: String?
+
+        /// The selection; an unknown class or an unusable `--since` is printed and exits with 2.
+        func selection() throws -> DeadLetterReplayer.Selection {
+            var selection = DeadLetterReplayer.Selection(rule: rule)
+            if let errorClass {
+                guard let parsed = ErrorClass(rawValue: errorClass) else {
+                    let known = ErrorClass.allCases.map(\.rawValue).joined(separator: ", ")
+                    RelayCommandSupport.printError("--error-class \(errorClass) is not one of: \(known)")
+                    throw ExitCode(2)
+                }
+                selection.errorClass = parsed
+            }
+            if let since {
+                switch Self.parseSince(since) {
+                case .success(let date): selection.since = date
+                case .failure(let problem):
+                    RelayCommandSupport.printError(problem.message)
+                    throw ExitCode(2)
                 }
             }
-            return nil
+            return selection
+        }
+
+        struct SinceProblem: Error {
+            var message: String
+        }
+
+        /// `--since`: an RFC 3339 time, or a duration ago as relay.yaml writes durations (`30m`, `2h`, `1h30m`,
+        /// `7d`, at most ten years). A time in the future is refused: it would select nothing, silently.
+        static func parseSince(_ text: String, now: Date = Date()) -> Result<Date, SinceProblem> {
+            if let date = try? Date(text, strategy: .iso8601) {
+                guard date <= now else {
+                    return .failure(
+                        SinceProblem(message: "--since \(text) is in the future, so no dead letter would be selected"))
+                }
+                return .success(date)
+            }
+            if let ago = RelayConfigLoader.duration(text) {
+                let seconds = Double(ago.components.seconds) + Double(ago.components.attoseconds) / 1e18
+                return .success(now.addingTimeInterval(-seconds))
+            }
+            let shown = text.count > 40 ? text.prefix(40) + "…" : Substring(text)
+            return .failure(
+                SinceProblem(
+                    message: "--since \(shown) is neither an RFC 3339 time (such as 2026-01-01T00:00:00Z) nor a "
+                        + "duration such as 30m, 2h or 7d (at most 10 years)"))
         }
     }
 }

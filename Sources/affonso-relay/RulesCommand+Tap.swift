@@ -63,6 +63,7 @@ extension RulesCommand {
             ) { message in
                 let outcome = ruleSet.apply(DeadLetterReader.sourceRecord(message))
                 output.write(Data(ApplyLine.line(for: outcome) + [0x0A]))
+                return true
             }
         }
     }
