@@ -2,6 +2,7 @@ import AffonsoSandbox
 import ArgumentParser
 import Foundation
 import Logging
+import RelayConfig
 import ServiceLifecycle
 
 /// `affonso-relay sandbox`: the Affonso API sandbox (`affonso-relay sandbox --help`).
@@ -177,7 +178,8 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 }
 
-/// A duration flag such as `50ms`, `1.5s` or `2m`.
+/// A duration flag such as `50ms`, `1.5s` or `2m`, written as relay.yaml writes durations (at most 10 years; a value
+/// such as `1e30s` is refused, not trapped on).
 struct SandboxDurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
@@ -186,15 +188,8 @@ struct SandboxDurationArgument: ExpressibleByArgument, Sendable {
     }
 
     init?(argument: String) {
-        let units: [(suffix: String, scale: Double)] = [("ms", 1_000), ("us", 1_000_000), ("s", 1), ("m", 1.0 / 60)]
-        for unit in units where argument.hasSuffix(unit.suffix) {
-            guard let value = Double(argument.dropLast(unit.suffix.count)), value >= 0, value.isFinite else {
-                return nil
-            }
-            self.duration = .microseconds(Int64((value / unit.scale * 1_000_000).rounded()))
-            return
-        }
-        return nil
+        guard let duration = RelayConfigLoader.duration(argument) else { return nil }
+        self.duration = duration
     }
 
     var defaultValueDescription: String {

@@ -28,7 +28,13 @@ struct RulesCommandTests {
 
     @Test(
         "bad flags exit 2 with one line naming the flag",
-        arguments: [["rules", "check"], ["rules", "test", "--config"], ["sandbox", "--latency", "5parsecs"]]
+        arguments: [
+            ["rules", "check"], ["rules", "test", "--config"], ["sandbox", "--latency", "5parsecs"],
+            // Absurd durations are refused, not trapped on.
+            ["sandbox", "--port", "0", "--timeout-hold", "1e30s"],
+            ["sandbox", "--port", "0", "--latency", "99999999h"],
+            ["sandbox", "--port", "0", "--outage-for", "inf"],
+        ]
     )
     func badFlags(arguments: [String]) async throws {
         let result = try await run(arguments)
