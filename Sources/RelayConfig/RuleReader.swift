@@ -36,9 +36,11 @@ struct RuleReader {
                     definition.topics = [topic]
                     locations.parts[.topic(0)] = reader.location(of: entry.value)
                 } else if let nodes = reader.sequence(entry.value, "\(what) topics") {
-                    for (topicIndex, topicNode) in nodes.enumerated() {
-                        definition.topics.append(reader.string(topicNode, "\(what) topic") ?? "")
-                        locations.parts[.topic(topicIndex)] = reader.location(of: topicNode)
+                    for topicNode in nodes {
+                        // A list or mapping in place of a name is one error, not also an empty topic name.
+                        guard let topic = reader.string(topicNode, "\(what) topic") else { continue }
+                        locations.parts[.topic(definition.topics.count)] = reader.location(of: topicNode)
+                        definition.topics.append(topic)
                     }
                 }
             case "match":

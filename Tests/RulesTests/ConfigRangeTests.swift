@@ -137,6 +137,25 @@ struct ConfigRangeTests {
             ])
     }
 
+    @Test("a list or mapping among a rule's topics is one error each, with no follow-on 'empty topic name'")
+    func nestedRuleTopic() {
+        var errors: [String] = []
+        do {
+            _ = try RelayConfigLoader.load(
+                text: """
+                    affonso: {api_key: k}
+                    rules: [{name: r, topics: [[t], {a: 1}, t], event: {event_name: "'x'", customer_id: "payload.c"}}]
+                    """, file: "relay.yaml", environment: [:])
+        } catch {
+            errors = error.errors.map(\.description)
+        }
+        #expect(
+            errors == [
+                "relay.yaml:2:28: rule 'r' topic must be a single value, not a list",
+                "relay.yaml:2:33: rule 'r' topic must be a single value, not a mapping",
+            ])
+    }
+
     @Test("negative durations are not durations")
     func negativeDuration() {
         #expect(
