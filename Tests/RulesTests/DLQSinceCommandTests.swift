@@ -8,20 +8,13 @@ import Testing
     .enabled(if: FileManager.default.isExecutableFile(atPath: relayBinary), "affonso-relay is not built")
 )
 struct DLQSinceCommandTests {
-    static func config() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "dlq-since-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("relay.yaml").path
-        // No broker listens on port 9: a refused --since never gets that far.
-        try """
+    /// No broker listens on port 9: a refused --since never gets that far.
+    static let config = """
         kafka: {brokers: ["127.0.0.1:9"], topics: [t]}
         affonso: {api_key: sk_test_unused}
         logging: {level: error}
         rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
-        """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
+        """
 
     @Test(
         "absurd values are refused with what is accepted",
@@ -36,7 +29,8 @@ struct DLQSinceCommandTests {
         ]
     )
     func refused(since: String, message: String) async throws {
-        let config = try Self.config()
+        let config = try writeTemporaryConfig(Self.config)
+        defer { removeTemporaryConfig(config) }
         let result = try await runRelay(["dlq", "replay", "--config", config, "--dry-run", "--since=\(since)"])
         #expect(result.status == 2)
         #expect(result.standardError.contains(message), "\(result.standardError)")
@@ -44,7 +38,8 @@ struct DLQSinceCommandTests {
 
     @Test("a duration as relay.yaml writes them is taken: the command goes on to the broker")
     func accepted() async throws {
-        let config = try Self.config()
+        let config = try writeTemporaryConfig(Self.config)
+        defer { removeTemporaryConfig(config) }
         let result = try await runRelay(["dlq", "replay", "--config", config, "--dry-run", "--since", "1h30m"])
         #expect(result.status != 0)
         #expect(!result.standardError.contains("--since"), "\(result.standardError)")

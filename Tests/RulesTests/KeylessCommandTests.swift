@@ -15,17 +15,14 @@ struct KeylessCommandTests {
     func dlqInspectWithoutKey() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("affonso-relay.dlq", partitions: 1)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "keyless-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("relay.yaml").path
-        try """
-        kafka: {brokers: [\(cluster.bootstrapServers.map { "\"\($0)\"" }.joined(separator: ", "))], topics: [t]}
-        affonso: {api_key: "${AFFONSO_API_KEY}"}
-        logging: {level: error}
-        rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeTemporaryConfig(
+            """
+            kafka: {brokers: [\(cluster.bootstrapServers.map { "\"\($0)\"" }.joined(separator: ", "))], topics: [t]}
+            affonso: {api_key: "${AFFONSO_API_KEY}"}
+            logging: {level: error}
+            rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
+            """)
+        defer { removeTemporaryConfig(config) }
         let inspected = await relayResult(["dlq", "inspect", "--config", config], environment: [:])
         await cluster.close()
         let result = try inspected.get()
@@ -57,17 +54,14 @@ struct KeylessCommandTests {
                 topic: "affonso-relay.dlq", key: nil, value: Array("{}".utf8), headers: envelope.headers(keeping: []))
         }
         await producer.close()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "inspect-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("relay.yaml").path
-        try """
-        kafka: {brokers: [\(cluster.bootstrapServers.map { "\"\($0)\"" }.joined(separator: ", "))], topics: [t]}
-        affonso: {api_key: k}
-        logging: {level: error}
-        rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeTemporaryConfig(
+            """
+            kafka: {brokers: [\(cluster.bootstrapServers.map { "\"\($0)\"" }.joined(separator: ", "))], topics: [t]}
+            affonso: {api_key: k}
+            logging: {level: error}
+            rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
+            """)
+        defer { removeTemporaryConfig(config) }
         func originals(_ options: [String]) async -> [Int] {
             guard let result = try? await runRelay(["dlq", "inspect", "--config", config, "--json"] + options) else {
                 return [-1]

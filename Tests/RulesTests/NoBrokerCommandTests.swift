@@ -14,17 +14,14 @@ struct NoBrokerCommandTests {
             ["topics", "ensure"], ["dlq", "inspect"], ["dlq", "replay", "--dry-run"], ["rules", "tap", "--topic", "t"],
         ])
     func noBroker(command: [String]) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "no-broker-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("relay.yaml").path
-        try """
-        kafka: {brokers: ["127.0.0.1:1"], topics: [t]}
-        affonso: {api_key: sk_test_unused}
-        logging: {format: json}
-        rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeTemporaryConfig(
+            """
+            kafka: {brokers: ["127.0.0.1:1"], topics: [t]}
+            affonso: {api_key: sk_test_unused}
+            logging: {format: json}
+            rules: [{name: r, topics: [t], event: {event_name: "'x'", customer_id: "payload.c"}}]
+            """)
+        defer { removeTemporaryConfig(config) }
         let clock = ContinuousClock()
         let start = clock.now
         let result = try await runRelay(command + ["--config", config], environment: [:])

@@ -8,6 +8,21 @@ let relayBinary: String = {
         ? debug : repositoryRoot + "/.build/release/affonso-relay"
 }()
 
+/// Writes `text` as relay.yaml in a new temporary directory, for a command test.
+/// - Returns: the file's path; ``removeTemporaryConfig(_:)`` removes its directory.
+func writeTemporaryConfig(_ text: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "relay-test-\(UInt64.random(in: 0...UInt64.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("relay.yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+func removeTemporaryConfig(_ path: String) {
+    try? FileManager.default.removeItem(at: URL(fileURLWithPath: path).deletingLastPathComponent())
+}
+
 /// Runs the built `affonso-relay` binary (built by `swift build` / `swift test` beside the tests).
 @Suite(
     "affonso-relay rules (binary)",
@@ -53,19 +68,16 @@ struct RulesCommandTests {
 
     @Test("rules check on a broken copy prints file:line:col and exits 1")
     func rulesCheckBroken() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "check-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("relay.yaml").path
-        try """
-        rules:
-          - name: paid
-            topics: [billing.stripe]
-            event:
-              event_name: invoice_paid
-              customer_id: "payload.customer"
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeTemporaryConfig(
+            """
+            rules:
+              - name: paid
+                topics: [billing.stripe]
+                event:
+                  event_name: invoice_paid
+                  customer_id: "payload.customer"
+            """)
+        defer { removeTemporaryConfig(config) }
         let result = try await run(["rules", "check", "--config", config])
         #expect(result.status == 1)
         #expect(
