@@ -227,29 +227,35 @@ final class RelayHarness: Sendable {
 
     /// Produces JSON invoices; `customer` picks the key and customer id of each. With `inFlight` 1 (default) the
     /// records are in `ids` order; more sends in flight are faster but may reorder them.
+    /// - Returns: where each id was written, from the producer's delivery reports.
+    @discardableResult
     func produceInvoices(
         _ ids: [String],
         inFlight: Int = 1,
         customer: @escaping @Sendable (Int) -> String,
         amount: Int = 9900
-    ) async throws {
+    ) async throws -> [String: KafkaProducer.DeliveryReport] {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
         let source = source
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        var written: [String: KafkaProducer.DeliveryReport] = [:]
+        try await withThrowingTaskGroup(of: (String, KafkaProducer.DeliveryReport).self) { group in
             for (index, id) in ids.enumerated() {
-                if index >= inFlight { try await group.next() }
+                if index >= inFlight, let (id, report) = try await group.next() { written[id] = report }
                 group.addTask {
                     let customerID = customer(index)
                     let value = """
                         {"id": "\(id)", "type": "invoice.paid", "customer": "\(customerID)", "amount": \(amount), "currency": "usd"}
                         """
-                    _ = try await producer.send(topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+                    let report = try await producer.send(
+                        topic: source, key: Array(customerID.utf8), value: Array(value.utf8))
+                    return (id, report)
                 }
             }
-            try await group.waitForAll()
+            for try await (id, report) in group { written[id] = report }
         }
         await producer.close()
+        return written
     }
 
     /// Produces raw values (poison records) with a key.
@@ -269,15 +275,12 @@ final class RelayHarness: Sendable {
 
     /// The group's committed offset (0 when none) and the log end offset of every source partition.
     func committedAndEndOffsets(partitions: Int = 3) async throws -> [(committed: Int64, end: Int64)] {
-        // A member of the relay's group only to fetch its offsets. Its cooperative JoinGroup is refused while the
-        // relay (round-robin) is a member ("Inconsistent group protocol", a warning), so it never takes
-        // partitions from the relay; fetching committed offsets needs no membership.
-        var configuration = kafkaConsumerConfiguration(topic: source, group: group)
-        configuration.autoCommitInterval = nil
-        let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
+        let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
+        let committed = try await committedOffsets(list)
+        // The log ends are asked through a consumer of a group of its own: the relay's group is left alone.
+        let consumer = try KafkaConsumer(
+            configuration: kafkaConsumerConfiguration(topic: source, group: uniqueName("ends")), logger: Self.logger)
         do {
-            let list = (0..<partitions).map { KafkaTopicPartition(topic: source, partition: Int32($0)) }
-            let committed = try await consumer.committedOffsets(for: list)
             var result: [(Int64, Int64)] = []
             for partition in list {
                 let end = try await consumer.watermarks(topic: source, partition: partition.partition).high
@@ -287,6 +290,19 @@ final class RelayHarness: Sendable {
             return result
         } catch {
             await consumer.close()
+            throw error
+        }
+    }
+
+    /// The relay group's committed offsets, read without joining the group.
+    func committedOffsets(_ partitions: [KafkaTopicPartition]) async throws -> [KafkaTopicPartition: Int64] {
+        let admin = try KafkaAdmin(bootstrapServers: kafkaBrokers ?? [], timeout: .seconds(10), logger: Self.logger)
+        do {
+            let offsets = try await admin.committedOffsets(group: group, partitions: partitions)
+            await admin.close()
+            return offsets
+        } catch {
+            await admin.close()
             throw error
         }
     }
