@@ -96,6 +96,8 @@ public enum DeadLetterReader {
     ///   - groupID: the group (default: a new ``throwawayGroupID()``); it never commits.
     ///   - start: where a group without offsets starts: `.earliest` (the log's start) or `.latest` (records
     ///     produced from now on).
+    ///   - maximumBufferedBytes: the bytes of records read ahead and not yet let go by `body` (default: no bound,
+    ///     for a caller that keeps what it is handed).
     public static func forEachRecord(
         topic: String,
         bootstrapServers: [String],
@@ -105,8 +107,9 @@ public enum DeadLetterReader {
         limit: Int = .max,
         joinTimeout: Duration = .seconds(15),
         idleTimeout: Duration = .seconds(3),
+        maximumBufferedBytes: Int = .max,
         logger: Logger,
-        _ body: (KafkaConsumerMessage) throws -> Bool
+        _ body: (KafkaConsumerMessage) async throws -> Bool
     ) async throws {
         guard limit > 0 else { return }
         var configuration = KafkaConsumerConfiguration(
@@ -120,23 +123,25 @@ public enum DeadLetterReader {
         // Nobody else joins a throwaway group, but a member the broker has not yet dropped (a reader killed, or a
         // close the broker missed) holds up the next join of the same group until its session times out.
         configuration.sessionTimeout = .seconds(10)
-        // The reader keeps every record it returns: a byte budget would stop it part-way, and the idle timeout
-        // would then end the read early without a word.
-        configuration.maximumBufferedBytes = .max
+        // A caller that keeps every record it is handed needs no budget (`.max`): one would stop it part-way, and
+        // the idle timeout would then end the read early without a word. One that lets go of them bounds its read-
+        // ahead with a budget.
+        configuration.maximumBufferedBytes = maximumBufferedBytes
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         var count = 0
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let lastSeen = LastSeen(ContinuousClock.now + joinTimeout - idleTimeout)
                 group.addTask {
-                    while ContinuousClock.now - lastSeen.instant < idleTimeout {
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
+                    while lastSeen.quiet < idleTimeout { try await Task.sleep(for: .milliseconds(100)) }
                     await consumer.close()
                 }
                 for try await message in consumer.messages {
-                    lastSeen.touch()
-                    if try body(message) { count += 1 }
+                    // The quiet clock stands still while `body` works (a replay waits for its sends).
+                    lastSeen.begin()
+                    let counted = try await body(message)
+                    lastSeen.end()
+                    if counted { count += 1 }
                     if count >= limit { break }
                 }
                 group.cancelAll()
@@ -160,8 +165,12 @@ public enum DeadLetterReader {
 
 /// When a reader last saw a record, shared between the reading task and the one watching for quiet.
 final class LastSeen: Sendable {
-    private let value: Mutex<ContinuousClock.Instant>
-    init(_ start: ContinuousClock.Instant) { value = Mutex(start) }
-    var instant: ContinuousClock.Instant { value.withLock { $0 } }
-    func touch() { value.withLock { $0 = .now } }
+    private let value: Mutex<(instant: ContinuousClock.Instant, busy: Bool)>
+    init(_ start: ContinuousClock.Instant) { value = Mutex((start, false)) }
+    var instant: ContinuousClock.Instant { value.withLock { $0.instant } }
+    /// How long nothing happened: zero while a record is being handled (between ``begin()`` and ``end()``).
+    var quiet: Duration { value.withLock { $0.busy ? .zero : .now - $0.instant } }
+    func touch() { value.withLock { $0.instant = .now } }
+    func begin() { value.withLock { $0 = (.now, true) } }
+    func end() { value.withLock { $0 = (.now, false) } }
 }

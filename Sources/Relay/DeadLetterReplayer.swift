@@ -67,22 +67,41 @@ public struct DeadLetterReplayer: Sendable {
     /// `<dead-letter topic>.replayed`.
     static func replayedTopic(of deadLetterTopic: String) -> String { deadLetterTopic + ".replayed" }
 
-    /// Re-maps the selected dead letters and, unless `dryRun`, writes the new ones to the first retry tier.
-    /// - Returns: every selected dead letter with its outcome under today's rules.
+    /// How many selected dead letters a replay sent, found replayed before, and left alone.
+    public struct Summary: Sendable, Equatable {
+        public var selected = 0
+        /// Sent (or, in a dry run, would be).
+        public var sent = 0
+        /// Replayed before, so not sent again.
+        public var alreadyReplayed = 0
+        /// Today's rules still fail them (or match them no more): not sent, not remembered.
+        public var failing: Int { selected - sent - alreadyReplayed }
+        /// Dead letters written after the replay began (by their timestamp), left for the next replay: a replayed
+        /// event that failed again comes back only then, never in the same replay.
+        public var writtenSince = 0
+        public init() {}
+    }
+
+    /// Re-maps the selected dead letters and, unless `dryRun`, writes the new ones to the first retry tier, one
+    /// at a time as they are read: memory stays flat however large the dead-letter topic is. Dead letters written
+    /// after the replay began (a replayed event that failed again) are left for the next replay.
+    /// - Parameter each: called with every selected dead letter and its outcome under today's rules, in offset
+    ///   order within each partition.
+    /// - Returns: the counts.
     /// - Throws: ``KafkaError`` when the topics cannot be read or written; ``RelayError`` when no retry tier exists.
-    public func replay(_ selection: Selection, dryRun: Bool) async throws -> [Entry] {
+    @discardableResult
+    public func replay(
+        _ selection: Selection, dryRun: Bool, each: (Entry) -> Void = { _ in }
+    ) async throws -> Summary {
         guard let tier = service.pipeline.retry.tiers.first else {
             throw RelayError(
                 code: .invalidConfiguration,
                 message: "dlq replay needs a retry tier to send through; add one under retry.tiers"
             )
         }
+        let began = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         let brokers = service.consumer.bootstrapServers
         let properties = service.consumer.properties
-        let letters = try await DeadLetterReader.read(
-            topic: service.pipeline.retry.deadLetterTopic, bootstrapServers: brokers, properties: properties,
-            selecting: selection.contains, logger: logger
-        ).letters
         // A dry run changes nothing: without the topic of replays, nothing was replayed yet.
         let replayed: Set<String>
         if dryRun {
@@ -95,23 +114,40 @@ public struct DeadLetterReplayer: Sendable {
                 replicationFactor: service.pipeline.retry.replicationFactor, logger: logger)
             replayed = try await replayedKeys()
         }
-        var entries: [Entry] = []
+        var summary = Summary()
         let producer = try KafkaProducer(configuration: service.producer, logger: logger)
         do {
-            for letter in letters {
+            try await DeadLetterReader.forEachRecord(
+                topic: service.pipeline.retry.deadLetterTopic, bootstrapServers: brokers, properties: properties,
+                maximumBufferedBytes: service.consumer.maximumBufferedBytes, logger: logger
+            ) { message in
+                guard let envelope = try? RetryEnvelope.parse(message.headers), selection.contains(envelope)
+                else { return false }
+                guard (message.timestampMilliseconds ?? .min) < began else {
+                    summary.writtenSince += 1
+                    return false
+                }
+                let letter = DeadLetterReader.DeadLetter(
+                    coordinates: RecordCoordinates(
+                        topic: message.topic, partition: message.partition, offset: message.offset),
+                    message: message, envelope: envelope)
                 let key = "\(letter.coordinates)"
                 let entry = Entry(deadLetter: letter, outcome: remap(letter), isNew: !replayed.contains(key))
-                entries.append(entry)
-                guard entry.isSent, !dryRun else { continue }
+                summary.selected += 1
+                if !entry.isNew { summary.alreadyReplayed += 1 }
+                if entry.isSent { summary.sent += 1 }
+                each(entry)
+                guard entry.isSent, !dryRun else { return true }
                 try await resend(letter, to: tier.topic, producer: producer)
                 _ = try await producer.send(topic: replayedTopic, key: Array(key.utf8), value: Array("{}".utf8))
+                return true
             }
         } catch {
             await producer.close()
             throw error
         }
         await producer.close()
-        return entries
+        return summary
     }
 
     /// Today's rules on the dead letter's original record (the named rule, or all rules when it had none).

@@ -93,8 +93,7 @@ struct DLQCommand: AsyncParsableCommand {
             let selection = try select.selection()
             try await RelayCommandSupport.requireBroker(service, logger: logger)
             let replayer = DeadLetterReplayer(service: service, rules: loaded.ruleSet, logger: logger)
-            let entries = try await replayer.replay(selection, dryRun: dryRun)
-            for entry in entries {
+            let summary = try await replayer.replay(selection, dryRun: dryRun) { entry in
                 let envelope = entry.deadLetter.envelope
                 let verb =
                     !entry.isNew
@@ -103,14 +102,15 @@ struct DLQCommand: AsyncParsableCommand {
                     "\(verb)  \(entry.deadLetter.coordinates)  \(envelope.errorClass)  → \(Self.describe(entry.outcome))"
                 )
             }
-            let sent = entries.filter(\.isSent).count
-            let already = entries.filter { !$0.isNew }.count
-            let failing = entries.count - sent - already
             print(
-                "\(entries.count) selected, \(sent) \(dryRun ? "would be sent" : "sent"), \(already) already replayed"
-                    + (failing > 0
-                        ? ", \(failing) not sent because today's rules still fail them (fix the rule in \(config), "
-                            + "check it with `affonso-relay rules test`, then replay again)" : "")
+                "\(summary.selected) selected, \(summary.sent) \(dryRun ? "would be sent" : "sent"), "
+                    + "\(summary.alreadyReplayed) already replayed"
+                    + (summary.failing > 0
+                        ? ", \(summary.failing) not sent because today's rules still fail them (fix the rule in "
+                            + "\(config), check it with `affonso-relay rules test`, then replay again)" : "")
+                    + (summary.writtenSince > 0
+                        ? "; \(summary.writtenSince) dead-lettered after this replay began are left for the next one"
+                        : "")
             )
         }
 

@@ -59,6 +59,7 @@ extension RulesCommand {
                 start: from == .end ? .latest : .earliest,
                 limit: limit,
                 idleTimeout: .milliseconds(Int64((idle * 1000).rounded())),
+                maximumBufferedBytes: service.consumer.maximumBufferedBytes,
                 logger: logger
             ) { message in
                 let outcome = ruleSet.apply(DeadLetterReader.sourceRecord(message))

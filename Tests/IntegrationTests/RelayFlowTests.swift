@@ -137,7 +137,15 @@ struct RelayFlowTests {
         let replayer = DeadLetterReplayer(
             service: relay.serviceConfiguration, rules: relay.rules, logger: RelayHarness.logger)
 
-        let dryRun = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: true)
+        func replay(dryRun: Bool) async throws -> [DeadLetterReplayer.Entry] {
+            var entries: [DeadLetterReplayer.Entry] = []
+            let summary = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: dryRun) {
+                entries.append($0)
+            }
+            #expect(summary.selected == entries.count && summary.sent == entries.filter(\.isSent).count)
+            return entries
+        }
+        let dryRun = try await replay(dryRun: true)
         #expect(dryRun.count == 3 && dryRun.allSatisfy(\.isNew))
         #expect(
             dryRun.allSatisfy {
@@ -149,12 +157,12 @@ struct RelayFlowTests {
             replayer.replayedTopic, bootstrapServers: kafkaBrokers ?? [], properties: [:], logger: RelayHarness.logger)
         #expect(!topicsAfterDryRun, "a dry run creates nothing either")
 
-        let first = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: false)
+        let first = try await replay(dryRun: false)
         #expect(first.filter(\.isNew).count == 3)
         let delivered = await kafkaEventually(timeout: .seconds(30)) { relay.sandbox.ledger.count >= 3 }
         #expect(delivered, "replayed dead letters are delivered by the running relay")
 
-        let second = try await replayer.replay(.init(errorClass: .referralNotFound), dryRun: false)
+        let second = try await replay(dryRun: false)
         #expect(second.count == 3 && second.allSatisfy { !$0.isNew }, "a second replay sends nothing new")
         try await Task.sleep(for: .seconds(3))
         try await relay.stop()

@@ -99,12 +99,25 @@ final class RelayProcess: Sendable {
 
     /// Runs another `affonso-relay` command to its end (e.g. `dlq replay --config …`): exit status and output.
     static func command(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let run = try await measuredCommand(arguments)
+        return (run.status, run.output)
+    }
+
+    /// ``command(_:)`` that also samples the command's peak resident memory (`VmHWM`, MiB) while it runs.
+    static func measuredCommand(
+        _ arguments: [String]
+    ) async throws -> (status: Int32, output: String, peakMebibytes: Int) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("command")).path
         let process = try launch(arguments, log: log)
-        let done = await kafkaEventually(timeout: .seconds(180)) { !process.isRunning }
+        let pid = process.processIdentifier
+        let peak = Mutex(0)
+        let done = await kafkaEventually(timeout: .seconds(180)) {
+            if let now = RelayMemoryTests.peakResidentMebibytes(pid) { peak.withLock { $0 = max($0, now) } }
+            return !process.isRunning
+        }
         if !done { process.terminate() }
         let output = [log + ".out", log].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
-        return (done ? process.terminationStatus : -1, output.joined(separator: "\n"))
+        return (done ? process.terminationStatus : -1, output.joined(separator: "\n"), peak.withLock { $0 })
     }
 }
 

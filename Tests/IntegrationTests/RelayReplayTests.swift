@@ -60,4 +60,46 @@ struct RelayReplayTests {
         #expect(Set(ledger.compactMap(\.externalEventID)) == Set(ids))
         #expect(relay.sandbox.stats.replays == 0, "nothing was sent twice")
     }
+
+    /// A replay reads the dead-letter topic as a stream: 300 dead letters of 800 KB (240 MB) pass through
+    /// `dlq replay --dry-run` and `dlq replay` in a fraction of that, and the replay sends them all.
+    @Test func replayOfLargeDeadLettersStaysSmall() async throws {
+        let relay = try await RelayHarness(referrals: [referral(4)], partitions: 1)
+        let broken = RelayHarness.rules(source: relay.source, fanOut: false, currency: "payload.currency")  // "usd"
+        let fixed = RelayHarness.rules(source: relay.source, fanOut: false)
+        let count = 300
+        let padding = String(repeating: "x", count: 800_000)
+        let values = (0..<count).map { index in
+            Array(
+                """
+                {"id": "in_large_replay_\(index)", "type": "invoice.paid", "customer": "cus_test_4", \
+                "amount": 100, "currency": "usd", "notes": "\(padding)"}
+                """.utf8)
+        }
+        try await relay.produceRaw(values, key: "cus_test_4")
+        let before = try RelayProcess(configuration: { relay.configurationText(listen: $0, rules: broken) })
+        let deadLettered = await kafkaEventually(timeout: .seconds(120)) {
+            (try? await relay.committedTotal(partitions: 1)) == Int64(count)
+        }
+        before.signal(SIGTERM)
+        #expect(await before.waitForExit() == 0)
+        #expect(deadLettered, "the broken rule dead-letters every record")
+
+        let after = try RelayProcess(configuration: { relay.configurationText(listen: $0, rules: fixed) })
+        defer { after.signal(SIGKILL) }
+        let replay = ["dlq", "replay", "--config", after.configPath]
+        let dryRun = try await RelayProcess.measuredCommand(replay + ["--dry-run"])
+        #expect(dryRun.output.contains("\(count) selected, \(count) would be sent"), "\(dryRun.output.suffix(500))")
+        let sent = try await RelayProcess.measuredCommand(replay)
+        #expect(sent.output.contains("\(count) selected, \(count) sent"), "\(sent.output.suffix(500))")
+        let delivered = await kafkaEventually(timeout: .seconds(120)) { relay.sandbox.stats.accepted >= count }
+        after.signal(SIGTERM)
+        #expect(await after.waitForExit() == 0)
+        try await relay.stop()
+
+        #expect(delivered, "the running relay delivers the replayed dead letters: \(relay.sandbox.stats.accepted)")
+        let peaks = "dry run \(dryRun.peakMebibytes) MiB, replay \(sent.peakMebibytes) MiB"
+        #expect(dryRun.peakMebibytes < 160 && sent.peakMebibytes < 160, "peak memory for 240 MB: \(peaks)")
+        print("replay memory: \(peaks)")
+    }
 }
