@@ -136,12 +136,12 @@ def load_average():
 # MARK: - Processes
 
 
-def cpu_seconds(pid):
-    """CPU time (user + system) a process used so far, or NaN when it is gone."""
+def cpu_seconds(pid, system_only=False):
+    """CPU time (user + system, or system alone) a process used so far, or NaN when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as file:
             fields = file.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return (int(fields[12]) + (0 if system_only else int(fields[11]))) / CLOCK_TICKS
     except (OSError, ValueError):
         return float("nan")
 
@@ -1303,6 +1303,7 @@ def wait_sampling(sink, relay, records):
         accepted = sink.accepted()
         if accepted >= records:
             cpu, hwm = relay.cpu_seconds(), relay.peak_rss_mb()
+            relay.system_seconds = cpu_seconds(relay.pid, system_only=True)
             return (cpu if cpu == cpu else used), (hwm if hwm == hwm else peak)
         if accepted != last:
             last, last_change = accepted, time.monotonic()
@@ -1480,7 +1481,8 @@ def sink():
                 bad = {status: count for status, count in stats["by_status"].items() if status != "200"}
                 results.append((name, rate, used / records * 1e6, peak, sink_used / records * 1e6))
                 say(f"sink: round {round_number} {name:8}: {records} events in {window:.2f} s = {rate:,.0f} events/s; "
-                    f"CPU {used:.1f} s = {used / records * 1e6:.1f} µs/event (user+system, whole process); peak RSS "
+                    f"CPU {used:.1f} s = {used / records * 1e6:.1f} µs/event (user+system, whole process; system "
+                    f"{getattr(relay, 'system_seconds', float('nan')) / records * 1e6:.1f}); peak RSS "
                     f"{peak:.0f} MB; nginx CPU {sink_used / records * 1e6:.1f} µs/event; {stats['requests']} requests"
                     f"{f', non-200 {bad}' if bad else ''}; load average {load_average()}")
                 sink.reset()
