@@ -27,33 +27,24 @@ extension KafkaAdmin {
         partitions: [KafkaTopicPartition],
         timeout: Duration
     ) throws(KafkaError) -> [KafkaTopicPartition: Int64] {
-        var errorBuffer = [CChar](repeating: 0, count: 512)
         let list = RDKafkaTopicPartitionList.make(partitions)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         var requests: [OpaquePointer?] = [rd_kafka_ListConsumerGroupOffsets_new(group, list)]
         defer { rd_kafka_ListConsumerGroupOffsets_destroy(requests[0]) }
-        let queue = rd_kafka_queue_new(rk)
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
-        rd_kafka_ListConsumerGroupOffsets(rk, &requests, 1, options, queue)
-        guard let event = rd_kafka_queue_poll(queue, milliseconds + 5000) else {
-            throw KafkaError(
-                code: .timeout,
-                message: "reading the committed offsets of group '\(group)' got no answer within "
-                    + "\(describe(timeout)); is the broker reachable?",
-                isRetriable: true
-            )
+        return try request(
+            rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout: timeout,
+            doing: "reading the committed offsets of group '\(group)'",
+            failing: "could not read the committed offsets of group '\(group)'"
+        ) { options, queue in
+            rd_kafka_ListConsumerGroupOffsets(rk, &requests, 1, options, queue)
+        } result: { event throws(KafkaError) in
+            try listedOffsets(event, group: group)
         }
-        defer { rd_kafka_event_destroy(event) }
-        let eventError = rd_kafka_event_error(event)
-        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            var failure = KafkaError.rdKafka(eventError, "could not read the committed offsets of group '\(group)'")
-            if let text = rd_kafka_event_error_string(event) { failure.message += " (\(String(cString: text)))" }
-            throw failure
-        }
+    }
+
+    private static func listedOffsets(
+        _ event: OpaquePointer, group: String
+    ) throws(KafkaError) -> [KafkaTopicPartition: Int64] {
         var count = 0
         guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event),
             let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count == 1,

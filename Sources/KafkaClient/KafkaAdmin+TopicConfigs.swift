@@ -24,32 +24,20 @@ extension KafkaAdmin {
         _ topics: [String],
         timeout: Duration
     ) throws(KafkaError) -> [String: TopicConfigs] {
-        var errorBuffer = [CChar](repeating: 0, count: 512)
         var resources: [OpaquePointer?] = topics.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
         defer { for resource in resources { rd_kafka_ConfigResource_destroy(resource) } }
-        let queue = rd_kafka_queue_new(rk)
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
-        rd_kafka_DescribeConfigs(rk, &resources, resources.count, options, queue)
-        guard let event = rd_kafka_queue_poll(queue, milliseconds + 5000) else {
-            throw KafkaError(
-                code: .timeout,
-                message: "describing the configs of \(topics.joined(separator: ", ")) got no answer within "
-                    + "\(describe(timeout)); is the broker reachable?",
-                isRetriable: true
-            )
+        let names = topics.joined(separator: ", ")
+        return try request(
+            rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout: timeout, doing: "describing the configs of \(names)",
+            failing: "could not describe the configs of \(names)"
+        ) { options, queue in
+            rd_kafka_DescribeConfigs(rk, &resources, resources.count, options, queue)
+        } result: { event throws(KafkaError) in
+            try describedConfigs(event)
         }
-        defer { rd_kafka_event_destroy(event) }
-        let eventError = rd_kafka_event_error(event)
-        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            var failure = KafkaError.rdKafka(
-                eventError, "could not describe the configs of \(topics.joined(separator: ", "))")
-            if let text = rd_kafka_event_error_string(event) { failure.message += " (\(String(cString: text)))" }
-            throw failure
-        }
+    }
+
+    private static func describedConfigs(_ event: OpaquePointer) throws(KafkaError) -> [String: TopicConfigs] {
         var count = 0
         guard let result = rd_kafka_event_DescribeConfigs_result(event),
             let described = rd_kafka_DescribeConfigs_result_resources(result, &count)

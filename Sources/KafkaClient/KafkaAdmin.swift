@@ -368,29 +368,62 @@ public final class KafkaAdmin: Sendable {
     }
 
     private static func create(_ rk: OpaquePointer, _ topic: TopicSpecification, timeout: Duration) throws(KafkaError) {
-        var errorBuffer = [CChar](repeating: 0, count: 512)
         let newTopic = try newTopic(topic)
         defer { rd_kafka_NewTopic_destroy(newTopic) }
+        try request(
+            rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout: timeout, doing: "creating topic '\(topic.name)'",
+            failing: "could not create topic '\(topic.name)'"
+        ) { options, queue in
+            var errorBuffer = [CChar](repeating: 0, count: 512)
+            let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
+            _ = rd_kafka_AdminOptions_set_operation_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
+            var topics: [OpaquePointer?] = [newTopic]
+            rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
+        } result: { event throws(KafkaError) in
+            try createResult(event, topic)
+        }
+    }
+
+    /// One admin request: `send` gets options with the request timeout and the queue its result arrives on; the
+    /// result event, once its error was checked, goes to `result` (and is freed after it).
+    /// - Parameters:
+    ///   - doing: what is asked, for the timeout's message (`creating topic 'x'`).
+    ///   - failing: the context of a refusal (`could not create topic 'x'`).
+    static func request<T>(
+        _ rk: OpaquePointer,
+        _ operation: rd_kafka_admin_op_t,
+        timeout: Duration,
+        doing: String,
+        failing: String,
+        send: (_ options: OpaquePointer?, _ queue: OpaquePointer?) -> Void,
+        result: (OpaquePointer) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
+        var errorBuffer = [CChar](repeating: 0, count: 512)
         let queue = rd_kafka_queue_new(rk)
         defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        let options = rd_kafka_AdminOptions_new(rk, operation)
         defer { rd_kafka_AdminOptions_destroy(options) }
         let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
         _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
-        var topics: [OpaquePointer?] = [newTopic]
-        rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
+        send(options, queue)
         guard let event = rd_kafka_queue_poll(queue, milliseconds + 5000) else {
             throw KafkaError(
                 code: .timeout,
-                message: "creating topic '\(topic.name)' got no answer within \(timeout); is the broker reachable?"
+                message: "\(doing) got no answer within \(describe(timeout)); is the broker reachable?",
+                isRetriable: true
             )
         }
         defer { rd_kafka_event_destroy(event) }
         let eventError = rd_kafka_event_error(event)
         guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(eventError, "could not create topic '\(topic.name)'")
+            var failure = KafkaError.rdKafka(eventError, failing)
+            if let text = rd_kafka_event_error_string(event) { failure.message += " (\(String(cString: text)))" }
+            throw failure
         }
+        return try result(event)
+    }
+
+    private static func createResult(_ event: OpaquePointer, _ topic: TopicSpecification) throws(KafkaError) {
         var count = 0
         guard let result = rd_kafka_event_CreateTopics_result(event),
             let results = rd_kafka_CreateTopics_result_topics(result, &count)
