@@ -136,6 +136,12 @@ struct KafkaMockClusterTests {
         try consumer.storeOffset(topic: "ledger", partition: 0, offset: 4)
         try await consumer.commit()
         #expect(try await consumer.committedOffsets(for: [partition]) == [partition: 4])
+        // The admin client reads the same offset from outside the group; a group that never committed has none.
+        let admin = try KafkaAdmin(
+            bootstrapServers: cluster.bootstrapServers, timeout: .seconds(10), logger: testLogger)
+        #expect(try await admin.committedOffsets(group: "exact", partitions: [partition]) == [partition: 4])
+        #expect(try await admin.committedOffsets(group: "nobody", partitions: [partition]) == [:])
+        await admin.close()
 
         // A later store is committed by the background auto-commit (every second) without commit().
         try consumer.storeOffset(topic: "ledger", partition: 0, offset: 7)
