@@ -136,10 +136,12 @@ public struct DeadLetterReplayer: Sendable {
                 summary.selected += 1
                 if !entry.isNew { summary.alreadyReplayed += 1 }
                 if entry.isSent { summary.sent += 1 }
+                if entry.isSent, !dryRun {
+                    try await resend(letter, to: tier.topic, producer: producer)
+                    _ = try await producer.send(topic: replayedTopic, key: Array(key.utf8), value: Array("{}".utf8))
+                }
+                // Reported once it was sent: a send that fails ends the replay before its line.
                 each(entry)
-                guard entry.isSent, !dryRun else { return true }
-                try await resend(letter, to: tier.topic, producer: producer)
-                _ = try await producer.send(topic: replayedTopic, key: Array(key.utf8), value: Array("{}".utf8))
                 return true
             }
         } catch {
