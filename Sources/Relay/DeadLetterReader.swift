@@ -20,7 +20,8 @@ public enum DeadLetterReader {
         public var envelope: RetryEnvelope
     }
 
-    /// Reads every dead letter present now.
+    /// Reads every dead letter present now, for listing: each is kept without its key and value (up to `limit`
+    /// of them are held to be sorted, and a dead letter may be megabytes).
     /// - Parameters:
     ///   - topic: the dead-letter topic.
     ///   - bootstrapServers: the brokers.
@@ -50,7 +51,10 @@ public enum DeadLetterReader {
             guard isSelected(envelope) else { return false }
             let coordinates = RecordCoordinates(
                 topic: message.topic, partition: message.partition, offset: message.offset)
-            letters.append(DeadLetter(coordinates: coordinates, message: message, envelope: envelope))
+            var kept = message
+            kept.key = nil
+            kept.value = []
+            letters.append(DeadLetter(coordinates: coordinates, message: kept, envelope: envelope))
             return true
         }
         letters.sort {
