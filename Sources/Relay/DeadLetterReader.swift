@@ -14,7 +14,8 @@ public enum DeadLetterReader {
     public struct DeadLetter: Sendable {
         /// Where the dead letter itself lives (topic, partition, offset).
         public var coordinates: RecordCoordinates
-        /// The record's key, value and headers (the original's, plus the relay's).
+        /// The record's key, value and headers (the original's, plus the relay's); the dead letters `read` lists
+        /// have no key and value.
         public var message: KafkaConsumerMessage
         /// The relay headers: rule, class, message, original coordinates, times.
         public var envelope: RetryEnvelope
