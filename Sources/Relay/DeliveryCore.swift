@@ -32,6 +32,16 @@ struct DeliveryCore {
         var notices: [Notice] = []
         /// Jobs queued and in flight after the input, for the gauge.
         var buffered: Int?
+
+        /// Adds what a later input decided (the driver performs the inputs of a batch at once).
+        mutating func absorb(_ later: Actions) {
+            started += later.started
+            offsetsToStore += later.offsetsToStore
+            reconcilePauses = reconcilePauses || later.reconcilePauses
+            intakeOpened = intakeOpened || later.intakeOpened
+            notices += later.notices
+            buffered = later.buffered ?? buffered
+        }
     }
 
     /// What happened, for the driver's log lines and metrics (decided here, written there).

@@ -121,7 +121,7 @@ public final class DeliveryPipeline: Sendable {
                     while await self.waitForRoom(),
                         let batch = try await consumer.nextBatch(maximum: Self.batchSize)
                     {
-                        for message in batch { self.handle(message) }
+                        self.handle(batch)
                     }
                 } catch {
                     closed.signal()
@@ -200,18 +200,49 @@ public final class DeliveryPipeline: Sendable {
         return true
     }
 
-    /// Hands a consumed record to the core, and maps and submits it when the core registered it.
-    func handle(_ message: KafkaConsumerMessage) {
-        metrics.recordConsumed(topic: message.topic)
-        let (mapping, actions) = state.withLock { $0.received(message, now: .now, date: Date()) }
+    /// Hands a batch of consumed records to the core under one lock, maps those it registered (outside the lock),
+    /// and submits their jobs under one more: two critical sections and one wake-up round per batch instead of per
+    /// record.
+    func handle(_ batch: [KafkaConsumerMessage]) {
+        recordConsumed(batch)
+        let (now, date) = (ContinuousClock.now, Date())
+        let (mappings, actions) = state.withLock { core in
+            var mappings: [DeliveryCore.Mapping] = []
+            mappings.reserveCapacity(batch.count)
+            var actions = DeliveryCore.Actions()
+            for message in batch {
+                let (mapping, more) = core.received(message, now: now, date: date)
+                actions.absorb(more)
+                if let mapping { mappings.append(mapping) }
+            }
+            return (mappings, actions)
+        }
         perform(actions)
-        if let mapping { process(mapping) }
+        process(mappings)
     }
 
-    /// Maps a registered record (outside the lock) and submits its events.
-    private func process(_ mapping: DeliveryCore.Mapping) {
-        let jobs = jobs(for: mapping)
-        perform(state.withLock { $0.mapped(mapping.ticket, jobs: jobs) })
+    /// Counts consumed records per topic (a batch mostly holds runs of one topic).
+    private func recordConsumed(_ batch: [KafkaConsumerMessage]) {
+        var index = batch.startIndex
+        while index < batch.endIndex {
+            let topic = batch[index].topic
+            var end = index + 1
+            while end < batch.endIndex, batch[end].topic == topic { end += 1 }
+            metrics.recordConsumed(topic: topic, count: end - index)
+            index = end
+        }
+    }
+
+    /// Maps registered records (outside the lock), in order, and submits their events under one lock.
+    private func process(_ mappings: [DeliveryCore.Mapping]) {
+        guard !mappings.isEmpty else { return }
+        let mapped = mappings.map { ($0.ticket, jobs(for: $0)) }
+        perform(
+            state.withLock { core in
+                var actions = DeliveryCore.Actions()
+                for (ticket, jobs) in mapped { actions.absorb(core.mapped(ticket, jobs: jobs)) }
+                return actions
+            })
     }
 
     /// Releases held retry records when they are due, checking at least every ``releaseTick``.
@@ -230,7 +261,7 @@ public final class DeliveryPipeline: Sendable {
         guard state.withLock({ $0.beginRelease(partition) }) else { return }
         while true {
             let (mappings, goesOn, actions) = state.withLock { $0.takeDue(partition, now: .now, date: Date()) }
-            for mapping in mappings { process(mapping) }
+            process(mappings)
             perform(actions)
             guard goesOn else { return }
         }

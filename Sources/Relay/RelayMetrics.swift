@@ -70,8 +70,8 @@ public final class RelayMetrics: Sendable {
         conversionsKnown = Gauge(label: Self.prefix + "conversions_known")
     }
 
-    func recordConsumed(topic: String) {
-        consumed[topic].increment()
+    func recordConsumed(topic: String, count: Int = 1) {
+        consumed[topic].increment(by: count)
     }
 
     func recordSkipped(topic: String) {

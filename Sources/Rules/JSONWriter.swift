@@ -50,6 +50,20 @@ struct JSONWriter {
         writeSortedObject(members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
     }
 
+    /// An event's fields sorted by key, in the byte order of UTF-8 (what `<` gives for the ASCII names of
+    /// Affonso's fields), by insertion: an event has a handful of fields, mostly in a rule's written order.
+    static func sortedFields(_ fields: [(String, CELValue)]) -> [(String, CELValue)] {
+        var fields = fields
+        for index in fields.indices.dropFirst() {
+            var position = index
+            while position > 0, fields[position].0 < fields[position - 1].0 {
+                fields.swapAt(position, position - 1)
+                position -= 1
+            }
+        }
+        return fields
+    }
+
     /// Writes an object whose members are already sorted.
     mutating func writeSortedObject(_ sorted: [(String, CELValue)]) {
         bytes.append(UInt8(ascii: "{"))

@@ -125,7 +125,7 @@ extension RuleSet {
         }
         let validated = try EventValidator.validate(
             fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
-        let sorted = validated.fields.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        let sorted = JSONWriter.sortedFields(validated.fields)
         var writer = JSONWriter()
         writer.writeSortedObject(sorted)
         return MappedEvent(
@@ -150,7 +150,7 @@ extension RuleSet {
             fields,
             .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID, recordTimestamp: record.timestamp)
         )
-        let sorted = validated.body.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        let sorted = JSONWriter.sortedFields(validated.body)
         var writer = JSONWriter()
         writer.writeSortedObject(sorted)
         return MappedEvent(
