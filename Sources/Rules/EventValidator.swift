@@ -4,7 +4,6 @@ import CEL
 /// timestamps become RFC 3339 strings, a missing `external_event_id` gets its default.
 enum EventValidator {
     static let eventTypes: Set<String> = ["conversion", "lead", "trial", "milestone"]
-    static let identifiers = ["referral_id", "customer_id", "external_user_id", "click_id"]
     static let intervals: Set<String> = ["monthly", "yearly"]
     /// Every key a rule's `event` may set (docs/affonso.md); `affonso_id` is sent as `referral_id`.
     static let fields: [String] = [
@@ -38,6 +37,8 @@ enum EventValidator {
         var eventType = "milestone"
         var eventName: String?
         var externalEventID: String?
+        // What the checks after the loop need, noted as the fields go by (not searched for by name afterwards).
+        var (hasIdentifier, hasAmount, hasCurrency) = (false, false, false)
         for (field, value) in fields {
             switch field {
             case "event_name":
@@ -52,9 +53,11 @@ enum EventValidator {
                 output.append((field, value))
             case "referral_id", "customer_id", "external_user_id", "click_id":
                 _ = try nonEmptyString(value, field, failure)
+                hasIdentifier = true
                 output.append((field, value))
             case "sale_amount_currency":
                 try checkCurrency(value, field, failure)
+                hasCurrency = true
                 output.append((field, value))
             case "external_event_id":
                 externalEventID = try nonEmptyString(value, field, failure)
@@ -63,6 +66,7 @@ enum EventValidator {
                 output.append((field, try time(value, field, failure)))
             case "sale_amount":
                 try checkAmount(value, field, failure)
+                hasAmount = true
                 output.append((field, value))
             case "product_ids", "price_ids":
                 guard case .list(let list) = value else {
@@ -95,7 +99,7 @@ enum EventValidator {
         guard let eventName else {
             throw failure("event_name", "is required")
         }
-        guard identifiers.contains(where: { name in output.contains { $0.0 == name } }) else {
+        guard hasIdentifier else {
             throw failure(
                 "referral_id",
                 "the event has no identifier; set at least one of referral_id (affonso_id), customer_id, "
@@ -103,10 +107,10 @@ enum EventValidator {
             )
         }
         if eventType == "conversion" {
-            guard output.contains(where: { $0.0 == "sale_amount" }) else {
+            guard hasAmount else {
                 throw failure("sale_amount", "is required for a conversion")
             }
-            guard output.contains(where: { $0.0 == "sale_amount_currency" }) else {
+            guard hasCurrency else {
                 throw failure("sale_amount_currency", "is required for a conversion")
             }
         }
