@@ -45,7 +45,9 @@ public final class KafkaMockCluster: Sendable {
         }
     }
 
-    /// Takes a broker down (its connections are closed and new ones refused) or brings it back up.
+    /// Takes a broker down (its connections are closed and new ones refused) or brings it back up. Up again, it
+    /// binds its old port, and librdkafka aborts the process when another socket took the port meanwhile: to take
+    /// a broker away and back, use ``setBroker(_:roundTripTime:)``.
     /// - Parameters:
     ///   - broker: the broker id (1…brokers).
     ///   - isUp: whether the broker is up.
@@ -55,6 +57,23 @@ public final class KafkaMockCluster: Sendable {
             isUp ? rd_kafka_mock_broker_set_up(cluster, broker) : rd_kafka_mock_broker_set_down(cluster, broker)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError.rdKafka(error, "could not set mock broker \(broker) \(isUp ? "up" : "down")")
+        }
+    }
+
+    /// Delays every answer of a broker by `roundTripTime` (zero: answers at once). A delay longer than a client's
+    /// `socket.timeout.ms` makes its requests time out, so the client takes the broker for down, without the
+    /// listener closing: unlike ``setBroker(_:up:)`` going down and then up again, which must bind the old port again
+    /// and aborts the process when another socket took it meanwhile.
+    public func setBroker(_ broker: Int32, roundTripTime: Duration) throws(KafkaError) {
+        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
+        let (seconds, attoseconds) = roundTripTime.components
+        // At most Int32.max ms, which librdkafka takes; negative is zero.
+        let milliseconds = Int32(
+            clamping: min(max(seconds, 0), Int64(Int32.max / 1000)) * 1000 + max(attoseconds, 0) / 1_000_000_000_000_000
+        )
+        let error = rd_kafka_mock_broker_set_rtt(cluster, broker, milliseconds)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(error, "could not set the round-trip time of mock broker \(broker)")
         }
     }
 
