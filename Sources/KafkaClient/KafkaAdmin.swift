@@ -125,7 +125,7 @@ public final class KafkaAdmin: Sendable {
     public func waitForBroker(timeout: Duration = .seconds(10)) async throws(KafkaError) {
         let wait = { @Sendable [bootstrapServers] (rk: OpaquePointer) throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
-            let error = rd_kafka_metadata(rk, 0, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
+            let error = rd_kafka_metadata(rk, 0, nil, &metadata, RDKafkaConfig.timeoutMilliseconds(timeout))
             if let metadata { rd_kafka_metadata_destroy(metadata) }
             switch error {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
@@ -198,7 +198,7 @@ public final class KafkaAdmin: Sendable {
     public func describeCluster() async throws(KafkaError) -> ClusterDescription {
         try await run { [timeout, bootstrapServers] rk throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
-            let error = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(RDKafkaConfig.milliseconds(timeout)))
+            let error = rd_kafka_metadata(rk, 1, nil, &metadata, RDKafkaConfig.timeoutMilliseconds(timeout))
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
                 throw KafkaError.rdKafka(error, "could not list topics from \(bootstrapServers.joined(separator: ","))")
             }
@@ -375,7 +375,7 @@ public final class KafkaAdmin: Sendable {
             failing: "could not create topic '\(topic.name)'"
         ) { options, queue in
             var errorBuffer = [CChar](repeating: 0, count: 512)
-            let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
+            let milliseconds = RDKafkaConfig.timeoutMilliseconds(timeout)
             _ = rd_kafka_AdminOptions_set_operation_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
             var topics: [OpaquePointer?] = [newTopic]
             rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
@@ -403,7 +403,7 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(rk, operation)
         defer { rd_kafka_AdminOptions_destroy(options) }
-        let milliseconds = Int32(RDKafkaConfig.milliseconds(timeout))
+        let milliseconds = RDKafkaConfig.timeoutMilliseconds(timeout)
         _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errorBuffer, errorBuffer.count)
         send(options, queue)
         guard let event = rd_kafka_queue_poll(queue, milliseconds + 5000) else {

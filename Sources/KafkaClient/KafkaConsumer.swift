@@ -232,7 +232,7 @@ public final class KafkaConsumer: Sendable {
             try withHandle { rk throws(KafkaError) in
                 let list = RDKafkaTopicPartitionList.make(partitions)
                 defer { rd_kafka_topic_partition_list_destroy(list) }
-                let error = rd_kafka_committed(rk, list, Int32(RDKafkaConfig.milliseconds(timeout)))
+                let error = rd_kafka_committed(rk, list, RDKafkaConfig.timeoutMilliseconds(timeout))
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError.rdKafka(
                         error, "could not read committed offsets of group '\(configuration.groupID)'")
@@ -261,7 +261,7 @@ public final class KafkaConsumer: Sendable {
                 var low: Int64 = 0
                 var high: Int64 = 0
                 let error = rd_kafka_query_watermark_offsets(
-                    rk, topic, partition, &low, &high, Int32(RDKafkaConfig.milliseconds(timeout))
+                    rk, topic, partition, &low, &high, RDKafkaConfig.timeoutMilliseconds(timeout)
                 )
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError.rdKafka(error, "could not read watermarks of \(topic)[\(partition)]")

@@ -66,12 +66,7 @@ public final class KafkaMockCluster: Sendable {
     /// and aborts the process when another socket took it meanwhile.
     public func setBroker(_ broker: Int32, roundTripTime: Duration) throws(KafkaError) {
         guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
-        let (seconds, attoseconds) = roundTripTime.components
-        // At most Int32.max ms, which librdkafka takes; negative is zero.
-        let milliseconds = Int32(
-            clamping: min(max(seconds, 0), Int64(Int32.max / 1000)) * 1000 + max(attoseconds, 0) / 1_000_000_000_000_000
-        )
-        let error = rd_kafka_mock_broker_set_rtt(cluster, broker, milliseconds)
+        let error = rd_kafka_mock_broker_set_rtt(cluster, broker, RDKafkaConfig.timeoutMilliseconds(roundTripTime))
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError.rdKafka(error, "could not set the round-trip time of mock broker \(broker)")
         }

@@ -140,7 +140,7 @@ public final class KafkaProducer: Sendable {
     public func flush(timeout: Duration) async throws(KafkaError) {
         try await RDKafkaBlocking.run { [self] () throws(KafkaError) in
             try withHandle { rk throws(KafkaError) in
-                let error = rd_kafka_flush(rk, Int32(RDKafkaConfig.milliseconds(timeout)))
+                let error = rd_kafka_flush(rk, RDKafkaConfig.timeoutMilliseconds(timeout))
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError.rdKafka(
                         error,

@@ -151,6 +151,9 @@ struct KafkaMockClusterTests {
         #expect(autoCommitted)
         let watermarks = try await consumer.watermarks(topic: "ledger", partition: 0)
         #expect(watermarks.high == 10)
+        // An absurd timeout is librdkafka's longest (Int32.max ms), not an overflow trap.
+        let patient = try await consumer.watermarks(topic: "ledger", partition: 0, timeout: .seconds(Int64.max))
+        #expect(patient.high == 10)
         await consumer.close()
         await cluster.close()
     }

@@ -75,8 +75,17 @@ enum RDKafkaConfig {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Whole milliseconds of `duration`, saturating at Int's bounds instead of trapping.
     static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        let (whole, overflow) = Int(seconds).multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
+        return carry ? (seconds < 0 ? .min : .max) : total
+    }
+
+    /// A timeout as librdkafka takes it: milliseconds, 0...Int32.max (about 24.8 days).
+    static func timeoutMilliseconds(_ duration: Duration) -> Int32 {
+        Int32(clamping: max(0, milliseconds(duration)))
     }
 }
