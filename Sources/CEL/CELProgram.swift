@@ -111,13 +111,13 @@ extension CELEnvironment {
 typealias Evaluator = @Sendable (EvaluationContext) throws(CELError) -> CELValue
 
 final class EvaluationContext {
-    var variables: [String: CELValue]
+    var variables: Variables
     var locals: [CELValue]
     var cost = 0
     var maximumCost: Int
 
     init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
-        self.variables = variables
+        self.variables = Variables(variables)
         locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
         self.maximumCost = maximumCost
     }
@@ -141,6 +141,46 @@ final class EvaluationContext {
                     "evaluation cost exceeded the limit of \(maximumCost) (comprehension iterations and sizes of "
                     + "built lists and strings); simplify the expression or its input"
             )
+        }
+    }
+}
+
+/// An activation's variables, looked up by name at each reference an expression makes. A few (the relay's rules
+/// read `payload`, and maybe `record`, `ce`, `variables`) are compared in turn, which costs less than hashing the
+/// name at every reference; more are kept in a dictionary, so that a lookup stays cheap whatever their number.
+struct Variables {
+    /// The most variables compared in turn.
+    static let listedLimit = 8
+
+    private var listed: [(name: String, value: CELValue)] = []
+    private var hashed: [String: CELValue]?
+
+    init(_ variables: [String: CELValue]) {
+        if variables.count <= Self.listedLimit {
+            listed = variables.map { ($0.key, $0.value) }
+        } else {
+            hashed = variables
+        }
+    }
+
+    subscript(name: String) -> CELValue? {
+        get {
+            if let hashed { return hashed[name] }
+            for entry in listed where entry.name == name { return entry.value }
+            return nil
+        }
+        set {
+            if hashed != nil {
+                hashed![name] = newValue
+            } else if let index = listed.firstIndex(where: { $0.name == name }) {
+                if let newValue { listed[index].value = newValue } else { listed.remove(at: index) }
+            } else if let newValue {
+                listed.append((name, newValue))
+                if listed.count > Self.listedLimit {
+                    hashed = Dictionary(listed, uniquingKeysWith: { _, last in last })
+                    listed = []
+                }
+            }
         }
     }
 }

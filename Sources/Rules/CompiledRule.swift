@@ -8,6 +8,16 @@ struct CompiledRule: Sendable {
         /// The key as written in the rule.
         var written: String
         var program: CELProgram
+        /// The event field it sets; nil in a refund rule.
+        var event: EventField?
+    }
+
+    /// Which of the activation's variables besides `payload` the rule's expressions read: those it does not read
+    /// are left out of the activation of each record.
+    struct Reads: Sendable {
+        var record: Bool
+        var ce: Bool
+        var variables: Bool
     }
 
     var name: String
@@ -18,10 +28,36 @@ struct CompiledRule: Sendable {
     /// The event's fields, or the refund's (`isRefund`).
     var fields: [Field]
     /// Whether the rule maps records to refunds (`refund:`) rather than events.
-    var isRefund = false
+    var isRefund: Bool
+    var reads: Reads
+
+    init(
+        name: String, exactTopics: Set<String>, topicPatterns: [TopicPattern], match: CELProgram?,
+        variables: [(name: String, program: CELProgram)], fields: [Field], isRefund: Bool = false
+    ) {
+        self.name = name
+        self.exactTopics = exactTopics
+        self.topicPatterns = topicPatterns
+        self.match = match
+        self.variables = variables
+        self.fields = fields
+        self.isRefund = isRefund
+        let referenced = Self.programs(match, variables, fields).reduce(into: Set<String>()) {
+            $0.formUnion($1.referencedVariables)
+        }
+        reads = Reads(
+            record: referenced.contains("record"), ce: referenced.contains("ce"),
+            variables: referenced.contains("variables"))
+    }
 
     /// Every expression of the rule: match, variables, fields.
-    var programs: [CELProgram] { [match].compactMap { $0 } + variables.map(\.program) + fields.map(\.program) }
+    var programs: [CELProgram] { Self.programs(match, variables, fields) }
+
+    private static func programs(
+        _ match: CELProgram?, _ variables: [(name: String, program: CELProgram)], _ fields: [Field]
+    ) -> [CELProgram] {
+        [match].compactMap { $0 } + variables.map(\.program) + fields.map(\.program)
+    }
 
     func matches(topic: String) -> Bool {
         exactTopics.contains(topic) || topicPatterns.contains { $0.matches(topic) }

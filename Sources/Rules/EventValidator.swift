@@ -17,12 +17,13 @@ enum EventValidator {
         var defaultExternalEventID: () -> String
     }
 
+    /// - Parameter fields: the rule's fields that did not evaluate to null, with their values, in the rule's order.
     /// - Returns: the event's fields as they are sent, and its type, name and idempotency key.
     static func validate(
-        _ fields: [(String, CELValue)],
+        _ fields: [(field: CompiledRule.Field, value: CELValue)],
         _ context: Context
     ) throws(RulesError) -> (
-        fields: [(String, CELValue)], eventType: String, eventName: String, externalEventID: String
+        fields: [(EventField, CELValue)], eventType: String, eventName: String, externalEventID: String
     ) {
         func failure(_ field: String, _ message: String) -> RulesError {
             RulesError(
@@ -32,43 +33,41 @@ enum EventValidator {
                 field: field
             )
         }
-        var output: [(String, CELValue)] = []
+        var output: [(EventField, CELValue)] = []
         output.reserveCapacity(fields.count + 1)
         var eventType = "milestone"
         var eventName: String?
         var externalEventID: String?
         // What the checks after the loop need, noted as the fields go by (not searched for by name afterwards).
         var (hasIdentifier, hasAmount, hasCurrency) = (false, false, false)
-        for (field, value) in fields {
-            switch field {
-            case "event_name":
+        for (compiled, value) in fields {
+            let field = compiled.key
+            // Compiled event rules set known fields only; nil would be a refund rule's field.
+            guard let event = compiled.event else { throw failure(field, "is not a field of Affonso events") }
+            var sent = value
+            switch event {
+            case .eventName:
                 eventName = try nonEmptyString(value, field, failure)
-                output.append((field, value))
-            case "event_type":
+            case .eventType:
                 let type = try nonEmptyString(value, field, failure)
                 guard eventTypes.contains(type) else {
                     throw failure(field, "must be one of conversion, lead, trial, milestone; got \(describe(value))")
                 }
                 eventType = type
-                output.append((field, value))
-            case "referral_id", "customer_id", "external_user_id", "click_id":
+            case .referralID, .customerID, .externalUserID, .clickID:
                 _ = try nonEmptyString(value, field, failure)
                 hasIdentifier = true
-                output.append((field, value))
-            case "sale_amount_currency":
+            case .saleAmountCurrency:
                 try checkCurrency(value, field, failure)
                 hasCurrency = true
-                output.append((field, value))
-            case "external_event_id":
+            case .externalEventID:
                 externalEventID = try nonEmptyString(value, field, failure)
-                output.append((field, value))
-            case "occurred_at":
-                output.append((field, try time(value, field, failure)))
-            case "sale_amount":
+            case .occurredAt:
+                sent = try time(value, field, failure)
+            case .saleAmount:
                 try checkAmount(value, field, failure)
                 hasAmount = true
-                output.append((field, value))
-            case "product_ids", "price_ids":
+            case .productIDs, .priceIDs:
                 guard case .list(let list) = value else {
                     throw failure(field, "must be a list of strings, got \(describe(value))")
                 }
@@ -77,24 +76,19 @@ enum EventValidator {
                         throw failure(field, "must be a list of non-empty strings, has \(describe(element))")
                     }
                 }
-                output.append((field, value))
-            case "interval":
+            case .interval:
                 guard case .string(let text) = value, intervals.contains(text) else {
                     throw failure(field, "must be 'monthly' or 'yearly', got \(describe(value))")
                 }
-                output.append((field, value))
-            case "is_subscription":
+            case .isSubscription:
                 guard case .bool = value else { throw failure(field, "must be a bool, got \(describe(value))") }
-                output.append((field, value))
-            case "metadata":
+            case .metadata:
                 guard case .map = value else {
                     throw failure(field, "must be a map, got \(describe(value))")
                 }
                 try checkJSON(value, path: field, failure)
-                output.append((field, value))
-            default:
-                throw failure(field, "is not a field of Affonso events")
             }
+            output.append((event, sent))
         }
         guard let eventName else {
             throw failure("event_name", "is required")
@@ -117,7 +111,7 @@ enum EventValidator {
         if externalEventID == nil {
             let id = context.defaultExternalEventID()
             externalEventID = id
-            output.append(("external_event_id", .string(id)))
+            output.append((.externalEventID, .string(id)))
         }
         return (output, eventType, eventName, externalEventID!)
     }

@@ -264,19 +264,20 @@ struct JSONParser {
         }
 
         func member(_ name: UnsafeBufferPointer<UInt8>) -> Member? {
-            members.first { $0.name.count == name.count && $0.name.elementsEqual(name) }
+            for member in members where member.name.count == name.count {
+                let equal = member.name.withUnsafeBufferPointer { known in
+                    !known.indices.contains { known[$0] != name[$0] }
+                }
+                if equal { return member }
+            }
+            return nil
         }
     }
 
     /// Reads a member name; nil when `projection` does not keep the member.
     mutating func projectedMemberName(_ projection: Projection) throws(Failure) -> (String, Projection?)? {
         let start = index + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"),
-            bytes[end] >= 0x20, bytes[end] < 0x80
-        {
-            end += 1
-        }
+        let end = plainRunEnd(from: start)
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             // A plain ASCII name, compared before it is built.
             let name = UnsafeBufferPointer(rebasing: bytes[start..<end])
@@ -291,15 +292,48 @@ struct JSONParser {
 
     /// Reads a string without building it: plain ASCII is scanned, anything else goes through ``parseString()``.
     mutating func skipString() throws(Failure) {
-        var end = index + 1
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20, bytes[end] < 0x80 {
-            if bytes[end] == UInt8(ascii: "\"") {
-                index = end + 1
-                return
-            }
-            end += 1
+        let end = plainRunEnd(from: index + 1)
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            index = end + 1
+            return
         }
         _ = try parseString()
+    }
+
+    /// Where the run of plain string bytes (printable ASCII other than `"` and `\`) that begins at `start` ends:
+    /// the index of the first other byte, or the end of the input. Reads eight bytes at a time.
+    func plainRunEnd(from start: Int) -> Int {
+        var index = start
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                let nonPlain = Self.nonPlainBytes(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                // The lowest flagged byte is the first byte that is not plain (the first byte in memory is the low
+                // byte of the word).
+                if nonPlain != 0 { return index + (UInt64(littleEndian: nonPlain)).trailingZeroBitCount / 8 }
+                index += 8
+            }
+        }
+        while index < bytes.count, Self.isPlain(bytes[index]) { index += 1 }
+        return index
+    }
+
+    static func isPlain(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+    }
+
+    /// The high bit of each byte of `word` that is not plain (see ``isPlain(_:)``) is set, and maybe of bytes above
+    /// the lowest of them, never below it; 0 when all eight are plain. `(x - 0x01…) & ~x & 0x80…` flags the zero
+    /// bytes of x (a borrow runs upwards only, so the lowest flag is a true zero), and with 0x20… the bytes below
+    /// 0x20; a byte equal to c is a zero byte of `word ^ c…`.
+    static func nonPlainBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let found =
+            ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+        return found & highBits
     }
 
     // MARK: - Strings
@@ -307,6 +341,7 @@ struct JSONParser {
     mutating func parseString() throws(Failure) -> String {
         index += 1
         let start = index
+        index = plainRunEnd(from: start)
         var isASCII = true
         while index < bytes.count {
             let byte = bytes[index]

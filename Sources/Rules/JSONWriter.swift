@@ -50,9 +50,10 @@ struct JSONWriter {
         writeSortedObject(members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
     }
 
-    /// An event's fields sorted by key, in the byte order of UTF-8 (what `<` gives for the ASCII names of
-    /// Affonso's fields), by insertion: an event has a handful of fields, mostly in a rule's written order.
-    static func sortedFields(_ fields: [(String, CELValue)]) -> [(String, CELValue)] {
+    /// An event's fields sorted by key, by insertion: an event has a handful of fields, mostly in a rule's written
+    /// order. (`<` of String is the byte order of UTF-8 for the ASCII names of Affonso's fields, and ``EventField``s
+    /// are in the order of their keys.)
+    static func sortedFields<Key: Comparable>(_ fields: [(Key, CELValue)]) -> [(Key, CELValue)] {
         var fields = fields
         for index in fields.indices.dropFirst() {
             var position = index
@@ -62,6 +63,17 @@ struct JSONWriter {
             }
         }
         return fields
+    }
+
+    /// Writes an event's body from its fields sorted by key, each key already encoded.
+    mutating func writeEvent(_ sorted: [(EventField, CELValue)]) {
+        bytes.append(UInt8(ascii: "{"))
+        for (position, (field, value)) in sorted.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: field.encodedKey)
+            write(value)
+        }
+        bytes.append(UInt8(ascii: "}"))
     }
 
     /// Writes an object whose members are already sorted.

@@ -61,14 +61,12 @@ extension RuleSet {
                 field: field
             )
         }
-        // One evaluation state for the match, the variables and the fields.
-        let scope = CELEvaluationScope(
-            CELActivation([
-                "payload": decoded.payload,
-                "record": decoded.record,
-                "ce": decoded.ce,
-                "variables": .map(CELMap()),
-            ]))
+        // One evaluation state for the match, the variables and the fields, holding only what they read.
+        var activation = CELActivation(["payload": decoded.payload])
+        if rule.reads.record { activation.variables["record"] = decoded.record }
+        if rule.reads.ce { activation.variables["ce"] = decoded.ce }
+        if rule.reads.variables { activation.variables["variables"] = .map(CELMap()) }
+        let scope = CELEvaluationScope(activation)
         if let match = rule.match {
             let value: CELValue
             do {
@@ -100,8 +98,8 @@ extension RuleSet {
                 scope.set("variables", to: .map(CELMap(entries)))
             }
         }
-        var fields: [(String, CELValue)] = []
-        fields.reserveCapacity(rule.fields.count + 1)
+        var fields: [(field: CompiledRule.Field, value: CELValue)] = []
+        fields.reserveCapacity(rule.fields.count)
         for field in rule.fields {
             var value: CELValue
             do {
@@ -117,23 +115,23 @@ extension RuleSet {
                 value = wrapped
             }
             if case .null = value { continue }
-            fields.append((field.key, value))
+            fields.append((field, value))
         }
         let defaultExternalEventID = { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
         if rule.isRefund {
-            return try refund(rule, fields, record, defaultExternalEventID)
+            return try refund(rule, fields.map { ($0.field.key, $0.value) }, record, defaultExternalEventID)
         }
         let validated = try EventValidator.validate(
             fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
         let sorted = JSONWriter.sortedFields(validated.fields)
         var writer = JSONWriter()
-        writer.writeSortedObject(sorted)
+        writer.writeEvent(sorted)
         return MappedEvent(
             rule: rule.name,
             eventType: validated.eventType,
             eventName: validated.eventName,
             externalEventID: validated.externalEventID,
-            sortedFields: sorted,
+            sortedFields: sorted.map { ($0.0.key, $0.1) },
             body: writer.bytes
         )
     }

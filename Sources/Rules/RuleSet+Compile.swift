@@ -128,9 +128,9 @@ extension RuleSet {
                 if !fieldSet.insert(key).inserted {
                     issue(.eventKey(key), "duplicate event field '\(key)'")
                 }
+                let sent = key == "affonso_id" ? "referral_id" : key
                 if let compiledField = program(source, .eventValue(key), "event.\(key)") {
-                    fields.append(
-                        .init(key: key == "affonso_id" ? "referral_id" : key, written: key, program: compiledField))
+                    fields.append(.init(key: sent, written: key, program: compiledField, event: EventField(key: sent)))
                 }
             }
             if let literal = Self.stringLiteral(definition.event.first { $0.field == "event_type" }?.expression) {

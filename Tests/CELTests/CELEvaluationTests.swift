@@ -72,6 +72,22 @@ import Testing
         #expect(try programs[0].evaluate(in: scope) == .bool(true))
     }
 
+    /// A few variables are compared in turn and more are hashed: every one is found, whichever way, and one set on a
+    /// scope (a new one, or a new value) is what later evaluations read, also past the number compared in turn.
+    @Test func everyVariableIsFoundHoweverManyThereAre() throws {
+        for count in [1, 8, 9, 200] {
+            let variables = Dictionary(uniqueKeysWithValues: (0..<count).map { ("v\($0)", CELValue.int(Int64($0))) })
+            let sum = try CELEnvironment().compile((0..<count).map { "v\($0)" }.joined(separator: " + "))
+            #expect(try sum.evaluate(CELActivation(variables)) == .int(Int64(count * (count - 1) / 2)), "\(count)")
+            let scope = CELEvaluationScope(CELActivation(variables))
+            for extra in 0..<10 { scope.set("w\(extra)", to: .int(1_000)) }
+            scope.set("v0", to: .int(-1))
+            let read = try CELEnvironment().compile("v0 + w9")
+            #expect(try read.evaluate(in: scope) == .int(999), "\(count)")
+            #expect(throws: CELError.self) { _ = try CELEnvironment().compile("nope").evaluate(in: scope) }
+        }
+    }
+
     @Test func referencedVariablesListsActivationRoots() throws {
         let program = try CELEnvironment().compile("payload.a.map(x, x + variables.b) + [record.c]")
         #expect(program.referencedVariables == ["payload", "variables", "record"])

@@ -112,6 +112,53 @@ struct JSONProjectionTests {
 
     // MARK: - Generators
 
+    @Test("the eight-bytes-at-a-time string scan flags exactly the byte that is not plain ASCII, at every position")
+    func wordScan() {
+        for byte in UInt8(0)...UInt8(255) {
+            for position in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[position] = byte
+                let word = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+                let expected: UInt64 = JSONParser.isPlain(byte) ? 0 : 0x80 << (8 * position)
+                #expect(JSONParser.nonPlainBytes(word) == expected, "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test("member names and strings of any length, whatever byte follows their plain run, parse and skip right")
+    func stringsOfEveryLength() throws {
+        // What follows the plain run: its end, an escape, UTF-8, DEL (plain in JSON), and a control byte (an error).
+        let tails: [(text: String, value: String?)] = [
+            ("\"", ""), ("\\n\"", "\n"), ("é\"", "é"), ("\u{7F}\"", "\u{7F}"), ("\u{1}\"", nil),
+        ]
+        for length in 0...25 {
+            let run = String((0..<length).map { Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0 % 26))) })
+            for tail in tails {
+                let document = Array("{\"\(run)\(tail.text):\"\(run)\(tail.text)}".utf8)
+                let whole = Result { () throws(JSONParser.Failure) in try JSONParser.parse(document) }
+                let skipped = Result { () throws(JSONParser.Failure) in
+                    try JSONParser.parse(document, projection: .nothing)
+                }
+                let kept = Result { () throws(JSONParser.Failure) in
+                    try JSONParser.parse(
+                        document, projection: .of(CELSelection(members: [run + (tail.value ?? ""): .whole])))
+                }
+                guard let value = tail.value else {
+                    // The control byte of the name is where the parse fails, however the value is read.
+                    for result in [whole, skipped, kept] {
+                        #expect(throws: JSONParser.Failure.self) { try result.get() }
+                        if case .failure(let failure) = result { #expect(failure.offset == 2 + length) }
+                    }
+                    continue
+                }
+                let expected = CELValue.map(CELMap([(.string(run + value), .string(run + value))]))
+                #expect(try whole.get() == expected, "length \(length), tail \(tail.text)")
+                #expect(try skipped.get() == .map(CELMap()), "length \(length), tail \(tail.text)")
+                #expect(try kept.get() == expected, "length \(length), tail \(tail.text)")
+            }
+        }
+    }
+
     static func document(_ random: inout SplitMix64, depth: Int) -> String {
         let roll = Int.random(in: 0..<(depth >= 4 ? 6 : 10), using: &random)
         switch roll {
