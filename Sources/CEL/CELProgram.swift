@@ -57,7 +57,7 @@ public struct CELProgram: Sendable {
     public func evaluate(_ activation: CELActivation) throws(CELError) -> CELValue {
         let storage = self.storage
         let context = EvaluationContext(
-            variables: activation.variables,
+            variables: Variables(activation.variables),
             slotCount: storage.slotCount,
             maximumCost: storage.maximumCost
         )
@@ -80,7 +80,13 @@ public struct CELEvaluationScope {
     fileprivate let context: EvaluationContext
 
     public init(_ activation: CELActivation) {
-        context = EvaluationContext(variables: activation.variables, slotCount: 0, maximumCost: 0)
+        context = EvaluationContext(variables: Variables(activation.variables), slotCount: 0, maximumCost: 0)
+    }
+
+    /// The activation of `variables` (names distinct; of a repeated name the last value counts), without building a
+    /// dictionary of them first: the relay makes one per record.
+    public init(variables: [(String, CELValue)]) {
+        context = EvaluationContext(variables: Variables(variables), slotCount: 0, maximumCost: 0)
     }
 
     /// Sets a variable for the evaluations that follow.
@@ -116,8 +122,8 @@ final class EvaluationContext {
     var cost = 0
     var maximumCost: Int
 
-    init(variables: [String: CELValue], slotCount: Int, maximumCost: Int) {
-        self.variables = Variables(variables)
+    init(variables: Variables, slotCount: Int, maximumCost: Int) {
+        self.variables = variables
         locals = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
         self.maximumCost = maximumCost
     }
@@ -161,6 +167,10 @@ struct Variables {
         } else {
             hashed = variables
         }
+    }
+
+    init(_ variables: [(String, CELValue)]) {
+        for (name, value) in variables { self[name] = value }
     }
 
     subscript(name: String) -> CELValue? {

@@ -1,14 +1,14 @@
 import CEL
 
-/// A rule with every expression compiled once.
-struct CompiledRule: Sendable {
+/// A rule with every expression compiled once. A class: mapping a record hands it around without copying its fields.
+final class CompiledRule: Sendable {
     struct Field: Sendable {
         /// The key sent to Affonso (`affonso_id` is sent as `referral_id`).
         var key: String
         /// The key as written in the rule.
         var written: String
         var program: CELProgram
-        /// The event field it sets; nil in a refund rule.
+        /// The event field it sets; nil in a refund rule (and only there: compiling rejects any other key).
         var event: EventField?
     }
 
@@ -20,16 +20,16 @@ struct CompiledRule: Sendable {
         var variables: Bool
     }
 
-    var name: String
-    var exactTopics: Set<String>
-    var topicPatterns: [TopicPattern]
-    var match: CELProgram?
-    var variables: [(name: String, program: CELProgram)]
+    let name: String
+    let exactTopics: Set<String>
+    let topicPatterns: [TopicPattern]
+    let match: CELProgram?
+    let variables: [(name: String, program: CELProgram)]
     /// The event's fields, or the refund's (`isRefund`).
-    var fields: [Field]
+    let fields: [Field]
     /// Whether the rule maps records to refunds (`refund:`) rather than events.
-    var isRefund: Bool
-    var reads: Reads
+    let isRefund: Bool
+    let reads: Reads
 
     init(
         name: String, exactTopics: Set<String>, topicPatterns: [TopicPattern], match: CELProgram?,

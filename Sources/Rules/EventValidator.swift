@@ -12,15 +12,27 @@ enum EventValidator {
         "interval", "is_subscription", "metadata",
     ]
 
+    /// The rule and the record's coordinates: the default `external_event_id` is built from them only when an event
+    /// has none.
+    /// Whether `type` is one of ``eventTypes`` (compared, not hashed: checked for every event).
+    static func isEventType(_ type: String) -> Bool {
+        type == "conversion" || type == "lead" || type == "trial" || type == "milestone"
+    }
+
     struct Context {
         var rule: String
-        var defaultExternalEventID: () -> String
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+
+        /// `RULE:TOPIC:PARTITION:OFFSET`.
+        var defaultExternalEventID: String { "\(rule):\(topic):\(partition):\(offset)" }
     }
 
     /// - Parameter fields: the rule's fields that did not evaluate to null, with their values, in the rule's order.
-    /// - Returns: the event's fields as they are sent, and its type, name and idempotency key.
+    /// - Returns: the event's fields as they are sent, sorted by key, and its type, name and idempotency key.
     static func validate(
-        _ fields: [(field: CompiledRule.Field, value: CELValue)],
+        _ fields: [(EventField, CELValue)],
         _ context: Context
     ) throws(RulesError) -> (
         fields: [(EventField, CELValue)], eventType: String, eventName: String, externalEventID: String
@@ -40,17 +52,15 @@ enum EventValidator {
         var externalEventID: String?
         // What the checks after the loop need, noted as the fields go by (not searched for by name afterwards).
         var (hasIdentifier, hasAmount, hasCurrency) = (false, false, false)
-        for (compiled, value) in fields {
-            let field = compiled.key
-            // Compiled event rules set known fields only; nil would be a refund rule's field.
-            guard let event = compiled.event else { throw failure(field, "is not a field of Affonso events") }
+        for (event, value) in fields {
+            let field = event.key
             var sent = value
             switch event {
             case .eventName:
                 eventName = try nonEmptyString(value, field, failure)
             case .eventType:
                 let type = try nonEmptyString(value, field, failure)
-                guard eventTypes.contains(type) else {
+                guard Self.isEventType(type) else {
                     throw failure(field, "must be one of conversion, lead, trial, milestone; got \(describe(value))")
                 }
                 eventType = type
@@ -88,7 +98,8 @@ enum EventValidator {
                 }
                 try checkJSON(value, path: field, failure)
             }
-            output.append((event, sent))
+            // Sorted as they go in: found by a short scan, moved without copying their values.
+            output.insert((event, sent), at: output.lastIndex { $0.0 < event }.map { $0 + 1 } ?? 0)
         }
         guard let eventName else {
             throw failure("event_name", "is required")
@@ -109,9 +120,10 @@ enum EventValidator {
             }
         }
         if externalEventID == nil {
-            let id = context.defaultExternalEventID()
+            let id = context.defaultExternalEventID
             externalEventID = id
-            output.append((.externalEventID, .string(id)))
+            output.insert(
+                (.externalEventID, .string(id)), at: output.lastIndex { $0.0 < .externalEventID }.map { $0 + 1 } ?? 0)
         }
         return (output, eventType, eventName, externalEventID!)
     }

@@ -50,10 +50,9 @@ struct JSONWriter {
         writeSortedObject(members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
     }
 
-    /// An event's fields sorted by key, by insertion: an event has a handful of fields, mostly in a rule's written
-    /// order. (`<` of String is the byte order of UTF-8 for the ASCII names of Affonso's fields, and ``EventField``s
-    /// are in the order of their keys.)
-    static func sortedFields<Key: Comparable>(_ fields: [(Key, CELValue)]) -> [(Key, CELValue)] {
+    /// A refund's fields sorted by key, in the byte order of UTF-8 (what `<` gives for the ASCII names of Affonso's
+    /// fields), by insertion: a refund has a handful of fields, mostly in a rule's written order.
+    static func sortedFields(_ fields: [(String, CELValue)]) -> [(String, CELValue)] {
         var fields = fields
         for index in fields.indices.dropFirst() {
             var position = index

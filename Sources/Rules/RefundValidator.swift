@@ -8,10 +8,12 @@ enum RefundValidator {
     static let fields: [String] = ["conversion", "amount", "currency", "reason", "external_event_id", "refunded_at"]
 
     struct Context {
-        var rule: String
-        var defaultExternalEventID: () -> String
+        /// The rule and the record's coordinates (the default `external_event_id`).
+        var origin: EventValidator.Context
         /// The record's timestamp: `refunded_at` when the rule sets none (nil: omitted).
         var recordTimestamp: CELTimestamp?
+
+        var rule: String { origin.rule }
     }
 
     /// - Returns: the fields of the request body (without `conversion`), the conversion's `external_event_id` and
@@ -69,7 +71,7 @@ enum RefundValidator {
             throw failure("currency", "is required with amount (a partial refund); it evaluated to null")
         }
         if externalEventID == nil {
-            let id = context.defaultExternalEventID()
+            let id = context.origin.defaultExternalEventID
             externalEventID = id
             body.append(("external_event_id", .string(id)))
         }

@@ -62,11 +62,11 @@ extension RuleSet {
             )
         }
         // One evaluation state for the match, the variables and the fields, holding only what they read.
-        var activation = CELActivation(["payload": decoded.payload])
-        if rule.reads.record { activation.variables["record"] = decoded.record }
-        if rule.reads.ce { activation.variables["ce"] = decoded.ce }
-        if rule.reads.variables { activation.variables["variables"] = .map(CELMap()) }
-        let scope = CELEvaluationScope(activation)
+        var variables: [(String, CELValue)] = [("payload", decoded.payload)]
+        if rule.reads.record { variables.append(("record", decoded.record)) }
+        if rule.reads.ce { variables.append(("ce", decoded.ce)) }
+        if rule.reads.variables { variables.append(("variables", .map(CELMap()))) }
+        let scope = CELEvaluationScope(variables: variables)
         if let match = rule.match {
             let value: CELValue
             do {
@@ -98,8 +98,14 @@ extension RuleSet {
                 scope.set("variables", to: .map(CELMap(entries)))
             }
         }
-        var fields: [(field: CompiledRule.Field, value: CELValue)] = []
-        fields.reserveCapacity(rule.fields.count)
+        // An event rule's fields set event fields; a refund rule's do not.
+        var eventFields: [(EventField, CELValue)] = []
+        var refundFields: [(String, CELValue)] = []
+        if rule.isRefund {
+            refundFields.reserveCapacity(rule.fields.count)
+        } else {
+            eventFields.reserveCapacity(rule.fields.count + 1)
+        }
         for field in rule.fields {
             var value: CELValue
             do {
@@ -115,15 +121,19 @@ extension RuleSet {
                 value = wrapped
             }
             if case .null = value { continue }
-            fields.append((field, value))
+            if let event = field.event {
+                eventFields.append((event, value))
+            } else {
+                refundFields.append((field.key, value))
+            }
         }
-        let defaultExternalEventID = { "\(rule.name):\(record.topic):\(record.partition):\(record.offset)" }
         if rule.isRefund {
-            return try refund(rule, fields.map { ($0.field.key, $0.value) }, record, defaultExternalEventID)
+            return try refund(rule, refundFields, record)
         }
         let validated = try EventValidator.validate(
-            fields, .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID))
-        let sorted = JSONWriter.sortedFields(validated.fields)
+            eventFields, .init(rule: rule.name, topic: record.topic, partition: record.partition, offset: record.offset)
+        )
+        let sorted = validated.fields
         var writer = JSONWriter()
         writer.writeEvent(sorted)
         return MappedEvent(
@@ -141,13 +151,11 @@ extension RuleSet {
     private func refund(
         _ rule: CompiledRule,
         _ fields: [(String, CELValue)],
-        _ record: SourceRecord,
-        _ defaultExternalEventID: @escaping () -> String
+        _ record: SourceRecord
     ) throws(RulesError) -> MappedEvent {
-        let validated = try RefundValidator.validate(
-            fields,
-            .init(rule: rule.name, defaultExternalEventID: defaultExternalEventID, recordTimestamp: record.timestamp)
-        )
+        let origin = EventValidator.Context(
+            rule: rule.name, topic: record.topic, partition: record.partition, offset: record.offset)
+        let validated = try RefundValidator.validate(fields, .init(origin: origin, recordTimestamp: record.timestamp))
         let sorted = JSONWriter.sortedFields(validated.body)
         var writer = JSONWriter()
         writer.writeSortedObject(sorted)
