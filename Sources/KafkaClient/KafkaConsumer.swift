@@ -196,7 +196,8 @@ public final class KafkaConsumer: Sendable {
 
     /// Commits the stored offsets and waits for the broker's acknowledgement.
     /// - Throws: ``KafkaError`` when the commit failed (e.g. the group rebalanced); nothing stored is lost,
-    ///   the next commit retries it.
+    ///   the next commit retries it. `.cancelled` when the task was cancelled: the commit goes on in the
+    ///   background.
     public func commit() async throws(KafkaError) {
         try await RDKafkaBlocking.run { [self] () throws(KafkaError) in
             try withHandle { rk throws(KafkaError) in
@@ -355,6 +356,38 @@ public final class KafkaConsumer: Sendable {
             }
             if isDone { continuation.resume() }
         }
+    }
+
+    /// ``close()``, waiting for it at most `timeout`.
+    ///
+    /// librdkafka's close commits the stored offsets and leaves the group, and waits for the broker's answers: to a
+    /// broker that accepts connections but never answers (its process frozen, a half-open network path) it waits
+    /// until its requests time out (`socket.timeout.ms`, 60 s by default), however long the caller may wait. This
+    /// returns at `timeout` instead, logging a warning; the close goes on in the background (on the poll thread)
+    /// and frees librdkafka when it ends, or the process exits first. The group then sees this member leave when
+    /// its session times out, and the partitions' next owner reads from the last commit that went through: only
+    /// stored offsets are ever committed, so records are read again, never skipped.
+    /// - Parameter timeout: how long to wait for the close (zero or less: not at all).
+    /// - Returns: whether the consumer closed within `timeout`.
+    @discardableResult
+    public func close(timeout: Duration) async -> Bool {
+        let call = PendingCall<Void>()
+        Task { [self] in
+            await close()
+            call.finish(.success(()))
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            call.finish(.failure(KafkaError(code: .timeout, message: "close timed out")))
+        }
+        let result = await withCheckedContinuation { continuation in _ = call.wait(continuation) }
+        timer.cancel()
+        guard case .failure = result else { return true }
+        logger.warning(
+            "Kafka consumer did not close within \(timeout) (the broker does not answer); the close goes on in the background, and offsets it cannot commit are read again by the partitions' next owner",
+            metadata: ["kafka.group": "\(configuration.groupID)"]
+        )
+        return false
     }
 
     /// Called by the poll thread once librdkafka is destroyed.

@@ -56,6 +56,6 @@ extension DeliveryPipeline {
             }
             group.cancelAll()
         }
-        await reader.close()
+        await closeWithinShutdownGrace(reader)
     }
 }

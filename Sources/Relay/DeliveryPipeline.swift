@@ -133,7 +133,7 @@ public final class DeliveryPipeline: Sendable {
                 self.perform(self.state.withLock { $0.shutdownBegan(deadline: .now + self.configuration.drainTimeout) })
                 self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
                 // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.
-                await consumer.close()
+                await self.closeWithinShutdownGrace(consumer)
                 closed.signal()
             }
             if let conversions {
@@ -143,11 +143,27 @@ public final class DeliveryPipeline: Sendable {
             group.addTask { await self.reportLag(consumer) }
             group.addTask { await self.commitStoredOffsets(consumer) }
             _ = await closed.wait()
-            // The consumer is closed (or failed): whatever still runs missed the drain deadline and is abandoned
-            // uncommitted; its records are read again by the partitions' next owner.
+            // The consumer is closed (or failed, or its close was abandoned at the shutdown deadline): whatever still
+            // runs missed the drain deadline and is abandoned uncommitted; its records are read again by the
+            // partitions' next owner. A commit still waiting for the broker stops being waited for (it goes on in the
+            // background).
             group.cancelAll()
         }
         self.consumer.withLock { $0 = nil }
+    }
+
+    /// Closes a consumer (the source consumer or the conversions reader), waiting for it at most until the shutdown
+    /// deadline once a shutdown began.
+    ///
+    /// A broker that accepts connections but never answers (frozen, or behind a half-open network path) holds
+    /// librdkafka's close for as long as its requests take to time out (the revoke's commit, the leave, a
+    /// commit in flight: `socket.timeout.ms`, 60 s by default), far past `server.shutdown_grace`, and Kubernetes
+    /// would kill the pod. So the shutdown stops waiting at the deadline and goes on without it: what the close
+    /// would commit are stored offsets, i.e. of acknowledged records only, so abandoning it can only make the
+    /// partitions' next owner read again what this member delivered since its last commit.
+    func closeWithinShutdownGrace(_ consumer: KafkaConsumer) async {
+        guard let deadline = shutdownDeadline else { return await consumer.close() }
+        await consumer.close(timeout: deadline - .now)
     }
 
     /// Commits stored offsets whenever they advance, one commit at a time, at most every `commitInterval`, so that

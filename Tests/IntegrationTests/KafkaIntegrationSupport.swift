@@ -21,9 +21,9 @@ let kafkaTestLogger: Logger = {
 /// A unique name per test run, so tests never share topics or groups.
 func uniqueName(_ prefix: String) -> String { "it.\(prefix).\(UInt32.random(in: 0...UInt32.max))" }
 
-/// Creates a topic on the stack's broker.
-func createKafkaTopic(_ name: String, partitions: Int) async throws {
-    let admin = try KafkaAdmin(bootstrapServers: kafkaBrokers ?? [], logger: kafkaTestLogger)
+/// Creates a topic on the stack's broker (or on `brokers`).
+func createKafkaTopic(_ name: String, partitions: Int, brokers: [String] = kafkaBrokers ?? []) async throws {
+    let admin = try KafkaAdmin(bootstrapServers: brokers, logger: kafkaTestLogger)
     try await admin.ensureTopic(.init(name: name, partitions: partitions))
     await admin.close()
 }
@@ -41,10 +41,13 @@ func produceKafkaRecords(topic: String, range: Range<Int>, pause: Duration? = ni
     await producer.close()
 }
 
-/// A consumer configuration for Tansu: short session timeout, unique group.
-func kafkaConsumerConfiguration(topic: String, group: String) -> KafkaConsumerConfiguration {
-    var configuration = KafkaConsumerConfiguration(
-        bootstrapServers: kafkaBrokers ?? [], groupID: group, topics: [topic])
+/// A consumer configuration for Tansu (the stack's, or `brokers`): short session timeout, unique group.
+func kafkaConsumerConfiguration(
+    topic: String,
+    group: String,
+    brokers: [String] = kafkaBrokers ?? []
+) -> KafkaConsumerConfiguration {
+    var configuration = KafkaConsumerConfiguration(bootstrapServers: brokers, groupID: group, topics: [topic])
     configuration.sessionTimeout = .seconds(6)
     configuration.properties["heartbeat.interval.ms"] = "500"
     // A reader often subscribes before the relay under test created the topic (a dead-letter topic, a retry

@@ -9,9 +9,11 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-/// One relay under test: unique topics and group on the stack's Tansu broker, an in-process sandbox with the
-/// given referrals, and `RelayService` running in a `ServiceGroup` until ``stop()``.
+/// One relay under test: unique topics and group on the stack's Tansu broker (or the given one), an in-process
+/// sandbox with the given referrals, and `RelayService` running in a `ServiceGroup` until ``stop()``.
 final class RelayHarness: Sendable {
+    /// The brokers the topics live on and the relay reads from.
+    let brokers: [String]
     let source: String
     let group: String
     let retryTopics: [String]
@@ -68,6 +70,7 @@ final class RelayHarness: Sendable {
     ///   - rules: the `rules:` section for the source topic, instead of ``rules(source:fanOut:)``.
     ///   - sandboxPlan: the rate limit the sandbox enforces (default: none).
     ///   - affonso: YAML lines added to `affonso:` (e.g. `rate_limit: {per_minute: 120, burst: 4}`).
+    ///   - brokers: the Kafka brokers (default: the stack's broker).
     init(
         referrals: [SandboxReferral],
         partitions: Int = 3,
@@ -81,14 +84,17 @@ final class RelayHarness: Sendable {
         configure: (inout RelayServiceConfiguration) -> Void = { _ in },
         rules: ((_ source: String) -> String)? = nil,
         sandboxPlan: SandboxPlan? = nil,
-        affonso: [String] = []
+        affonso: [String] = [],
+        brokers: [String]? = nil
     ) async throws {
+        let brokers = brokers ?? kafkaBrokers ?? []
+        self.brokers = brokers
         let name = uniqueName("relay")
         source = "\(name).billing"
         group = "\(name).group"
         retryTopics = tiers.map { "\(name).retry.\($0)" }
         deadLetterTopic = "\(name).dlq"
-        try await createKafkaTopic(source, partitions: partitions)
+        try await createKafkaTopic(source, partitions: partitions, brokers: brokers)
 
         var configuration = SandboxConfiguration()
         configuration.referrals = referrals
@@ -101,7 +107,7 @@ final class RelayHarness: Sendable {
 
         kafkaSection = """
             kafka:
-              brokers: [\((kafkaBrokers ?? []).map { "\"\($0)\"" }.joined(separator: ", "))]
+              brokers: [\(brokers.map { "\"\($0)\"" }.joined(separator: ", "))]
             """
         affonsoKey = apiKeyFile.map { "api_key_file: \($0)" } ?? "api_key: \(apiKey)"
         settings = """
@@ -171,7 +177,7 @@ final class RelayHarness: Sendable {
 
     /// The relay.yaml of a relay process, with more choices.
     /// - Parameters:
-    ///   - brokers: `kafka.brokers` (default: the stack's broker).
+    ///   - brokers: `kafka.brokers` (default: the harness's brokers).
     ///   - apiKey: an `api_key` line's key instead of the harness's key line.
     ///   - apiKeyFile: an `api_key_file` instead of the harness's key line.
     ///   - logFormat: `logging.format` (`json` or `text`).
@@ -236,7 +242,7 @@ final class RelayHarness: Sendable {
         amount: Int = 9900
     ) async throws -> [String: KafkaProducer.DeliveryReport] {
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
+            configuration: KafkaProducerConfiguration(bootstrapServers: brokers), logger: Self.logger)
         let source = source
         var written: [String: KafkaProducer.DeliveryReport] = [:]
         try await withThrowingTaskGroup(of: (String, KafkaProducer.DeliveryReport).self) { group in
@@ -261,7 +267,7 @@ final class RelayHarness: Sendable {
     /// Produces raw values (poison records) with a key.
     func produceRaw(_ values: [[UInt8]], key: String = "poison") async throws {
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: kafkaBrokers ?? []), logger: Self.logger)
+            configuration: KafkaProducerConfiguration(bootstrapServers: brokers), logger: Self.logger)
         for value in values {
             _ = try await producer.send(topic: source, key: Array(key.utf8), value: value)
         }
@@ -279,7 +285,8 @@ final class RelayHarness: Sendable {
         let committed = try await committedOffsets(list)
         // The log ends are asked through a consumer of a group of its own: the relay's group is left alone.
         let consumer = try KafkaConsumer(
-            configuration: kafkaConsumerConfiguration(topic: source, group: uniqueName("ends")), logger: Self.logger)
+            configuration: kafkaConsumerConfiguration(topic: source, group: uniqueName("ends"), brokers: brokers),
+            logger: Self.logger)
         do {
             var result: [(Int64, Int64)] = []
             for partition in list {
@@ -296,7 +303,7 @@ final class RelayHarness: Sendable {
 
     /// The relay group's committed offsets, read without joining the group.
     func committedOffsets(_ partitions: [KafkaTopicPartition]) async throws -> [KafkaTopicPartition: Int64] {
-        let admin = try KafkaAdmin(bootstrapServers: kafkaBrokers ?? [], timeout: .seconds(10), logger: Self.logger)
+        let admin = try KafkaAdmin(bootstrapServers: brokers, timeout: .seconds(10), logger: Self.logger)
         do {
             let offsets = try await admin.committedOffsets(group: group, partitions: partitions)
             await admin.close()
@@ -315,7 +322,7 @@ final class RelayHarness: Sendable {
     /// Reads a topic from the start with a fresh group, until `count` records arrived or `timeout` passed.
     func read(_ topic: String, count: Int, timeout: Duration) async throws -> [KafkaConsumerMessage] {
         let consumer = try KafkaConsumer(
-            configuration: kafkaConsumerConfiguration(topic: topic, group: uniqueName("reader")),
+            configuration: kafkaConsumerConfiguration(topic: topic, group: uniqueName("reader"), brokers: brokers),
             logger: Self.logger
         )
         let collector = KafkaCollector(consumer)

@@ -10,12 +10,15 @@ import Glibc
 /// `affonso-relay` as users run it: the built binary in its own process, with its relay.yaml on disk, its
 /// health and metrics on a local port, its log lines captured in a file, and real signals.
 final class RelayProcess: Sendable {
+    /// The package's root directory (where `.build` and `.tools` are).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
     /// The binary `swift build` put beside the tests.
     static let binary: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let debug = root + "/.build/debug/affonso-relay"
-        return FileManager.default.isExecutableFile(atPath: debug) ? debug : root + "/.build/release/affonso-relay"
+        let debug = packageRoot + "/.build/debug/affonso-relay"
+        return FileManager.default.isExecutableFile(atPath: debug)
+            ? debug : packageRoot + "/.build/release/affonso-relay"
     }()
 
     let port: Int

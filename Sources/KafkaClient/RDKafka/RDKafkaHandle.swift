@@ -23,11 +23,29 @@ final class RDKafkaHandle: @unchecked Sendable {
 enum RDKafkaBlocking {
     static let queue = DispatchQueue(label: "KafkaClient.blocking", attributes: .concurrent)
 
+    /// Runs `body` on ``queue`` and waits for it; when the task is cancelled, returns at once with `.cancelled`.
+    ///
+    /// librdkafka's blocking calls end only at their own timeout: a synchronous commit to a broker that accepts
+    /// connections but never answers waits for `socket.timeout.ms` (60 s by default). A task group that is
+    /// cancelled at shutdown (the relay's commit loop) must not wait that long for a child; the call goes on in
+    /// the background, and the client is freed only after it (its handle counts as in use until then).
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws(KafkaError) -> T) async throws(KafkaError) -> T {
-        let result: Result<T, KafkaError> = await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: Result { () throws(KafkaError) -> T in try body() })
+        let call = PendingCall<T>()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard call.wait(continuation) else { return }
+                queue.async {
+                    call.finish(Result { () throws(KafkaError) -> T in try body() })
+                }
             }
+        } onCancel: {
+            call.finish(
+                .failure(
+                    KafkaError(
+                        code: .cancelled,
+                        message:
+                            "stopped waiting for a blocking Kafka call: the task was cancelled; the call may still complete"
+                    )))
         }
         return try result.get()
     }
