@@ -180,7 +180,7 @@ struct JSONParser {
                     }
                 }
             } else {
-                _ = try parseValue(.nothing)
+                try skipValue()
             }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an object") }
@@ -216,10 +216,14 @@ struct JSONParser {
             depth -= 1
             return .list(elements)
         }
+        let buildsElements = projection !== Projection.nothing
         while true {
             skipWhitespace()
-            let element = try parseValue(projection)
-            if projection !== Projection.nothing { elements.append(element) }
+            if buildsElements {
+                elements.append(try parseValue(projection))
+            } else {
+                try skipValue()
+            }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an array") }
             index += 1
@@ -230,6 +234,60 @@ struct JSONParser {
         }
         depth -= 1
         return .list(elements)
+    }
+
+    // MARK: - Skipping
+
+    /// Reads and checks a value without building any of it: the same errors at the same offsets as
+    /// ``parseValue(_:)`` with the ``Projection/nothing`` projection, without making the empty containers it returns.
+    mutating func skipValue() throws(Failure) {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): try skipContainer(closing: UInt8(ascii: "}"))
+        case UInt8(ascii: "["): try skipContainer(closing: UInt8(ascii: "]"))
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try parseLiteral("true")
+        case UInt8(ascii: "f"): try parseLiteral("false")
+        case UInt8(ascii: "n"): try parseLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber(building: false)
+        default: throw fail("unexpected character '\(Self.describe(bytes[index]))'")
+        }
+    }
+
+    /// Skips an object (`closing` `}`: members `"name": value`) or an array (`]`: values), checked as
+    /// ``parseObject(_:)`` and ``parseArray(_:)`` check them.
+    private mutating func skipContainer(closing: UInt8) throws(Failure) {
+        let isObject = closing == UInt8(ascii: "}")
+        let what = isObject ? "an object" : "an array"
+        try enter()
+        index += 1
+        skipWhitespace()
+        if current == closing {
+            index += 1
+            depth -= 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            if isObject {
+                guard current == UInt8(ascii: "\"") else {
+                    throw isAtEnd ? fail("unexpected end of JSON in an object") : fail("expected a member name string")
+                }
+                try skipString()
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"), "':' after a member name")
+                skipWhitespace()
+            }
+            try skipValue()
+            skipWhitespace()
+            guard let byte = current else { throw fail("unexpected end of JSON in \(what)") }
+            index += 1
+            if byte == UInt8(ascii: ",") { continue }
+            if byte == closing { break }
+            index -= 1
+            throw fail(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+        }
+        depth -= 1
     }
 
     // MARK: - Projections
