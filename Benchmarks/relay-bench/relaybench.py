@@ -63,6 +63,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -1248,12 +1249,18 @@ def run_wrk(sink, body, seconds, connections):
             file.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     arguments = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
                  sink.url + "/v1/events"]
+    # wrk's own CPU (the only child reaped meanwhile): what a minimal HTTP/1.1 client in C spends per request here.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run(arguments, capture_output=True, text=True, timeout=seconds + 60).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rate = next((float(line.split()[1]) for line in output.splitlines() if line.startswith("Requests/sec")), None)
     if rate is None or "Non-2xx" in output:
         fail(f"wrk failed or saw non-2xx answers:\n{output}")
     latency = next((line.split()[1:3] for line in output.splitlines() if line.strip().startswith("Latency")), ["?"])
-    return rate, " ".join(latency), output
+    requests = next((int(line.split()[0]) for line in output.splitlines() if "requests in" in line), None)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu_per_request = cpu / requests * 1e6 if requests else float("nan")
+    return rate, " ".join(latency), output, cpu_per_request
 
 
 class Profiler:
@@ -1424,8 +1431,9 @@ def sink():
             f"with 200 and a {len(SINK_ENVELOPE)}-byte success envelope")
         say(f"sink: wrk -t2 -c{MAX_IN_FLIGHT} -d{wrk_seconds}s, the relay's request ({len(body)}-byte body); "
             f"load average {load_average()}")
-        wrk_rate, wrk_latency, _ = run_wrk(sink, body, wrk_seconds, MAX_IN_FLIGHT)
-        say(f"sink: wrk → nginx: {wrk_rate:,.0f} requests/s, latency avg/stdev {wrk_latency}")
+        wrk_rate, wrk_latency, _, wrk_cpu = run_wrk(sink, body, wrk_seconds, MAX_IN_FLIGHT)
+        say(f"sink: wrk → nginx: {wrk_rate:,.0f} requests/s, latency avg/stdev {wrk_latency}; wrk's CPU "
+            f"{wrk_cpu:.1f} µs/request (user+system)")
         sink.reset()
 
         create_topic(topic, partitions=SINK_PARTITIONS)
@@ -1495,7 +1503,7 @@ def sink():
 
         print("relay-bench: sink: summary (medians over rounds)")
         print(f"  {'':10} {'events/s':>10} {'CPU µs/event':>13} {'peak RSS MB':>12} {'÷ python':>9} {'÷ wrk':>7}")
-        print(f"  {'wrk':10} {wrk_rate:>10,.0f} {'':>13} {'':>12} {'':>9} {1:>7.2f}")
+        print(f"  {'wrk':10} {wrk_rate:>10,.0f} {wrk_cpu:>13.1f} {'':>12} {'':>9} {1:>7.2f}")
         for name in names:
             rate = median(name, 1)
             versus_python = f"{rate / median('python', 1):.2f}" if with_python else "-"
@@ -1523,6 +1531,7 @@ def sink():
             print(f"RESULT sink_{name}_produce_ack_p99_ms={p99:.0f} (steady {live_rate}/s, target <= 20)")
             print(f"RESULT sink_{name}_produce_ack_max_ms={worst:.0f} (steady {live_rate}/s)")
         print(f"RESULT sink_wrk_requests_per_second={wrk_rate:.0f}")
+        print(f"RESULT sink_wrk_cpu_us_per_request={wrk_cpu:.1f}")
     finally:
         sink.stop()
 
