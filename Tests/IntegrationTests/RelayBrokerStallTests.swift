@@ -30,9 +30,7 @@ struct RelayBrokerStallTests {
         let tansu = try await PrivateTansu.start()
         defer { tansu.stop() }
         let relay = try await RelayHarness(referrals: (0..<5).map(referral), partitions: 1, brokers: [tansu.address])
-        let process = try RelayProcess(configuration: {
-            relay.configurationText(listen: $0, logFormat: "json", shutdownGrace: "\(Self.grace.components.seconds)s")
-        })
+        let process = try Self.relayProcess(relay)
         defer { process.signal(SIGKILL) }
         #expect(await RelayProcessOperationsTests.ready(process, true))
         try await relay.produceInvoices((0..<5).map { "in_frozen_\($0)" }) { "cus_test_\($0)" }
@@ -43,12 +41,7 @@ struct RelayBrokerStallTests {
         try #require(committed, "the five events are delivered and committed before the broker freezes")
 
         tansu.freeze()
-        let (status, took) = await Self.terminate(process)
-        tansu.thaw()
-        await process.kill()
-        #expect(status == 0, "exit status \(String(describing: status))\n\(Self.tail(process))")
-        #expect(
-            took <= Self.exitBound, "SIGTERM to exit took \(took); the grace is \(Self.grace)\n\(Self.tail(process))")
+        await Self.expectExitWithinGrace(process, thawing: tansu)
         #expect(try await relay.committedTotal(partitions: 1) == 5, "the commit before the freeze stays")
         try await relay.stop()
     }
@@ -60,10 +53,7 @@ struct RelayBrokerStallTests {
         let tansu = try await PrivateTansu.start()
         defer { tansu.stop() }
         let relay = try await RelayHarness(referrals: (0..<15).map(referral), partitions: 1, brokers: [tansu.address])
-        let process = try RelayProcess(configuration: {
-            relay.configurationText(listen: $0, logFormat: "json", shutdownGrace: "\(Self.grace.components.seconds)s")
-                .replacing("  timeout: 2s", with: "  timeout: 30s")
-        })
+        let process = try Self.relayProcess(relay, apiTimeout: "30s")
         defer { process.signal(SIGKILL) }
         #expect(await RelayProcessOperationsTests.ready(process, true))
         try await relay.produceInvoices((0..<5).map { "in_stall_\($0)" }) { "cus_test_\($0)" }
@@ -87,29 +77,38 @@ struct RelayBrokerStallTests {
         // The relay stores their offsets and starts committing them: that commit gets no answer.
         try await Task.sleep(for: .milliseconds(500))
 
-        let (status, took) = await Self.terminate(process)
-        tansu.thaw()
-        await process.kill()
-        #expect(status == 0, "exit status \(String(describing: status))\n\(Self.tail(process))")
-        #expect(
-            took <= Self.exitBound, "SIGTERM to exit took \(took); the grace is \(Self.grace)\n\(Self.tail(process))")
+        await Self.expectExitWithinGrace(process, thawing: tansu)
         let total = try await relay.committedTotal(partitions: 1)
         #expect((5...15).contains(total), "committed \(total): at least the first five, at most what was delivered")
         try await relay.stop()
     }
 
-    /// Sends SIGTERM and waits (up to a minute, to measure a hang) for the exit: its status (nil when it still
-    /// runs) and how long it took.
-    static func terminate(
+    /// A relay process of `relay`'s configuration with the tests' shutdown grace (and `apiTimeout` for requests).
+    static func relayProcess(_ relay: RelayHarness, apiTimeout: String? = nil) throws -> RelayProcess {
+        try RelayProcess(configuration: {
+            let text = relay.configurationText(
+                listen: $0, logFormat: "json", shutdownGrace: "\(Self.grace.components.seconds)s")
+            guard let apiTimeout else { return text }
+            return text.replacing("  timeout: 2s", with: "  timeout: \(apiTimeout)")
+        })
+    }
+
+    /// Sends SIGTERM and waits (up to a minute, to measure a hang) for the exit, then thaws the broker and expects
+    /// the exit status 0 within ``exitBound``.
+    static func expectExitWithinGrace(
         _ process: RelayProcess,
+        thawing tansu: PrivateTansu,
         test: String = #function
-    ) async -> (status: Int32?, took: Duration) {
+    ) async {
         let signalled = ContinuousClock.now
         process.signal(SIGTERM)
         let status = await process.waitForExit(timeout: .seconds(60))
         let took = ContinuousClock.now - signalled
         print("broker stall test \(test): SIGTERM to exit took \(took), exit status \(String(describing: status))")
-        return (status, took)
+        tansu.thaw()
+        await process.kill()
+        #expect(status == 0, "exit status \(String(describing: status))\n\(tail(process))")
+        #expect(took <= exitBound, "SIGTERM to exit took \(took); the grace is \(grace)\n\(tail(process))")
     }
 
     /// The relay's last log lines, for a failure message.
