@@ -147,6 +147,22 @@ def cpu_seconds(pid, system_only=False):
         return float("nan")
 
 
+def thread_cpu_seconds(pid):
+    """CPU seconds (user + system) by thread name, summed over the threads of that name; {} when the process is
+    gone. Threads that ended are not counted (their time is in the process's total only)."""
+    by_name = {}
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/stat") as file:
+                text = file.read()
+            name = text[text.index("(") + 1:text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            by_name[name] = by_name.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError):
+        pass
+    return by_name
+
+
 def broker_pid():
     """The Tansu broker's pid from scripts/stack, if it runs here."""
     try:
@@ -1311,6 +1327,7 @@ def wait_sampling(sink, relay, records):
         if accepted >= records:
             cpu, hwm = relay.cpu_seconds(), relay.peak_rss_mb()
             relay.system_seconds = cpu_seconds(relay.pid, system_only=True)
+            relay.thread_seconds = thread_cpu_seconds(relay.pid)
             return (cpu if cpu == cpu else used), (hwm if hwm == hwm else peak)
         if accepted != last:
             last, last_change = accepted, time.monotonic()
@@ -1493,6 +1510,10 @@ def sink():
                     f"{getattr(relay, 'system_seconds', float('nan')) / records * 1e6:.1f}); peak RSS "
                     f"{peak:.0f} MB; nginx CPU {sink_used / records * 1e6:.1f} µs/event; {stats['requests']} requests"
                     f"{f', non-200 {bad}' if bad else ''}; load average {load_average()}")
+                threads = sorted(getattr(relay, "thread_seconds", {}).items(), key=lambda item: -item[1])
+                if threads and name != "python":
+                    say(f"sink: round {round_number} {name:8}: CPU µs/event by thread: " + ", ".join(
+                        f"{thread} {seconds / records * 1e6:.1f}" for thread, seconds in threads[:8]))
                 sink.reset()
 
         sink.stop()
