@@ -116,11 +116,14 @@ extension CELEnvironment {
 
 typealias Evaluator = @Sendable (EvaluationContext) throws(CELError) -> CELValue
 
+/// The state of one evaluation at a time (one thread, no access to a property overlaps another to it), so its
+/// properties skip the run-time exclusivity checks, which cost more than the reads they guard (a variable lookup at
+/// each reference).
 final class EvaluationContext {
-    var variables: Variables
-    var locals: [CELValue]
-    var cost = 0
-    var maximumCost: Int
+    @exclusivity(unchecked) var variables: Variables
+    @exclusivity(unchecked) var locals: [CELValue]
+    @exclusivity(unchecked) var cost = 0
+    @exclusivity(unchecked) var maximumCost: Int
 
     init(variables: Variables, slotCount: Int, maximumCost: Int) {
         self.variables = variables

@@ -122,6 +122,7 @@ struct JSONParser {
     }
 
     mutating func parseObject(_ projection: Projection? = nil) throws(Failure) -> CELValue {
+        if let projection { return try parseProjectedObject(projection) }
         try enter()
         index += 1
         var entries: [(key: CELValue, value: CELValue)] = []
@@ -141,18 +142,12 @@ struct JSONParser {
             guard current == UInt8(ascii: "\"") else {
                 throw isAtEnd ? fail("unexpected end of JSON in an object") : fail("expected a member name string")
             }
-            // The member's name and what to build of its value; nil when the member is skipped.
-            let member: (name: String, projection: Projection?)?
-            if let projection {
-                member = try projectedMemberName(projection)
-            } else {
-                member = (try parseString(), nil)
-            }
+            let key = try parseString()
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
-            if let (key, valueProjection) = member {
-                let value = try parseValue(valueProjection)
+            do {
+                let value = try parseValue()
                 if positions != nil {
                     let mapKey = MapKey.string(key)
                     if let position = positions![mapKey] {
@@ -179,8 +174,6 @@ struct JSONParser {
                         if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
                     }
                 }
-            } else {
-                try skipValue()
             }
             skipWhitespace()
             guard let byte = current else { throw fail("unexpected end of JSON in an object") }
@@ -192,6 +185,58 @@ struct JSONParser {
         }
         depth -= 1
         if let positions { return .map(CELMap(distinctEntries: entries, index: positions)) }
+        return .map(CELMap(entries))
+    }
+
+    /// An object of which only `projection`'s members are built (in the order they come, a repeated one keeping
+    /// its last value); the others are checked and skipped. A member kept is known by its place in the projection,
+    /// so a repeat is searched for only when that place was seen before (or shares its bit, past 64 members).
+    private mutating func parseProjectedObject(_ projection: Projection) throws(Failure) -> CELValue {
+        try enter()
+        index += 1
+        var entries: [(key: CELValue, value: CELValue)] = []
+        var seen: UInt64 = 0
+        skipWhitespace()
+        if current != UInt8(ascii: "}") {
+            while true {
+                skipWhitespace()
+                guard current == UInt8(ascii: "\"") else {
+                    throw isAtEnd ? fail("unexpected end of JSON in an object") : fail("expected a member name string")
+                }
+                let member = try projectedMemberName(projection)
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"), "':' after a member name")
+                skipWhitespace()
+                if let (place, name) = member {
+                    let value = try parseValue(projection.members[place].projection)
+                    let bit = UInt64(1) << UInt64(place & 63)
+                    if seen & bit != 0,
+                        let position = entries.firstIndex(where: {
+                            if case .string(let existing) = $0.key { return existing == name }
+                            return false
+                        })
+                    {
+                        entries[position].value = value
+                    } else {
+                        if entries.isEmpty { entries.reserveCapacity(projection.members.count) }
+                        seen |= bit
+                        entries.append((.string(name), value))
+                    }
+                } else {
+                    try skipValue()
+                }
+                skipWhitespace()
+                guard let byte = current else { throw fail("unexpected end of JSON in an object") }
+                index += 1
+                if byte == UInt8(ascii: ",") { continue }
+                if byte == UInt8(ascii: "}") { break }
+                index -= 1
+                throw fail("expected ',' or '}' in an object")
+            }
+        } else {
+            index += 1
+        }
+        depth -= 1
         return .map(CELMap(entries))
     }
 
@@ -297,6 +342,8 @@ struct JSONParser {
     final class Projection: Sendable {
         struct Member: Sendable {
             var name: [UInt8]
+            /// `name` as a string: what a kept member's key is (no string built per member read).
+            var key: String
             /// What to build of the member's value; nil: all of it.
             var projection: Projection?
         }
@@ -317,35 +364,41 @@ struct JSONParser {
             if selection.members.isEmpty { return nothing }
             return Projection(
                 members: selection.members.map { name, member in
-                    Member(name: Array(name.utf8), projection: of(member))
+                    Member(name: Array(name.utf8), key: name, projection: of(member))
                 })
         }
 
-        func member(_ name: UnsafeBufferPointer<UInt8>) -> Member? {
-            for member in members where member.name.count == name.count {
-                let equal = member.name.withUnsafeBufferPointer { known in
-                    !known.indices.contains { known[$0] != name[$0] }
+        /// The place among ``members`` of the member named `name`.
+        func place(of name: UnsafeBufferPointer<UInt8>) -> Int? {
+            for place in members.indices where members[place].name.count == name.count {
+                let equal = members[place].name.withUnsafeBufferPointer { known in
+                    var offset = 0
+                    while offset < name.count, known[offset] == name[offset] { offset += 1 }
+                    return offset == name.count
                 }
-                if equal { return member }
+                if equal { return place }
             }
             return nil
         }
     }
 
-    /// Reads a member name; nil when `projection` does not keep the member.
-    mutating func projectedMemberName(_ projection: Projection) throws(Failure) -> (String, Projection?)? {
+    /// Reads a member name: its place among `projection`'s members, and the name; nil when `projection` does not
+    /// keep the member.
+    mutating func projectedMemberName(_ projection: Projection) throws(Failure) -> (place: Int, name: String)? {
         let start = index + 1
         let end = plainRunEnd(from: start)
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             // A plain ASCII name, compared before it is built.
             let name = UnsafeBufferPointer(rebasing: bytes[start..<end])
             index = end + 1
-            guard let member = projection.member(name) else { return nil }
-            return (String(decoding: name, as: UTF8.self), member.projection)
+            guard let place = projection.place(of: name) else { return nil }
+            return (place, projection.members[place].key)
         }
         let name = try parseString()
-        guard let member = projection.members.first(where: { $0.name.elementsEqual(name.utf8) }) else { return nil }
-        return (name, member.projection)
+        guard let place = projection.members.firstIndex(where: { $0.name.elementsEqual(name.utf8) }) else {
+            return nil
+        }
+        return (place, name)
     }
 
     /// Reads a string without building it: plain ASCII is scanned, anything else goes through ``parseString()``.

@@ -41,6 +41,24 @@ struct JSONProjectionTests {
         }
     }
 
+    @Test("a projection of 100 members keeps each one once, with its last value, in the order the record has them")
+    func manyProjectedMembers() throws {
+        // Kept members are told apart by their place in the projection, on 64 bits: places 0 and 64 share one.
+        let names = (0..<100).map { "m\($0)" }
+        let selection = CELSelection(members: Dictionary(uniqueKeysWithValues: names.map { ($0, CELSelection.whole) }))
+        let members = names.reversed().map { "\"\($0)\":1" } + names.map { "\"\($0)\":2" } + ["\"other\":3"]
+        let bytes = Array(("{" + members.joined(separator: ",") + "}").utf8)
+        let projected = try JSONParser.parse(bytes, projection: .of(selection))
+        let full = try JSONParser.parse(bytes)
+        #expect(projected == Self.prune(full, selection))
+        guard case .map(let map) = projected else {
+            Issue.record("not a map: \(projected)")
+            return
+        }
+        #expect(map.entries.map(\.key) == names.reversed().map { CELValue.string($0) })
+        #expect(map.entries.allSatisfy { $0.value == .int(2) })
+    }
+
     @Test("a broken document fails with the same message at the same offset, read whole or projected")
     func sameErrors() {
         for seed in UInt64(1)...2_000 {
