@@ -38,11 +38,7 @@ public final class KafkaMockCluster: Sendable {
     ///   - name: the topic name.
     ///   - partitions: how many partitions it has.
     public func createTopic(_ name: String, partitions: Int) throws(KafkaError) {
-        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
-        let error = rd_kafka_mock_topic_create(cluster, name, Int32(partitions), 1)
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(error, "could not create mock topic '\(name)'")
-        }
+        try call("could not create mock topic '\(name)'") { rd_kafka_mock_topic_create($0, name, Int32(partitions), 1) }
     }
 
     /// Takes a broker down (its connections are closed and new ones refused) or brings it back up. Up again, it
@@ -52,11 +48,8 @@ public final class KafkaMockCluster: Sendable {
     ///   - broker: the broker id (1…brokers).
     ///   - isUp: whether the broker is up.
     public func setBroker(_ broker: Int32, up isUp: Bool) throws(KafkaError) {
-        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
-        let error =
-            isUp ? rd_kafka_mock_broker_set_up(cluster, broker) : rd_kafka_mock_broker_set_down(cluster, broker)
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(error, "could not set mock broker \(broker) \(isUp ? "up" : "down")")
+        try call("could not set mock broker \(broker) \(isUp ? "up" : "down")") {
+            isUp ? rd_kafka_mock_broker_set_up($0, broker) : rd_kafka_mock_broker_set_down($0, broker)
         }
     }
 
@@ -65,11 +58,42 @@ public final class KafkaMockCluster: Sendable {
     /// listener closing: unlike ``setBroker(_:up:)`` going down and then up again, which must bind the old port again
     /// and aborts the process when another socket took it meanwhile.
     public func setBroker(_ broker: Int32, roundTripTime: Duration) throws(KafkaError) {
-        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
-        let error = rd_kafka_mock_broker_set_rtt(cluster, broker, RDKafkaConfig.timeoutMilliseconds(roundTripTime))
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(error, "could not set the round-trip time of mock broker \(broker)")
+        try call("could not set the round-trip time of mock broker \(broker)") {
+            rd_kafka_mock_broker_set_rtt($0, broker, RDKafkaConfig.timeoutMilliseconds(roundTripTime))
         }
+    }
+
+    /// Makes a broker the leader of a partition: fetches and produces of the partition go there.
+    /// - Parameters:
+    ///   - topic: the topic.
+    ///   - partition: the partition.
+    ///   - broker: the broker id (1…brokers).
+    public func setLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
+        try call("could not make mock broker \(broker) the leader of \(topic)[\(partition)]") {
+            rd_kafka_mock_partition_set_leader($0, topic, partition, broker)
+        }
+    }
+
+    /// Makes a broker the coordinator of a consumer group: the group's joins, heartbeats and commits go there, and
+    /// fetches to the partitions' leaders (so that a test can delay the one and not the other).
+    /// - Parameters:
+    ///   - group: the group id.
+    ///   - broker: the broker id (1…brokers).
+    public func setCoordinator(ofGroup group: String, broker: Int32) throws(KafkaError) {
+        try call("could not make mock broker \(broker) the coordinator of group '\(group)'") {
+            rd_kafka_mock_coordinator_set($0, "group", group, broker)
+        }
+    }
+
+    /// Runs one call on the mock cluster (nothing when the handle has none).
+    /// - Throws: the call's error, with `failure` (what could not be done) as its context.
+    private func call(
+        _ failure: @autoclosure () -> String,
+        _ body: (OpaquePointer) -> rd_kafka_resp_err_t
+    ) throws(KafkaError) {
+        guard let cluster = rd_kafka_handle_mock_cluster(handle.pointer) else { return }
+        let error = body(cluster)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.rdKafka(error, failure()) }
     }
 
     /// Stops the mock cluster. Idempotent.
