@@ -153,7 +153,7 @@ public final class DeliveryPipeline: Sendable {
     }
 
     /// Closes a consumer (the source consumer or the conversions reader), waiting for it at most until the shutdown
-    /// deadline once a shutdown began.
+    /// deadline once a shutdown began, else (the consumer failed fatally) for the shutdown grace from now.
     ///
     /// A broker that accepts connections but never answers (frozen, or behind a half-open network path) holds
     /// librdkafka's close for as long as its requests take to time out (the revoke's commit, the leave, a
@@ -162,7 +162,7 @@ public final class DeliveryPipeline: Sendable {
     /// would commit are stored offsets, i.e. of acknowledged records only, so abandoning it can only make the
     /// partitions' next owner read again what this member delivered since its last commit.
     func closeWithinShutdownGrace(_ consumer: KafkaConsumer) async {
-        guard let deadline = shutdownDeadline else { return await consumer.close() }
+        let deadline = shutdownDeadline ?? .now + configuration.drainTimeout
         await consumer.close(timeout: deadline - .now)
     }
 

@@ -49,8 +49,8 @@ public final class RelayService: Service, Sendable {
     private let client: AffonsoClient
     private let producer: KafkaProducer
     private let logger: Logger
-    /// The consumer while `run()` consumes.
-    private let consumer = Mutex<KafkaConsumer?>(nil)
+    /// The consumer while `run()` consumes (internal: tests raise a fatal error in it).
+    let consumer = Mutex<KafkaConsumer?>(nil)
 
     /// - Throws: ``KafkaError`` or ``AffonsoError`` for a configuration they reject.
     public init(
@@ -230,7 +230,15 @@ public final class RelayService: Service, Sendable {
         do {
             try await pipeline.run(consumer: consumer, conversions: try conversionsReader())
         } catch {
-            await consumer.close()
+            // A fatal consumer error ends the pipeline. The close is waited for within the shutdown grace, as at
+            // SIGTERM: a commit in flight to a broker that does not answer would hold it for minutes, and the relay
+            // must exit with the error instead (only acknowledged records' offsets are ever committed).
+            await pipeline.closeWithinShutdownGrace(consumer)
+            if let error = error as? KafkaError, error.isFatal {
+                logger.error(
+                    "the Kafka consumer failed fatally and cannot go on; the relay exits with this error so that its restart creates a new consumer, which reads again what was delivered since the last commit",
+                    metadata: ["error": "\(error)"])
+            }
             throw error
         }
     }
