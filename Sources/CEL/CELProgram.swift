@@ -9,6 +9,8 @@ public struct CELProgram: Sendable {
         let referencedVariables: Set<String>
         let source: String
         let expression: Expr
+        /// The value of a program that is one literal (`'conversion'`, `42`): evaluating it builds no state.
+        let constant: CELValue?
 
         init(
             root: @escaping Evaluator, slotCount: Int, maximumCost: Int, referencedVariables: Set<String>,
@@ -20,6 +22,7 @@ public struct CELProgram: Sendable {
             self.maximumCost = maximumCost
             self.referencedVariables = referencedVariables
             self.source = source
+            if case .literal(let value) = expression.kind { constant = value } else { constant = nil }
         }
     }
 
@@ -68,6 +71,7 @@ public struct CELProgram: Sendable {
     /// ``evaluate(_:)``, with its own cost budget).
     public func evaluate(in scope: CELEvaluationScope) throws(CELError) -> CELValue {
         let storage = self.storage
+        if let constant = storage.constant { return constant }
         scope.context.prepare(slotCount: storage.slotCount, maximumCost: storage.maximumCost)
         return try storage.root(scope.context)
     }

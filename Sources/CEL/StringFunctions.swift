@@ -32,13 +32,19 @@ enum StringFunctions {
         "format/2": .binary(Formatter.format),
     ]
 
-    private static func string(_ value: CELValue, _ function: String, _ all: [CELValue]) throws(CELError) -> String {
-        guard case .string(let s) = value else { throw .noOverload(function, all) }
+    /// - Parameter all: the call's arguments, for the error (built only then).
+    private static func string(
+        _ value: CELValue, _ function: String, _ all: @autoclosure () -> [CELValue]
+    ) throws(CELError) -> String {
+        guard case .string(let s) = value else { throw .noOverload(function, all()) }
         return s
     }
 
-    private static func integer(_ value: CELValue, _ function: String, _ all: [CELValue]) throws(CELError) -> Int64 {
-        guard case .int(let i) = value else { throw .noOverload(function, all) }
+    /// - Parameter all: the call's arguments, for the error (built only then).
+    private static func integer(
+        _ value: CELValue, _ function: String, _ all: @autoclosure () -> [CELValue]
+    ) throws(CELError) -> Int64 {
+        guard case .int(let i) = value else { throw .noOverload(function, all()) }
         return i
     }
 
@@ -81,13 +87,19 @@ enum StringFunctions {
     }
 
     static func mapAscii(_ a: CELValue, _ name: String, upper: Bool) throws(CELError) -> CELValue {
-        let s = try string(a, name, [a])
-        let bytes = s.utf8.map { byte -> UInt8 in
-            if upper && byte >= 0x61 && byte <= 0x7A { return byte - 32 }
-            if !upper && byte >= 0x41 && byte <= 0x5A { return byte + 32 }
-            return byte
+        var s = try string(a, name, [a])
+        let (from, to): (UInt8, UInt8) = upper ? (0x61, 0x7A) : (0x41, 0x5A)
+        // Built in place on the stack (a currency code, a short id), and not at all when nothing changes.
+        return s.withUTF8 { utf8 -> CELValue in
+            guard utf8.contains(where: { $0 >= from && $0 <= to }) else { return a }
+            return .string(
+                String(unsafeUninitializedCapacity: utf8.count) { buffer in
+                    for (position, byte) in utf8.enumerated() {
+                        buffer[position] = byte >= from && byte <= to ? byte ^ 0x20 : byte
+                    }
+                    return utf8.count
+                })
         }
-        return .string(String(decoding: bytes, as: UTF8.self))
     }
 
     static func replace(_ args: [CELValue]) throws(CELError) -> CELValue {

@@ -111,13 +111,29 @@ struct JSONWriter {
     mutating func writeString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
         var string = string
-        // Runs without anything to escape are appended whole, not byte by byte.
+        // Runs without anything to escape are appended whole, not byte by byte; they are found eight bytes at a time
+        // (a word of printable ASCII other than `"` and `\` has nothing to escape).
         string.withUTF8 { utf8 in
             var start = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
-                writeEscape(byte)
-                start = index + 1
+            var index = 0
+            while index < utf8.count {
+                if index + 8 <= utf8.count, let base = utf8.baseAddress {
+                    let word = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let flagged = JSONParser.nonPlainBytes(word)
+                    if flagged == 0 {
+                        index += 8
+                        continue
+                    }
+                    // The lowest flagged byte is the first one to look at; the bytes before it are plain.
+                    index += UInt64(littleEndian: flagged).trailingZeroBitCount / 8
+                }
+                let byte = utf8[index]
+                if byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                    writeEscape(byte)
+                    start = index + 1
+                }
+                index += 1
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }

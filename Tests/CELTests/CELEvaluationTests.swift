@@ -14,6 +14,30 @@ import Testing
         }
     }
 
+    @Test("upperAscii and lowerAscii change ASCII letters only, at every position and length")
+    func asciiCase() throws {
+        let pieces = ["a", "Z", "é", "😀", "-", "q", "İ", "0"]
+        for length in 0...20 {
+            let text = (0..<length).map { pieces[($0 * 5 + length) % pieces.count] }.joined()
+            let upper = String(text.map { $0.isASCII && $0.isLetter ? Character($0.uppercased()) : $0 })
+            let lower = String(text.map { $0.isASCII && $0.isLetter ? Character($0.lowercased()) : $0 })
+            #expect(try evaluate("s.upperAscii()", ["s": .string(text)]) == .string(upper), "\(text)")
+            #expect(try evaluate("s.lowerAscii()", ["s": .string(text)]) == .string(lower), "\(text)")
+        }
+        #expect(try evaluate("'EUR'.upperAscii() + 'eur'.lowerAscii()") == .string("EUReur"))
+        #expect(throws: CELError.self) { try evaluate("s.upperAscii()", ["s": .int(1)]) }
+    }
+
+    @Test("a literal program gives its value however often it is evaluated, with any variables")
+    func literalPrograms() throws {
+        for (source, value) in [("'conversion'", CELValue.string("conversion")), ("42", .int(42)), ("null", .null)] {
+            let program = try CELEnvironment().compile(source)
+            for variables in [[:], ["payload": CELValue.int(1)]] {
+                #expect(try program.evaluate(CELActivation(variables)) == value)
+            }
+        }
+    }
+
     @Test func oneProgramIsSafeToShareAcrossTasks() async throws {
         let program = try CELEnvironment().compile("p.items.map(i, i.id).join(',') + ':' + string(p.n)")
         let results = await withTaskGroup(of: Bool.self) { group in

@@ -26,6 +26,23 @@ struct JSONProjectionTests {
         #expect(try JSONParser.parse(writer.bytes) == .string(original))
     }
 
+    @Test("the body writer escapes a quote, backslash or control character at every position of strings up to 25 bytes")
+    func writerEscapesEveryPosition() throws {
+        for length in 0...25 {
+            for position in 0..<max(1, length) {
+                for special in ["\"", "\\", "\u{1}", "\n", "é"] {
+                    var characters = Array(repeating: "x", count: length)
+                    if length > 0 { characters[position] = special }
+                    let original = characters.joined()
+                    var writer = JSONWriter()
+                    writer.writeString(original)
+                    #expect(try JSONParser.parse(writer.bytes) == .string(original), "\(length) \(position)")
+                    #expect(!writer.bytes.dropFirst().dropLast().contains { $0 < 0x20 }, "\(length) \(position)")
+                }
+            }
+        }
+    }
+
     static let names = ["a", "b", "id", "data", "type", "é", "k\"q", "order"]
 
     @Test("a projected parse builds exactly the selected members of the full parse (2,000 seeded documents)")
