@@ -296,7 +296,8 @@ extension KafkaConsumer {
     private func shutDown(_ rk: OpaquePointer) {
         wakeQueue.withLock { $0 = nil }
         let error = rd_kafka_consumer_close(rk)
-        if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+        // After a fatal error every close says `_FATAL`: the error itself was logged when it was raised.
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR, error != RD_KAFKA_RESP_ERR__FATAL {
             logger.warning(
                 "Kafka consumer did not close cleanly",
                 metadata: ["error": "\(KafkaError.rdKafka(error, "close of group '\(configuration.groupID)'"))"]

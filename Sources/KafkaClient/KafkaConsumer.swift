@@ -384,7 +384,7 @@ public final class KafkaConsumer: Sendable {
         timer.cancel()
         guard case .failure = result else { return true }
         logger.warning(
-            "Kafka consumer did not close within \(timeout) (the broker does not answer); the close goes on in the background, and offsets it cannot commit are read again by the partitions' next owner",
+            "Kafka consumer did not close within \(timeout) (a broker does not answer, or a commit still waits for one); the close goes on in the background, and offsets it cannot commit are read again by the partitions' next owner",
             metadata: ["kafka.group": "\(configuration.groupID)"]
         )
         return false

@@ -129,9 +129,12 @@ public final class DeliveryPipeline: Sendable {
                 }
             }
             group.addTask {
-                try? await gracefulShutdown()
+                // Cancelled instead (the consumer failed): the caller closes it, and there is nothing to announce.
+                let isShutdown = (try? await gracefulShutdown()) != nil
                 self.perform(self.state.withLock { $0.shutdownBegan(deadline: .now + self.configuration.drainTimeout) })
-                self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
+                if isShutdown {
+                    self.logger.info("shutting down: draining in-flight work, then committing and leaving the group")
+                }
                 // Revokes the assignment through `rebalance`, which waits for in-flight work up to the drain deadline.
                 await self.closeWithinShutdownGrace(consumer)
                 closed.signal()
