@@ -164,10 +164,17 @@ public final class DeliveryPipeline: Sendable {
     /// would kill the pod. So the shutdown stops waiting at the deadline and goes on without it: what the close
     /// would commit are stored offsets, i.e. of acknowledged records only, so abandoning it can only make the
     /// partitions' next owner read again what this member delivered since its last commit.
+    ///
+    /// The close ends half the reserve before the deadline, so that flushing the producer (``flushReserve``, what is
+    /// left) still ends within the grace.
     func closeWithinShutdownGrace(_ consumer: KafkaConsumer) async {
-        let deadline = shutdownDeadline ?? .now + configuration.drainTimeout
+        let deadline = shutdownDeadline.map { $0 - flushReserve } ?? .now + configuration.drainTimeout
         await consumer.close(timeout: deadline - .now)
     }
+
+    /// What flushing the producer gets at least at shutdown, after the consumer's close: the last half of the
+    /// reserve.
+    var flushReserve: Duration { shutdownReserve / 2 }
 
     /// Commits stored offsets whenever they advance, one commit at a time, at most every `commitInterval`, so that
     /// a crash re-delivers little more than what was in flight. (The consumer also commits every second, on revoke

@@ -268,10 +268,11 @@ public final class RelayService: Service, Sendable {
     }
 
     /// Flushes and closes the producer and the HTTP client within what is left of the shutdown grace (at least
-    /// the pipeline's reserve), so that the whole shutdown fits in `server.shutdown_grace`.
+    /// the pipeline's flush reserve, which the consumer's close leaves), so that the whole shutdown fits in
+    /// `server.shutdown_grace`.
     private func shutdownClients() async {
         let now = ContinuousClock.now
-        let budget = max(pipeline.shutdownReserve, (pipeline.shutdownDeadline ?? now) - now)
+        let budget = max(pipeline.flushReserve, (pipeline.shutdownDeadline ?? now) - now)
         do {
             try await producer.flush(timeout: budget)
         } catch {

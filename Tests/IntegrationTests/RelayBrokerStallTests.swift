@@ -83,21 +83,65 @@ struct RelayBrokerStallTests {
         try await relay.stop()
     }
 
-    /// A relay process of `relay`'s configuration with the tests' shutdown grace (and `apiTimeout` for requests).
-    static func relayProcess(_ relay: RelayHarness, apiTimeout: String? = nil) throws -> RelayProcess {
+    /// Events fail while the broker is frozen (unknown customers: 404, so each goes to a retry tier), and their
+    /// retry records cannot be written. Then SIGTERM: the drain, the close and the producer's flush share the
+    /// grace, so the whole shutdown still ends within it (the close ends half the reserve before the deadline and
+    /// the flush gets what is left), and nothing that failed is committed: the next owner reads it again.
+    @Test func retryWritesStuckInTheProducerStillEndWithinTheShutdownGrace() async throws {
+        let grace = Duration.seconds(20)
+        let tansu = try await PrivateTansu.start()
+        defer { tansu.stop() }
+        let relay = try await RelayHarness(referrals: (0..<5).map(referral), partitions: 1, brokers: [tansu.address])
+        let process = try Self.relayProcess(relay, apiTimeout: "30s", grace: grace)
+        defer { process.signal(SIGKILL) }
+        #expect(await RelayProcessOperationsTests.ready(process, true))
+        try await relay.produceInvoices((0..<5).map { "in_stuck_\($0)" }) { "cus_test_\($0)" }
+        let committed = await kafkaEventually(timeout: .seconds(30)) {
+            (try? await relay.committedTotal(partitions: 1)) == 5
+        }
+        try #require(committed, "the first five events are delivered and committed")
+
+        var faults = SandboxFaults()
+        faults.latency = .seconds(3)
+        relay.sandbox.setFaults(faults)
+        try await relay.produceInvoices((5..<10).map { "in_stuck_\($0)" }) { "cus_nobody_\($0)" }
+        let inFlight = await kafkaEventually(timeout: .seconds(20)) {
+            RelayProcessOperationsTests.value(
+                await RelayProcessOperationsTests.metrics(process), "affonso_relay_in_flight") == 5
+        }
+        try #require(inFlight, "five events are in flight, waiting for the API")
+        tansu.freeze()
+        let answered = await kafkaEventually(timeout: .seconds(20)) {
+            let series = #"affonso_relay_api_responses_total{status="404"}"#
+            return RelayProcessOperationsTests.value(await RelayProcessOperationsTests.metrics(process), series) == 5
+        }
+        #expect(answered, "Affonso answered the five 404 while the broker is frozen\n\(Self.tail(process))")
+
+        await Self.expectExitWithinGrace(process, thawing: tansu, grace: grace, bound: grace + .seconds(3))
+        #expect(try await relay.committedTotal(partitions: 1) == 5, "nothing that failed is committed")
+        try await relay.stop()
+    }
+
+    /// A relay process of `relay`'s configuration with a shutdown grace (the tests' unless given) and `apiTimeout`
+    /// for requests.
+    static func relayProcess(
+        _ relay: RelayHarness, apiTimeout: String? = nil, grace: Duration = Self.grace
+    ) throws -> RelayProcess {
         try RelayProcess(configuration: {
             let text = relay.configurationText(
-                listen: $0, logFormat: "json", shutdownGrace: "\(Self.grace.components.seconds)s")
+                listen: $0, logFormat: "json", shutdownGrace: "\(grace.components.seconds)s")
             guard let apiTimeout else { return text }
             return text.replacing("  timeout: 2s", with: "  timeout: \(apiTimeout)")
         })
     }
 
     /// Sends SIGTERM and waits (up to a minute, to measure a hang) for the exit, then thaws the broker and expects
-    /// the exit status 0 within ``exitBound``.
+    /// the exit status 0 within `bound` (``exitBound`` unless given).
     static func expectExitWithinGrace(
         _ process: RelayProcess,
         thawing tansu: PrivateTansu,
+        grace: Duration = Self.grace,
+        bound: Duration = Self.exitBound,
         test: String = #function
     ) async {
         let signalled = ContinuousClock.now
@@ -108,7 +152,7 @@ struct RelayBrokerStallTests {
         tansu.thaw()
         await process.kill()
         #expect(status == 0, "exit status \(String(describing: status))\n\(tail(process))")
-        #expect(took <= exitBound, "SIGTERM to exit took \(took); the grace is \(grace)\n\(tail(process))")
+        #expect(took <= bound, "SIGTERM to exit took \(took); the grace is \(grace)\n\(tail(process))")
     }
 
     /// The relay's last log lines, for a failure message.
