@@ -293,6 +293,13 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         }
     }
 
+    /// When the gate opens (or opened: it is kept until the next request takes a slot), or `nil`. Tests compare it
+    /// with instants they took, where ``gateRemaining`` read late on a loaded machine may already be `nil`.
+    var gateOpensAt: C.Instant? { state.withLock { $0.gateOpensAt } }
+
+    /// When the last request took its slot, or `nil` before the first.
+    var lastGrant: C.Instant? { state.withLock { $0.lastGrant } }
+
     /// Senders currently waiting (the sleeping head and the queue behind it).
     public var waitingCount: Int {
         state.withLock { ($0.hasHead ? 1 : 0) + $0.waiters.count }

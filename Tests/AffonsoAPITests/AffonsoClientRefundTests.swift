@@ -150,13 +150,18 @@ struct AffonsoClientRefundTests {
             $0.faults.rateLimitNext = 1
             $0.faults.rateLimitRetryAfter = .seconds(1)
         }) { client, server in
+            let sent = ContinuousClock.now
             let error = try AffonsoClientSandboxTests.failure(
                 try await client.sendRefund(Self.refund("re_429"), conversionID: "com_1"))
+            let answered = ContinuousClock.now
             #expect(error.errorClass == .rateLimited)
+            let opensAt = try AffonsoClientSandboxTests.expectGateClosed(
+                client.rateLimiter, for: .seconds(1), between: sent, and: answered)
             let next = try await client.sendMeasured(
                 body: try AffonsoClientSandboxTests.conversion("in_after_429").jsonBody(), externalEventID: nil)
             #expect(next.outcome.isDelivered)
-            #expect(next.rateLimitWait > .milliseconds(100), "the event waited for the gate the refund's 429 closed")
+            // The event waited for the gate the refund's 429 closed.
+            try AffonsoClientSandboxTests.expectGranted(client.rateLimiter, notBefore: opensAt)
             #expect(server.stats.rateLimited == 1)
         }
     }

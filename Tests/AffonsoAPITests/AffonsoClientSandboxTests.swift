@@ -59,6 +59,36 @@ struct AffonsoClientSandboxTests {
         return event
     }
 
+    /// Expects the gate closed for `retryAfter` from an answer that came between `sent` and `answered`, and returns
+    /// when it opens. Compared as instants, not by reading how long is left: a loaded machine may take longer than
+    /// `retryAfter` between two lines of a test.
+    static func expectGateClosed(
+        _ limiter: RateLimiter<ContinuousClock>,
+        for retryAfter: Duration,
+        between sent: ContinuousClock.Instant,
+        and answered: ContinuousClock.Instant,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> ContinuousClock.Instant {
+        let opensAt = try #require(
+            limiter.gateOpensAt, "the gate is closed for every sender", sourceLocation: sourceLocation)
+        #expect(
+            opensAt >= sent + retryAfter && opensAt <= answered + retryAfter,
+            "the gate opens \(sent.duration(to: opensAt)) after the request was sent", sourceLocation: sourceLocation)
+        return opensAt
+    }
+
+    /// Expects the last send to have taken its slot no earlier than `opensAt`: it waited for the gate.
+    static func expectGranted(
+        _ limiter: RateLimiter<ContinuousClock>,
+        notBefore opensAt: ContinuousClock.Instant,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let granted = try #require(limiter.lastGrant, sourceLocation: sourceLocation)
+        #expect(
+            granted >= opensAt, "the next send went \(granted.duration(to: opensAt)) before the gate opened",
+            sourceLocation: sourceLocation)
+    }
+
     static func failure(_ outcome: AffonsoOutcome) throws -> AffonsoError {
         guard case .failed(let error) = outcome else {
             Issue.record("expected a failure, got \(outcome)")
@@ -273,15 +303,17 @@ struct AffonsoClientSandboxTests {
             faults.rateLimitRetryAfter = .seconds(1)
             server.setFaults(faults)
 
+            let sent = ContinuousClock.now
             let error = try Self.failure(try await client.send(Self.conversion("in_1")))
+            let answered = ContinuousClock.now
             #expect(error.errorClass == .rateLimited)
             #expect(error.status == 429)
             #expect(error.retryAfter == .seconds(1))
-            #expect(client.rateLimiter.gateRemaining != nil, "the gate is closed for every sender")
+            let opensAt = try Self.expectGateClosed(client.rateLimiter, for: .seconds(1), between: sent, and: answered)
 
             let next = try await client.sendMeasured(body: try Self.conversion("in_1").jsonBody())
             #expect(next.outcome.isDelivered)
-            #expect(next.rateLimitWait > .zero, "the next send waited at the gate")
+            try Self.expectGranted(client.rateLimiter, notBefore: opensAt)
             #expect(client.rateLimiter.gateRemaining == nil)
             #expect(server.ledger.count == 1)
         }
