@@ -41,22 +41,13 @@ public final class KafkaMockCluster: Sendable {
         try call("could not create mock topic '\(name)'") { rd_kafka_mock_topic_create($0, name, Int32(partitions), 1) }
     }
 
-    /// Takes a broker down (its connections are closed and new ones refused) or brings it back up. Up again, it
-    /// binds its old port, and librdkafka aborts the process when another socket took the port meanwhile: to take
-    /// a broker away and back, use ``setBroker(_:roundTripTime:)``.
-    /// - Parameters:
-    ///   - broker: the broker id (1…brokers).
-    ///   - isUp: whether the broker is up.
-    public func setBroker(_ broker: Int32, up isUp: Bool) throws(KafkaError) {
-        try call("could not set mock broker \(broker) \(isUp ? "up" : "down")") {
-            isUp ? rd_kafka_mock_broker_set_up($0, broker) : rd_kafka_mock_broker_set_down($0, broker)
-        }
-    }
-
     /// Delays every answer of a broker by `roundTripTime` (zero: answers at once). A delay longer than a client's
     /// `socket.timeout.ms` makes its requests time out, so the client takes the broker for down, without the
-    /// listener closing: unlike ``setBroker(_:up:)`` going down and then up again, which must bind the old port again
-    /// and aborts the process when another socket took it meanwhile.
+    /// listener closing. This is the way to take a broker away and back: this type has no way to take a broker
+    /// down (librdkafka's `rd_kafka_mock_broker_set_down`), because going down closes the broker's listening socket
+    /// and binds its port again at once, and librdkafka aborts the whole process (an assertion, "Failed to bind mock
+    /// broker socket … Address already in use") when another socket took the port in between. A test that needs
+    /// connections refused uses a port of its own that nothing listens on.
     public func setBroker(_ broker: Int32, roundTripTime: Duration) throws(KafkaError) {
         try call("could not set the round-trip time of mock broker \(broker)") {
             rd_kafka_mock_broker_set_rtt($0, broker, RDKafkaConfig.timeoutMilliseconds(roundTripTime))

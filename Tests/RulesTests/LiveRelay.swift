@@ -88,22 +88,38 @@ final class SilentListener: Sendable {
     let port: Int
     private let socket: Int32
 
-    init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.socket = socket
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let isListening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length) == 0 && listen(socket, 64) == 0
-                    && getsockname(socket, pointer, &length) == 0
-            }
-        }
-        guard isListening else { throw TestFailure("could not listen on a loopback port") }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
+    init() throws { (socket, port) = try loopbackSocket(listening: true) }
 
     deinit { close(socket) }
+}
+
+/// A loopback TCP port bound by a socket that never listens: every connection is refused at once, as by a broker
+/// that is down, and no other socket can take the port while this one lives.
+final class RefusingPort: Sendable {
+    let port: Int
+    private let socket: Int32
+
+    init() throws { (socket, port) = try loopbackSocket(listening: false) }
+
+    deinit { close(socket) }
+}
+
+/// A socket bound to a free loopback port, listening or not, and the port.
+private func loopbackSocket(listening: Bool) throws -> (socket: Int32, port: Int) {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let isBound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length) == 0 && (!listening || listen(socket, 64) == 0)
+                && getsockname(socket, pointer, &length) == 0
+        }
+    }
+    guard socket >= 0, isBound else {
+        if socket >= 0 { close(socket) }
+        throw TestFailure("could not \(listening ? "listen on" : "bind") a loopback port")
+    }
+    return (socket, Int(UInt16(bigEndian: address.sin_port)))
 }
