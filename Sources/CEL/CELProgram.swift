@@ -95,7 +95,7 @@ public struct CELEvaluationScope {
 
     /// Sets a variable for the evaluations that follow.
     public func set(_ name: String, to value: CELValue) {
-        context.variables[name] = value
+        context.variables.set(name, value)
     }
 }
 
@@ -177,26 +177,27 @@ struct Variables {
     }
 
     init(_ variables: [(String, CELValue)]) {
-        for (name, value) in variables { self[name] = value }
+        listed.reserveCapacity(min(variables.count, Self.listedLimit))
+        for (name, value) in variables { set(name, value) }
     }
 
     subscript(name: String) -> CELValue? {
-        get {
-            if let hashed { return hashed[name] }
-            for entry in listed where entry.name == name { return entry.value }
-            return nil
-        }
-        set {
-            if hashed != nil {
-                hashed![name] = newValue
-            } else if let index = listed.firstIndex(where: { $0.name == name }) {
-                if let newValue { listed[index].value = newValue } else { listed.remove(at: index) }
-            } else if let newValue {
-                listed.append((name, newValue))
-                if listed.count > Self.listedLimit {
-                    hashed = Dictionary(listed, uniquingKeysWith: { _, last in last })
-                    listed = []
-                }
+        if let hashed { return hashed[name] }
+        for entry in listed where entry.name == name { return entry.value }
+        return nil
+    }
+
+    /// Sets `name` (again: the last value counts), moving the variables into a dictionary past ``listedLimit``.
+    mutating func set(_ name: String, _ value: CELValue) {
+        if hashed != nil {
+            hashed![name] = value
+        } else if let index = listed.firstIndex(where: { $0.name == name }) {
+            listed[index].value = value
+        } else {
+            listed.append((name, value))
+            if listed.count > Self.listedLimit {
+                hashed = Dictionary(listed, uniquingKeysWith: { _, last in last })
+                listed = []
             }
         }
     }
