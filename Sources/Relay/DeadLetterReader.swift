@@ -15,14 +15,14 @@ public enum DeadLetterReader {
         /// Where the dead letter itself lives (topic, partition, offset).
         public var coordinates: RecordCoordinates
         /// The record's key, value and headers (the original's, plus the relay's); the dead letters `read` lists
-        /// have no key and value.
+        /// have none of them (what they say is in ``envelope``).
         public var message: KafkaConsumerMessage
         /// The relay headers: rule, class, message, original coordinates, times.
         public var envelope: RetryEnvelope
     }
 
-    /// Reads every dead letter present now, for listing: each is kept without its key and value (up to `limit`
-    /// of them are held to be sorted, and a dead letter may be megabytes).
+    /// Reads every dead letter present now, for listing: each is kept as its envelope, without its key, value and
+    /// headers (up to `limit` of them are held to be sorted, and a dead letter may be megabytes).
     /// - Parameters:
     ///   - topic: the dead-letter topic.
     ///   - bootstrapServers: the brokers.
@@ -55,6 +55,7 @@ public enum DeadLetterReader {
             var kept = message
             kept.key = nil
             kept.value = []
+            kept.headers = []
             letters.append(DeadLetter(coordinates: coordinates, message: kept, envelope: envelope))
             return true
         }
