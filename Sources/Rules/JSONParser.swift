@@ -175,13 +175,7 @@ struct JSONParser {
                     }
                 }
             }
-            skipWhitespace()
-            guard let byte = current else { throw fail("unexpected end of JSON in an object") }
-            index += 1
-            if byte == UInt8(ascii: ",") { continue }
-            if byte == UInt8(ascii: "}") { break }
-            index -= 1
-            throw fail("expected ',' or '}' in an object")
+            guard try hasNext(closing: UInt8(ascii: "}")) else { break }
         }
         depth -= 1
         if let positions { return .map(CELMap(distinctEntries: entries, index: positions)) }
@@ -225,19 +219,35 @@ struct JSONParser {
                 } else {
                     try skipValue()
                 }
-                skipWhitespace()
-                guard let byte = current else { throw fail("unexpected end of JSON in an object") }
-                index += 1
-                if byte == UInt8(ascii: ",") { continue }
-                if byte == UInt8(ascii: "}") { break }
-                index -= 1
-                throw fail("expected ',' or '}' in an object")
+                guard try hasNext(closing: UInt8(ascii: "}")) else { break }
             }
         } else {
             index += 1
         }
         depth -= 1
         return .map(CELMap(entries))
+    }
+
+    /// After a member or an element: true at `,` (another one follows), false at `closing` (`}` or `]`: the
+    /// container ends); the container's error otherwise.
+    private mutating func hasNext(closing: UInt8) throws(Failure) -> Bool {
+        skipWhitespace()
+        if index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: ",") || byte == closing {
+                index += 1
+                return byte == UInt8(ascii: ",")
+            }
+        }
+        throw containerFailure(closing: closing)
+    }
+
+    /// What ends a container too early, or a member or element followed by anything but `,` or `closing`.
+    @inline(never)
+    private func containerFailure(closing: UInt8) -> Failure {
+        let what = closing == UInt8(ascii: "}") ? "an object" : "an array"
+        if isAtEnd { return fail("unexpected end of JSON in \(what)") }
+        return fail("expected ',' or '\(Character(UnicodeScalar(closing)))' in \(what)")
     }
 
     /// Objects with more members than this find repeated names through a hash table instead of a scan.
@@ -269,13 +279,7 @@ struct JSONParser {
             } else {
                 try skipValue()
             }
-            skipWhitespace()
-            guard let byte = current else { throw fail("unexpected end of JSON in an array") }
-            index += 1
-            if byte == UInt8(ascii: ",") { continue }
-            if byte == UInt8(ascii: "]") { break }
-            index -= 1
-            throw fail("expected ',' or ']' in an array")
+            guard try hasNext(closing: UInt8(ascii: "]")) else { break }
         }
         depth -= 1
         return .list(elements)
@@ -303,7 +307,6 @@ struct JSONParser {
     /// ``parseObject(_:)`` and ``parseArray(_:)`` check them.
     private mutating func skipContainer(closing: UInt8) throws(Failure) {
         let isObject = closing == UInt8(ascii: "}")
-        let what = isObject ? "an object" : "an array"
         try enter()
         index += 1
         skipWhitespace()
@@ -324,13 +327,7 @@ struct JSONParser {
                 skipWhitespace()
             }
             try skipValue()
-            skipWhitespace()
-            guard let byte = current else { throw fail("unexpected end of JSON in \(what)") }
-            index += 1
-            if byte == UInt8(ascii: ",") { continue }
-            if byte == closing { break }
-            index -= 1
-            throw fail(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+            guard try hasNext(closing: closing) else { break }
         }
         depth -= 1
     }
