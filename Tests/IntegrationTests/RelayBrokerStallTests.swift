@@ -55,22 +55,8 @@ struct RelayBrokerStallTests {
         let relay = try await RelayHarness(referrals: (0..<15).map(referral), partitions: 1, brokers: [tansu.address])
         let process = try Self.relayProcess(relay, apiTimeout: "30s")
         defer { process.signal(SIGKILL) }
-        #expect(await RelayProcessOperationsTests.ready(process, true))
-        try await relay.produceInvoices((0..<5).map { "in_stall_\($0)" }) { "cus_test_\($0)" }
-        let committed = await kafkaEventually(timeout: .seconds(30)) {
-            (try? await relay.committedTotal(partitions: 1)) == 5
-        }
-        try #require(committed, "the first five events are delivered and committed")
-
-        var faults = SandboxFaults()
-        faults.latency = .seconds(4)
-        relay.sandbox.setFaults(faults)
-        try await relay.produceInvoices((5..<15).map { "in_stall_\($0)" }) { "cus_test_\($0)" }
-        let inFlight = await kafkaEventually(timeout: .seconds(20)) {
-            RelayProcessOperationsTests.value(
-                await RelayProcessOperationsTests.metrics(process), "affonso_relay_in_flight") == 10
-        }
-        try #require(inFlight, "ten events are in flight, waiting for the API")
+        try await Self.deliverFiveThenHold(
+            (5..<15).map { "in_stall_\($0)" }, customers: { "cus_test_\($0)" }, latency: .seconds(4), relay, process)
         tansu.freeze()
         let acknowledged = await kafkaEventually(timeout: .seconds(20)) { relay.sandbox.stats.accepted == 15 }
         #expect(acknowledged, "Affonso acknowledged the ten while the broker is frozen")
@@ -94,22 +80,8 @@ struct RelayBrokerStallTests {
         let relay = try await RelayHarness(referrals: (0..<5).map(referral), partitions: 1, brokers: [tansu.address])
         let process = try Self.relayProcess(relay, apiTimeout: "30s", grace: grace)
         defer { process.signal(SIGKILL) }
-        #expect(await RelayProcessOperationsTests.ready(process, true))
-        try await relay.produceInvoices((0..<5).map { "in_stuck_\($0)" }) { "cus_test_\($0)" }
-        let committed = await kafkaEventually(timeout: .seconds(30)) {
-            (try? await relay.committedTotal(partitions: 1)) == 5
-        }
-        try #require(committed, "the first five events are delivered and committed")
-
-        var faults = SandboxFaults()
-        faults.latency = .seconds(3)
-        relay.sandbox.setFaults(faults)
-        try await relay.produceInvoices((5..<10).map { "in_stuck_\($0)" }) { "cus_nobody_\($0)" }
-        let inFlight = await kafkaEventually(timeout: .seconds(20)) {
-            RelayProcessOperationsTests.value(
-                await RelayProcessOperationsTests.metrics(process), "affonso_relay_in_flight") == 5
-        }
-        try #require(inFlight, "five events are in flight, waiting for the API")
+        try await Self.deliverFiveThenHold(
+            (5..<10).map { "in_stuck_\($0)" }, customers: { "cus_nobody_\($0)" }, latency: .seconds(3), relay, process)
         tansu.freeze()
         let answered = await kafkaEventually(timeout: .seconds(20)) {
             let series = #"affonso_relay_api_responses_total{status="404"}"#
@@ -120,6 +92,29 @@ struct RelayBrokerStallTests {
         await Self.expectExitWithinGrace(process, thawing: tansu, grace: grace, bound: grace + .seconds(3))
         #expect(try await relay.committedTotal(partitions: 1) == 5, "nothing that failed is committed")
         try await relay.stop()
+    }
+
+    /// Waits until `process` is ready, delivers five events (committed), then makes the API answer after `latency`
+    /// and produces `ids` (for `customers` of their index): they are all in flight when this returns.
+    static func deliverFiveThenHold(
+        _ ids: [String], customers: @escaping @Sendable (Int) -> String, latency: Duration,
+        _ relay: RelayHarness, _ process: RelayProcess
+    ) async throws {
+        #expect(await RelayProcessOperationsTests.ready(process, true))
+        try await relay.produceInvoices((0..<5).map { "in_first_\($0)" }) { "cus_test_\($0)" }
+        let committed = await kafkaEventually(timeout: .seconds(30)) {
+            (try? await relay.committedTotal(partitions: 1)) == 5
+        }
+        try #require(committed, "the first five events are delivered and committed")
+        var faults = SandboxFaults()
+        faults.latency = latency
+        relay.sandbox.setFaults(faults)
+        try await relay.produceInvoices(ids, customer: customers)
+        let inFlight = await kafkaEventually(timeout: .seconds(20)) {
+            RelayProcessOperationsTests.value(
+                await RelayProcessOperationsTests.metrics(process), "affonso_relay_in_flight") == Double(ids.count)
+        }
+        try #require(inFlight, "\(ids.count) events are in flight, waiting for the API")
     }
 
     /// A relay process of `relay`'s configuration with a shutdown grace (the tests' unless given) and `apiTimeout`
