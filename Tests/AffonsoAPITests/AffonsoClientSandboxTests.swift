@@ -1,9 +1,9 @@
-import AffonsoSandbox
 import Foundation
 import Logging
 import Testing
 
 @testable import AffonsoAPI
+@testable import AffonsoSandbox
 
 /// The client over real sockets against an in-process sandbox on a free port: one test per outcome class.
 @Suite("AffonsoClient against the sandbox")
@@ -87,6 +87,23 @@ struct AffonsoClientSandboxTests {
         #expect(
             granted >= opensAt, "the next send went \(granted.duration(to: opensAt)) before the gate opened",
             sourceLocation: sourceLocation)
+    }
+
+    /// Polls `condition` until it holds; fails the test after `timeout`, long enough for any loaded machine.
+    static func waitUntil(
+        _ what: String,
+        timeout: Duration = .seconds(30),
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: () -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("not within \(timeout): \(what)", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     static func failure(_ outcome: AffonsoOutcome) throws -> AffonsoError {
@@ -252,19 +269,22 @@ struct AffonsoClientSandboxTests {
         try Data("sk_test_old".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         try await Self.withSandbox(
-            sandbox: {
-                $0.apiKeys = [SandboxAPIKey(key: "sk_test_new", scopes: [SandboxAPIKey.writeCommissions])]
-                $0.faults.latency = .milliseconds(400)
-            },
+            sandbox: { $0.apiKeys = [SandboxAPIKey(key: "sk_test_new", scopes: [SandboxAPIKey.writeCommissions])] },
             client: { $0.credentials = .apiKeyFile(file.path) }
         ) { client, server in
+            // All six are held by the sandbox, sent with the old key, when the secret is rotated; then they all get
+            // their 401. Held until they arrived, however long that takes, not for a time that a loaded machine
+            // may exceed either way.
+            let hold = server.core.hold
+            hold.engage()
+            defer { hold.release() }
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<6 {
                     group.addTask { try await client.send(Self.conversion("in_rot_\(index)")).isDelivered }
                 }
-                // All six are held by the sandbox with the old key when the secret is rotated.
-                try await Task.sleep(for: .milliseconds(150))
+                try await Self.waitUntil("all six requests reached the sandbox") { hold.held == 6 }
                 try Data("sk_test_new".utf8).write(to: file)
+                hold.release()
                 for try await delivered in group { #expect(delivered) }
             }
             #expect(server.stats.byStatus[401] == 6)

@@ -17,6 +17,8 @@ final class SandboxCore: Sendable {
     let limiter: Mutex<RateLimitState>
     let faults: Mutex<FaultState>
     let counters: Mutex<SandboxStats>
+    /// Where API requests wait while a test holds them (never engaged outside tests).
+    let hold = SandboxRequestHold()
 
     init(configuration: SandboxConfiguration, logger: Logger) throws(SandboxError) {
         self.configuration = configuration
@@ -105,13 +107,14 @@ final class SandboxCore: Sendable {
         case replay
     }
 
-    /// Faults, authorization, the rate limit, reading and parsing the body, in that order, for every API endpoint;
-    /// then `apply` decides on the parsed body.
+    /// A test's hold, faults, authorization, the rate limit, reading and parsing the body, in that order, for every
+    /// API endpoint; then `apply` decides on the parsed body.
     private func handle(
         _ request: Request,
         operation: String,
         apply: (JSONValue) -> (Reply, Tally)
     ) async -> Response {
+        await self.hold.pass()
         var fault: String?
         let plan = self.faults.withLock { $0.decide(now: Self.now()) }
         if let delay = plan.delay {
