@@ -67,14 +67,22 @@ struct HTTP1TransportTests {
 
     @Test("a connection idle longer than the idle timeout is closed and replaced; a fresh one is reused")
     func idleTimeout() async throws {
-        try await RawServer.withRunning(idleTimeout: .milliseconds(200), answer: { _ in .reply(Self.ok) }) {
+        let idleTimeout = Duration.milliseconds(200)
+        try await RawServer.withRunning(idleTimeout: idleTimeout, answer: { _ in .reply(Self.ok) }) {
             server, transport in
+            let start = ContinuousClock.now
             _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             _ = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
-            // A loaded machine can only make the second request later, not the connection younger: it may have idled
-            // out already (then this run proves less, never a false failure).
             let reusedAtOnce = server.connections
-            try await Task.sleep(for: .milliseconds(500))
+            // The first connection went idle after `start` and the second request took one before now: when that
+            // is less than the idle timeout, it must have reused the first. A loaded machine may take longer, and
+            // then the connection may have idled out already: this run proves less, never a false failure.
+            if start.duration(to: .now) < idleTimeout {
+                #expect(reusedAtOnce == 1, "a connection idle for less than the idle timeout was not reused")
+            }
+            // The second connection went idle before its request returned: after this sleep it has idled longer
+            // than the timeout, however late the third request then leases one.
+            try await Task.sleep(for: idleTimeout * 2.5)
             let response = try await transport.post(body: [], apiKey: "k", deadline: .now() + Self.generous)
             #expect(response.status == 200)
             #expect(server.connections == reusedAtOnce + 1, "an idled-out connection was reused")
