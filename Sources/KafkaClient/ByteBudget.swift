@@ -55,6 +55,9 @@ public final class ByteBudget: Sendable {
     /// The bytes reserved now.
     public var reservedBytes: Int { state.withLock { $0.reserved } }
 
+    /// Requests waiting in ``reserve(_:)`` now (tests wait for a request to queue instead of sleeping).
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// The bytes left before the budget is spent (0 when it is spent or overdrawn by a single large record).
     public var availableBytes: Int { max(0, limit - reservedBytes) }
 

@@ -8,6 +8,10 @@ import Testing
 /// logger once per 10 s, not 20 times a second.
 @Suite(.timeLimit(.minutes(1)))
 struct BrokerWaitTests {
+    /// How soon a call that must not wait for librdkafka's 30 s timeout returns: a third of it, so that a shared,
+    /// loaded CI machine never fails a call that returned at once, and one that waited fails still.
+    static let atOnce = Duration.seconds(10)
+
     @Test("waitForBroker on a dead address: the message names the address, the timeout and what to check")
     func deadAddress() async throws {
         let lines = CollectedLines()
@@ -56,7 +60,8 @@ struct BrokerWaitTests {
         call.cancel()
         let result = await call.result
         let elapsed = clock.now - cancelled
-        #expect(elapsed < .seconds(2), "took \(elapsed)")
+        // "At once" beside the 30 s librdkafka blocks for, with room for a loaded machine (seconds, not 30).
+        #expect(elapsed < Self.atOnce, "took \(elapsed)")
         guard case .failure(let error) = result else {
             Issue.record("the cancelled \(operation) succeeded")
             return
@@ -65,7 +70,7 @@ struct BrokerWaitTests {
         // The call still blocks a thread: close frees librdkafka after it, without waiting for it.
         let closing = clock.now
         await admin.close()
-        #expect(clock.now - closing < .seconds(2))
+        #expect(clock.now - closing < Self.atOnce, "close took \(clock.now - closing)")
         let closed = await #expect(throws: KafkaError.self) { try await admin.waitForBroker() }
         #expect(closed?.code == .closed)
     }

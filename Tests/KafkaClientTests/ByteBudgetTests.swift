@@ -1,6 +1,7 @@
-import KafkaClient
 import Synchronization
 import Testing
+
+@testable import KafkaClient
 
 /// The one byte budget every record the relay holds draws from.
 @Suite(.timeLimit(.minutes(1)))
@@ -28,15 +29,19 @@ struct ByteBudgetTests {
         init(_ value: Value) { self.value = Mutex(value) }
     }
 
-    /// Gives pending tasks time to run; used only to show that something does *not* happen.
-    private func settle() async throws { try await Task.sleep(for: .milliseconds(100)) }
+    /// Waits until `count` requests wait in `budget`: after that, a request not granted yet was not granted for
+    /// want of room, however slowly the machine ran it.
+    private func waitUntilWaiting(_ budget: ByteBudget, _ count: Int) async {
+        let queued = await eventually(timeout: .seconds(30)) { budget.waitingCount == count }
+        #expect(queued, "\(budget.waitingCount) requests waiting, not \(count)")
+    }
 
     @Test func aRequestThatDoesNotFitWaitsAndAReleaseWakesIt() async throws {
         let budget = ByteBudget(limit: 1_000)
         var first: ByteBudget.Reservation? = try await budget.reserve(700)
         #expect(budget.reservedBytes == 700)
         let second = Request(budget, 400)
-        try await settle()
+        await waitUntilWaiting(budget, 1)
         #expect(!second.isGranted, "400 bytes do not fit in the 300 left")
         #expect(budget.tryReserve(100) == nil, "a later request does not overtake the waiting one")
         _ = first
@@ -52,7 +57,7 @@ struct ByteBudgetTests {
         #expect(small != nil)
         #expect(budget.tryReserve(5_000) == nil, "not beside another record")
         var huge: Request? = Request(budget, 5_000)
-        try await settle()
+        await waitUntilWaiting(budget, 1)
         #expect(huge?.isGranted == false)
         _ = small
         small = nil
@@ -71,17 +76,18 @@ struct ByteBudgetTests {
         let budget = ByteBudget(limit: 100)
         var held: ByteBudget.Reservation? = budget.tryReserve(100)
         let order = Box<[Int]>([])
-        let tasks = (0..<5).map { index in
-            Task {
-                // Staggered so the requests queue up in index order.
-                try await Task.sleep(for: .milliseconds(20 * index))
-                let reservation = try await budget.reserve(60)
-                order.value.withLock { $0.append(index) }
-                try await Task.sleep(for: .milliseconds(10))
-                _ = reservation
-            }
+        var tasks: [Task<Void, any Error>] = []
+        for index in 0..<5 {
+            tasks.append(
+                Task {
+                    let reservation = try await budget.reserve(60)
+                    order.value.withLock { $0.append(index) }
+                    try await Task.sleep(for: .milliseconds(10))
+                    _ = reservation
+                })
+            // Each request queues before the next is made: they wait in index order.
+            await waitUntilWaiting(budget, index + 1)
         }
-        try await Task.sleep(for: .milliseconds(150))
         #expect(order.value.withLock { $0 }.isEmpty)
         _ = held
         held = nil
@@ -94,9 +100,9 @@ struct ByteBudgetTests {
         let budget = ByteBudget(limit: 100)
         var held: ByteBudget.Reservation? = budget.tryReserve(90)
         let cancelled = Request(budget, 80)
-        try await settle()
+        await waitUntilWaiting(budget, 1)
         let next = Request(budget, 10)
-        try await settle()
+        await waitUntilWaiting(budget, 2)
         #expect(!next.isGranted, "behind the waiting 80 bytes")
         cancelled.task.cancel()
         let reservation = try await next.task.value
