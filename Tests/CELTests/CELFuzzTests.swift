@@ -25,6 +25,14 @@ import Testing
         "m": .map(CELMap([("k", .int(1)), ("n", .map(CELMap([("deep", .bool(true))])))])),
     ])
 
+    /// Exercises `source`, then every 100th call lets the other tests' tasks run: 16 of these cases take seconds
+    /// each, and on a 2-core machine they would hold Swift's shared task threads (one per core) for half a minute,
+    /// stalling every async test that waits meanwhile.
+    static func exercise(_ source: String, _ iteration: Int) async {
+        exercise(source)
+        if iteration % 100 == 99 { await Task.yield() }
+    }
+
     static func exercise(_ source: String) {
         var environment = CELEnvironment()
         environment.limits.maximumCost = 10_000
@@ -37,32 +45,32 @@ import Testing
     }
 
     @Test(arguments: 0..<8)
-    func tokenSoupNeverCrashes(_ seed: Int) {
+    func tokenSoupNeverCrashes(_ seed: Int) async {
         var generator = Generator(seed: UInt64(seed) &* 7919)
-        for _ in 0..<3_000 {
+        for iteration in 0..<3_000 {
             let count = Int.random(in: 1...24, using: &generator)
             var source = ""
             for _ in 0..<count {
                 source += Self.tokens.randomElement(using: &generator)!
                 if Bool.random(using: &generator) { source += " " }
             }
-            Self.exercise(source)
+            await Self.exercise(source, iteration)
         }
     }
 
     @Test(arguments: 0..<4)
-    func randomCharactersNeverCrash(_ seed: Int) {
+    func randomCharactersNeverCrash(_ seed: Int) async {
         var generator = Generator(seed: UInt64(seed) &+ 1_000_003)
         let alphabet = Array("abcxyz019_.,:;?!'\"`\\()[]{}<>=+-*/%&|^~#@$ \n\tuUeEbBrR") + ["é", "😀", "\u{0}"]
-        for _ in 0..<3_000 {
+        for iteration in 0..<3_000 {
             let length = Int.random(in: 0...40, using: &generator)
             let source = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
-            Self.exercise(source)
+            await Self.exercise(source, iteration)
         }
     }
 
     @Test(arguments: 0..<4)
-    func mutatedValidExpressionsNeverCrash(_ seed: Int) {
+    func mutatedValidExpressionsNeverCrash(_ seed: Int) async {
         var generator = Generator(seed: UInt64(seed) &+ 42)
         let seeds = [
             "m.n.deep && x > 2 ? l.map(e, string(e)) : [s.upperAscii()]",
@@ -72,7 +80,7 @@ import Testing
             "timestamp('2024-01-01T00:00:00Z') + duration('1h') > timestamp(0)",
             "'%s and %d'.format([s, x]) + string(y) + s.substring(1, 3).reverse()",
         ]
-        for _ in 0..<2_000 {
+        for iteration in 0..<2_000 {
             var scalars = Array(seeds.randomElement(using: &generator)!.unicodeScalars)
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
                 guard !scalars.isEmpty else { break }
@@ -85,7 +93,7 @@ import Testing
             }
             var view = String.UnicodeScalarView()
             view.append(contentsOf: scalars)
-            Self.exercise(String(view))
+            await Self.exercise(String(view), iteration)
         }
     }
 }
