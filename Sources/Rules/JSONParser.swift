@@ -162,10 +162,7 @@ struct JSONParser {
                         UInt64(1)
                         << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
                     if summary & bit != 0,
-                        let position = entries.firstIndex(where: {
-                            if case .string(let existing) = $0.key { return existing == key }
-                            return false
-                        })
+                        let position = Self.position(of: key, in: entries)
                     {
                         entries[position].value = value
                     } else {
@@ -205,10 +202,7 @@ struct JSONParser {
                     let value = try parseValue(projection.members[place].projection)
                     let bit = UInt64(1) << UInt64(place & 63)
                     if seen & bit != 0,
-                        let position = entries.firstIndex(where: {
-                            if case .string(let existing) = $0.key { return existing == name }
-                            return false
-                        })
+                        let position = Self.position(of: name, in: entries)
                     {
                         entries[position].value = value
                     } else {
@@ -248,6 +242,14 @@ struct JSONParser {
         let what = closing == UInt8(ascii: "}") ? "an object" : "an array"
         if isAtEnd { return fail("unexpected end of JSON in \(what)") }
         return fail("expected ',' or '\(Character(UnicodeScalar(closing)))' in \(what)")
+    }
+
+    /// Where `entries` holds the member named `name`: a repeat's first place, which keeps the last value.
+    static func position(of name: String, in entries: [(key: CELValue, value: CELValue)]) -> Int? {
+        entries.firstIndex { entry in
+            if case .string(let existing) = entry.key { return existing == name }
+            return false
+        }
     }
 
     /// Objects with more members than this find repeated names through a hash table instead of a scan.
