@@ -146,30 +146,28 @@ struct JSONParser {
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a member name")
             skipWhitespace()
-            do {
-                let value = try parseValue()
-                if positions != nil {
-                    let mapKey = MapKey.string(key)
-                    if let position = positions![mapKey] {
-                        entries[position].value = value
-                    } else {
-                        positions![mapKey] = entries.count
-                        entries.append((.string(key), value))
-                    }
+            let value = try parseValue()
+            if positions != nil {
+                let mapKey = MapKey.string(key)
+                if let position = positions![mapKey] {
+                    entries[position].value = value
                 } else {
-                    let utf8 = key.utf8
-                    let bit =
-                        UInt64(1)
-                        << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
-                    if summary & bit != 0,
-                        let position = Self.position(of: key, in: entries)
-                    {
-                        entries[position].value = value
-                    } else {
-                        summary |= bit
-                        entries.append((.string(key), value))
-                        if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
-                    }
+                    positions![mapKey] = entries.count
+                    entries.append((.string(key), value))
+                }
+            } else {
+                let utf8 = key.utf8
+                let bit =
+                    UInt64(1)
+                    << ((UInt64(utf8.count) &* 7 &+ UInt64(utf8.first ?? 0) &+ UInt64(utf8.last ?? 0) &* 3) & 63)
+                if summary & bit != 0,
+                    let position = Self.position(of: key, in: entries)
+                {
+                    entries[position].value = value
+                } else {
+                    summary |= bit
+                    entries.append((.string(key), value))
+                    if entries.count > Self.indexedMembers { positions = Self.positions(of: entries) }
                 }
             }
             guard try hasNext(closing: UInt8(ascii: "}")) else { break }
