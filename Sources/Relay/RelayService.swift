@@ -51,6 +51,9 @@ public final class RelayService: Service, Sendable {
     private let logger: Logger
     /// The consumer while `run()` consumes (internal: tests raise a fatal error in it).
     let consumer = Mutex<KafkaConsumer?>(nil)
+    /// Set when consuming ended with an error (a fatal consumer error): `/livez` fails while the relay closes the
+    /// consumer, up to the shutdown grace, before it exits.
+    private let consumerFailed = Atomic(false)
 
     /// - Throws: ``KafkaError`` or ``AffonsoError`` for a configuration they reject.
     public init(
@@ -83,8 +86,9 @@ public final class RelayService: Service, Sendable {
 
     /// Ready when the consumer runs and reaches a broker, and the pipeline is ready (key accepted, API up, not
     /// draining).
-    /// Live unless a part of the relay failed beyond repair in process (the producer failed fatally).
-    public var isLive: Bool { pipeline.isLive }
+    /// Live unless a part of the relay failed beyond repair in process: the producer failed fatally, or the
+    /// consumer stopped with an error (the relay is closing it to exit).
+    public var isLive: Bool { !consumerFailed.load(ordering: .relaxed) && pipeline.isLive }
 
     public var isReady: Bool {
         guard let consumer = consumer.withLock({ $0 }) else { return false }
@@ -230,6 +234,7 @@ public final class RelayService: Service, Sendable {
         do {
             try await pipeline.run(consumer: consumer, conversions: try conversionsReader())
         } catch {
+            consumerFailed.store(true, ordering: .relaxed)
             // A fatal consumer error ends the pipeline. The close is waited for within the shutdown grace, as at
             // SIGTERM: a commit in flight to a broker that does not answer would hold it for minutes, and the relay
             // must exit with the error instead (only acknowledged records' offsets are ever committed).

@@ -70,13 +70,18 @@ struct RelayFatalErrorTests {
         try await Task.sleep(for: .seconds(1))
         let consumer = try #require(relay.consumer.withLock { $0 })
         let failed = ContinuousClock.now
+        #expect(relay.isLive)
         try consumer.raiseFatalErrorForTesting("fenced by a newer instance")
+        // `/livez` fails while the consumer closes, not only once the process is gone.
+        let liveFailed = await eventually(timeout: Self.grace) { !relay.isLive }
         let error = await run.value
         let took = ContinuousClock.now - failed
         print("relay fatal error test: run threw \(took) after the fatal error (grace \(Self.grace))")
 
         let kafkaError = try #require(error as? KafkaError, "run threw \(String(describing: error))")
         #expect(kafkaError.isFatal)
+        #expect(liveFailed, "isLive went false within the grace after the fatal error")
+        #expect(!relay.isLive)
         #expect(kafkaError.message.contains("fenced by a newer instance"), "\(kafkaError.message)")
         #expect(took < Self.grace + .seconds(3), "run ended \(took) after the fatal error; the grace is \(Self.grace)")
         let explained = lines.all.filter { $0.contains("cannot go on; the relay exits") }
