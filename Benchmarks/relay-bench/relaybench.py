@@ -1280,11 +1280,16 @@ def run_wrk(sink, body, seconds, connections):
 
 
 class Profiler:
-    """`perf record -g` attached to a process while it runs (RELAY_SINK_PERF=<output file>, Swift relays only)."""
+    """`perf record -g` attached to a process while it runs (RELAY_SINK_PERF=<output file>, Swift relays only).
+    The clock event, since VMs often have no hardware counters (perf then records nothing). RELAY_SINK_PERF_COMMAND
+    replaces the command, with {out} and {pid} filled in: e.g. `strace -c -f -o {out} -p {pid}` counts system calls,
+    `perf record -a -e cpu-clock -F 999 -g -o {out}` samples the whole machine (filter by thread with --tid)."""
 
     def __init__(self, pid, output):
-        self.process = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", output, "-p", str(pid)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        template = os.environ.get("RELAY_SINK_PERF_COMMAND", "").strip()
+        command = (template.format(out=output, pid=pid).split() if template
+                   else ["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-o", output, "-p", str(pid)])
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self):
         self.process.send_signal(signal.SIGINT)
@@ -1418,7 +1423,8 @@ def sink():
     """The headline benchmark (scripts/bench.d/05-relay-sink): nginx as the API, wrk for the loopback ceiling of
     the same request, then each Swift relay of RELAY_SINK_BINARIES and the Python relay on the same topic, broker and
     sink. Env: RELAY_SINK_RECORDS (200,000), RELAY_SINK_ROUNDS (1), RELAY_SINK_WRK_SECONDS (10),
-    RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path),
+    RELAY_SINK_NGINX_WORKERS (1), RELAY_SINK_PYTHON (1; 0 skips it), RELAY_SINK_PERF (a perf.data path;
+    RELAY_SINK_PERF_COMMAND another profiler, see `Profiler`),
     RELAY_SINK_CALLGRIND (a callgrind.out path: the Swift relays run under valgrind, instructions counted from the
     1,000th event to the last; use a small RELAY_SINK_RECORDS, e.g. 10000, and RELAY_SINK_PYTHON=0). Then, for each
     Swift relay, produce→ack on a steady stream (`sink_latency`): RELAY_SINK_LIVE_RATE (2,000) records/s for
