@@ -56,10 +56,13 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         context?.close(promise: nil)
     }
 
+    /// The timer holds the handler strongly until it fires or is cancelled (at the latest when the channel goes
+    /// inactive): a weak reference would give the handler a side table, and every retain of it (several per
+    /// request, by the pipeline) would take the runtime's slow path.
     private func armTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
         timer?.task.cancel()
-        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
-            self?.timerFired()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { () -> Void in
+            self.timerFired()
         }
         timer = (task, deadline)
     }
