@@ -13,9 +13,13 @@ public struct DeliveryPipelineConfiguration: Sendable {
     public var outage: OutageDetector.Configuration = OutageDetector.Configuration()
     /// The pause between credential probes after a 401/403. Default: 30 s.
     public var credentialsProbeInterval: Duration = .seconds(30)
-    /// The least time between two commits of stored offsets. Default: 0 — a commit starts as soon as offsets
-    /// advance and the previous commit returned, so a crash replays only what was in flight or just acknowledged.
-    public var commitInterval: Duration = .zero
+    /// The least time between two commits of stored offsets. Default: ``defaultCommitInterval``. 0: a commit
+    /// starts as soon as offsets advance and the previous commit returned.
+    public var commitInterval: Duration = Self.defaultCommitInterval
+    /// 100 ms: a crash replays at most what was in flight and 100 ms of acknowledged events, and a member sends at
+    /// most 10 OffsetCommit requests a second (back to back, a busy member commits every few events, which costs
+    /// more CPU than delivering them).
+    public static let defaultCommitInterval = Duration.milliseconds(100)
     /// Where acknowledged conversions are remembered for refunds (`<group>.conversions`, compacted); nil when no
     /// rule refunds, so nothing is remembered. Default: nil.
     public var conversionsTopic: String?

@@ -49,7 +49,7 @@ struct ConfigLoadingTests {
         #expect(configuration.retry.tiers.map(\.delay) == [.seconds(30), .seconds(300), .seconds(3600)])
         #expect(configuration.kafka.groupID == "affonso-relay")
         #expect(configuration.kafka.maximumRecordBytes == 1_048_576)
-        #expect(configuration.kafka.commitInterval == .zero)
+        #expect(configuration.kafka.commitInterval == .milliseconds(100))
         #expect(configuration.delivery.maximumInFlight == 256)
         #expect(configuration.delivery.ordering == .key)
         #expect(configuration.server.shutdownGrace == .seconds(25))
