@@ -95,6 +95,13 @@ public final class KafkaMockCluster: Sendable {
         }
         guard !wasClosed else { return }
         let handle = handle
-        _ = try? await RDKafkaBlocking.run { () throws(KafkaError) in rd_kafka_destroy(handle.pointer) }
+        // Not `RDKafkaBlocking.run`: a call cancelled before it was queued never runs there, and the cluster (its
+        // threads and listening ports) would outlive this close. Destroying a mock cluster waits for nothing remote.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            RDKafkaBlocking.queue.async {
+                rd_kafka_destroy(handle.pointer)
+                continuation.resume()
+            }
+        }
     }
 }

@@ -556,6 +556,37 @@ struct KafkaMockClusterTests {
         #expect(await eventually(timeout: .seconds(5)) { collector.error == nil && consumer.assignment.isEmpty })
         await cluster.close()
     }
+
+    @Test("close from a cancelled task still stops the cluster: its brokers' ports refuse connections")
+    func closeFromACancelledTask() async throws {
+        let cluster = try KafkaMockCluster()
+        let ports = try cluster.bootstrapServers.map { server in
+            try #require(server.split(separator: ":").last.flatMap { UInt16($0) }, "\(server)")
+        }
+        #expect(ports.allSatisfy(acceptsConnections), "the brokers listen at \(cluster.bootstrapServers)")
+        let closing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await cluster.close()
+        }
+        await closing.value
+        #expect(!ports.contains(where: acceptsConnections), "a broker still listens after close")
+    }
+}
+
+/// Whether something on 127.0.0.1 accepts a TCP connection on `port`.
+private func acceptsConnections(_ port: UInt16) -> Bool {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { return false }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
 }
 
 private func usleepMilliseconds(_ milliseconds: Int) {
