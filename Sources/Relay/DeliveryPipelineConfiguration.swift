@@ -17,8 +17,8 @@ public struct DeliveryPipelineConfiguration: Sendable {
     /// starts as soon as offsets advance and the previous commit returned.
     public var commitInterval: Duration = Self.defaultCommitInterval
     /// 100 ms: a crash replays at most what was in flight and 100 ms of acknowledged events, and a member sends at
-    /// most 10 OffsetCommit requests a second (back to back, a busy member commits every few events, which costs
-    /// more CPU than delivering them).
+    /// most 10 OffsetCommit requests a second (back to back, a busy member commits every few events: about a tenth
+    /// of its CPU in the sink benchmark, docs/benchmarks.md).
     public static let defaultCommitInterval = Duration.milliseconds(100)
     /// Where acknowledged conversions are remembered for refunds (`<group>.conversions`, compacted); nil when no
     /// rule refunds, so nothing is remembered. Default: nil.
