@@ -12,13 +12,14 @@ enum EventValidator {
         "interval", "is_subscription", "metadata",
     ]
 
-    /// The rule and the record's coordinates: the default `external_event_id` is built from them only when an event
-    /// has none.
-    /// Whether `type` is one of ``eventTypes`` (compared, not hashed: checked for every event).
+    /// Whether `type` is one of ``eventTypes``, compared, not hashed: checked for every event. (`eventTypes.contains`
+    /// cost a thousand instructions more per record in `scripts/bench.d/51-rules-instructions`.)
     static func isEventType(_ type: String) -> Bool {
         type == "conversion" || type == "lead" || type == "trial" || type == "milestone"
     }
 
+    /// The rule and the record's coordinates: the default `external_event_id` is built from them only when an event
+    /// has none.
     struct Context {
         var rule: String
         var topic: String
