@@ -64,6 +64,7 @@ import os
 import random
 import re
 import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -1282,12 +1283,13 @@ def run_wrk(sink, body, seconds, connections):
 class Profiler:
     """`perf record -g` attached to a process while it runs (RELAY_SINK_PERF=<output file>, Swift relays only).
     The clock event, since VMs often have no hardware counters (perf then records nothing). RELAY_SINK_PERF_COMMAND
-    replaces the command, with {out} and {pid} filled in: e.g. `strace -c -f -o {out} -p {pid}` counts system calls,
+    replaces the command, with {out} and {pid} filled in and split as a shell splits words (quote an argument
+    with spaces): e.g. `strace -c -f -o {out} -p {pid}` counts system calls,
     `perf record -a -e cpu-clock -F 999 -g -o {out}` samples the whole machine (filter by thread with --tid)."""
 
     def __init__(self, pid, output):
         template = os.environ.get("RELAY_SINK_PERF_COMMAND", "").strip()
-        command = (template.format(out=output, pid=pid).split() if template
+        command = (shlex.split(template.format(out=output, pid=pid)) if template
                    else ["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-o", output, "-p", str(pid)])
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
