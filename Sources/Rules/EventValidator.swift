@@ -62,7 +62,8 @@ enum EventValidator {
             case .eventType:
                 let type = try nonEmptyString(value, field, failure)
                 guard Self.isEventType(type) else {
-                    throw failure(field, "must be one of conversion, lead, trial, milestone; got \(describe(value))")
+                    let allowed = Self.eventTypes.joined(separator: ", ")
+                    throw failure(field, "must be one of \(allowed); got \(describe(value))")
                 }
                 eventType = type
             case .referralID, .customerID, .externalUserID, .clickID:

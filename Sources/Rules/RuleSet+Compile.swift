@@ -134,10 +134,10 @@ extension RuleSet {
                 }
             }
             if let literal = Self.stringLiteral(definition.event.first { $0.field == "event_type" }?.expression) {
-                if !EventValidator.eventTypes.contains(literal) {
+                if !EventValidator.isEventType(literal) {
                     issue(
                         .eventValue("event_type"),
-                        "event_type '\(literal)' is not one of conversion, lead, trial, milestone")
+                        "event_type '\(literal)' is not one of \(EventValidator.eventTypes.joined(separator: ", "))")
                 } else if literal == "conversion" && !keys.contains("external_event_id") {
                     issues.append(
                         RuleIssue(
